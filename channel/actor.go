@@ -1,0 +1,286 @@
+// Package channel holds one upstream channel: its settings, its circuit
+// breaker, and the actor that owns both.
+//
+// Concurrency: each channel runs one Actor goroutine. Only that goroutine
+// touches the channel's settings and breaker; everyone else sends it a
+// message and reads the reply from a channel of capacity 1. The loop never
+// does I/O and never waits on anyone, so it answers within microseconds:
+// request goroutines ask it for a permit, make the upstream call
+// themselves, and report the outcome back.
+package channel
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrStopped is returned by calls to an actor that has stopped (the
+// channel was deleted, or the server is shutting down).
+var ErrStopped = errors.New("channel actor stopped")
+
+// Verdict is what an attempt says about the channel's health.
+type Verdict uint8
+
+const (
+	Neutral Verdict = iota // nothing: the client left, or the request itself was wrong
+	Success                // the channel answered well
+	Failure                // counts against the channel
+)
+
+// Permit is the actor's answer to Acquire. When OK, Settings is a copy of
+// what the attempt needs and Admission must be handed back with the outcome.
+type Permit struct {
+	Admission
+	Settings Resolved
+}
+
+// Health is the breaker's observable state, relayed to the router after a
+// change so that routing skips open channels. Version grows with every
+// change, so a late relay never overwrites a newer one.
+type Health struct {
+	ID        string
+	State     State
+	Fails     int
+	OpenUntil time.Time
+	Cooldown  time.Duration
+	Version   uint64
+}
+
+// Admits reports whether a request at now may be offered this channel.
+func (h Health) Admits(now time.Time) bool {
+	return h.State == Closed || !now.Before(h.OpenUntil)
+}
+
+// Report is an attempt's outcome, sent back to the actor.
+type Report struct {
+	Admission
+	Verdict Verdict
+	// OpenFor asks the breaker to stay open at least this long (429 with a
+	// long Retry-After). Only read with Failure.
+	OpenFor time.Duration
+}
+
+// Ack is the actor's answer to a report.
+type Ack struct {
+	Opened  bool   // this failure opened the breaker: do not retry here
+	Changed bool   // Health moved: relay it to the router
+	Health  Health // current health after the report
+}
+
+type acquireReq struct {
+	reply chan Permit
+}
+
+type reportReq struct {
+	r     Report
+	reply chan Ack
+}
+
+type ctlOp uint8
+
+const (
+	opUpdate ctlOp = iota
+	opReset
+	opRestore
+	opRead
+)
+
+type ctlReq struct {
+	op       ctlOp
+	settings Resolved
+	saved    BreakerState
+	reply    chan Health
+}
+
+// Actor owns one channel. Create it with NewActor, run it with Run, talk to
+// it with the methods; all of them are safe for concurrent use.
+type Actor struct {
+	id string
+	// acquire: request goroutines → loop. Never blocks for long: the loop
+	// only ever waits on its mailboxes.
+	acquire chan acquireReq
+	// report: request goroutines → loop, one per finished attempt.
+	report chan reportReq
+	// ctl: the engine (admin changes, restore, reads) → loop.
+	ctl chan ctlReq
+	// done is closed when the loop has exited; callers select on it so
+	// they never block on a dead actor.
+	done chan struct{}
+
+	// Loop-owned; set before Run starts and never read elsewhere.
+	settings Resolved
+	breaker  *Breaker
+	version  uint64
+	now      func() time.Time
+}
+
+// NewActor returns an actor for a channel with the given settings. It does
+// nothing until Run.
+func NewActor(s Resolved) *Actor {
+	return &Actor{
+		id:       s.ID,
+		acquire:  make(chan acquireReq),
+		report:   make(chan reportReq),
+		ctl:      make(chan ctlReq),
+		done:     make(chan struct{}),
+		settings: s,
+		breaker:  NewBreaker(s.Breaker),
+		version:  1,
+		now:      time.Now,
+	}
+}
+
+// ID returns the channel id. It never changes, so it needs no message.
+func (a *Actor) ID() string { return a.id }
+
+// Done is closed once the actor has stopped.
+func (a *Actor) Done() <-chan struct{} { return a.done }
+
+// Run is the actor loop. It returns when ctx ends.
+func (a *Actor) Run(ctx context.Context) error {
+	defer close(a.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case req := <-a.acquire:
+			req.reply <- a.onAcquire()
+		case req := <-a.report:
+			req.reply <- a.onReport(req.r)
+		case req := <-a.ctl:
+			req.reply <- a.onCtl(req)
+		}
+	}
+}
+
+func (a *Actor) onAcquire() Permit {
+	if !a.settings.Enabled {
+		return Permit{}
+	}
+	adm := a.breaker.Admit(a.now())
+	if !adm.OK {
+		return Permit{Admission: adm}
+	}
+	return Permit{Admission: adm, Settings: a.settings}
+}
+
+func (a *Actor) onReport(r Report) Ack {
+	before := a.breaker.Save()
+	var ack Ack
+	switch r.Verdict {
+	case Success:
+		a.breaker.Success(r.Admission)
+	case Failure:
+		ack.Opened = a.breaker.Failure(a.now(), r.Admission, r.OpenFor)
+	default:
+		a.breaker.Release(r.Admission)
+	}
+	ack.Changed = a.bump(before)
+	ack.Health = a.health()
+	return ack
+}
+
+func (a *Actor) onCtl(req ctlReq) Health {
+	before := a.breaker.Save()
+	switch req.op {
+	case opUpdate:
+		a.settings = req.settings
+		a.breaker.Configure(req.settings.Breaker)
+	case opReset:
+		a.breaker.Reset()
+	case opRestore:
+		a.breaker.Restore(req.saved)
+	}
+	a.bump(before)
+	return a.health()
+}
+
+// bump moves the version when the durable breaker state changed.
+func (a *Actor) bump(before BreakerState) bool {
+	if a.breaker.Save() == before {
+		return false
+	}
+	a.version++
+	return true
+}
+
+func (a *Actor) health() Health {
+	s := a.breaker.Save()
+	return Health{ID: a.id, State: s.State, Fails: s.Fails, OpenUntil: s.OpenUntil, Cooldown: s.Cooldown, Version: a.version}
+}
+
+// Acquire asks for a permit to send one attempt. ctx only bounds the wait
+// to hand the request over: once the actor has it, the caller waits for
+// the answer (which comes at once) so that a granted probe is never lost.
+func (a *Actor) Acquire(ctx context.Context) (Permit, error) {
+	reply := make(chan Permit, 1)
+	select {
+	case a.acquire <- acquireReq{reply: reply}:
+	case <-ctx.Done():
+		return Permit{}, ctx.Err()
+	case <-a.done:
+		return Permit{}, ErrStopped
+	}
+	select {
+	case p := <-reply:
+		return p, nil
+	case <-a.done:
+		return Permit{}, ErrStopped
+	}
+}
+
+// Report hands an attempt's outcome back. It does not take a context: a
+// report must arrive even when the client has gone, or a probe slot would
+// stay taken. It only fails when the actor has stopped.
+func (a *Actor) Report(r Report) (Ack, error) {
+	reply := make(chan Ack, 1)
+	select {
+	case a.report <- reportReq{r: r, reply: reply}:
+	case <-a.done:
+		return Ack{}, ErrStopped
+	}
+	select {
+	case ack := <-reply:
+		return ack, nil
+	case <-a.done:
+		return Ack{}, ErrStopped
+	}
+}
+
+func (a *Actor) control(ctx context.Context, req ctlReq) (Health, error) {
+	req.reply = make(chan Health, 1)
+	select {
+	case a.ctl <- req:
+	case <-ctx.Done():
+		return Health{}, ctx.Err()
+	case <-a.done:
+		return Health{}, ErrStopped
+	}
+	select {
+	case h := <-req.reply:
+		return h, nil
+	case <-a.done:
+		return Health{}, ErrStopped
+	}
+}
+
+// Update replaces the channel's settings; the breaker state is kept.
+func (a *Actor) Update(ctx context.Context, s Resolved) (Health, error) {
+	return a.control(ctx, ctlReq{op: opUpdate, settings: s})
+}
+
+// Reset closes the breaker.
+func (a *Actor) Reset(ctx context.Context) (Health, error) {
+	return a.control(ctx, ctlReq{op: opReset})
+}
+
+// Restore loads a breaker state saved before a restart.
+func (a *Actor) Restore(ctx context.Context, s BreakerState) (Health, error) {
+	return a.control(ctx, ctlReq{op: opRestore, saved: s})
+}
+
+// Health reads the current breaker state.
+func (a *Actor) Health(ctx context.Context) (Health, error) {
+	return a.control(ctx, ctlReq{op: opRead})
+}

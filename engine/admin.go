@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"catfish/channel"
+	"catfish/httpapi"
+)
+
+// Channels returns every channel by scheme, keys masked, breakers attached.
+func (e *Engine) Channels(ctx context.Context) (map[string][]httpapi.ChannelView, error) {
+	if err := e.lock(ctx); err != nil {
+		return nil, err
+	}
+	schemes := e.doc.Schemes()
+	e.unlock()
+	_, health, err := e.router.Schemes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]httpapi.ChannelView, len(schemes))
+	for name, list := range schemes {
+		views := make([]httpapi.ChannelView, len(list))
+		for i, s := range list {
+			views[i] = view(s, health[s.ID])
+		}
+		out[name] = views
+	}
+	return out, nil
+}
+
+func view(s channel.Settings, h channel.Health) httpapi.ChannelView {
+	v := httpapi.ChannelView{Settings: s.Public(), Breaker: httpapi.BreakerView{State: h.State.String(), ConsecutiveFails: h.Fails}}
+	if h.State != channel.Closed {
+		until := h.OpenUntil
+		v.Breaker.OpenUntil = &until
+	}
+	return v
+}
+
+// CreateChannel adds a channel. The change is applied only once it is
+// durable.
+func (e *Engine) CreateChannel(ctx context.Context, p channel.Patch) (httpapi.ChannelView, error) {
+	s, err := channel.NewFromPatch(uuid.NewString(), p)
+	if err != nil {
+		return httpapi.ChannelView{}, err
+	}
+	if err := e.lock(ctx); err != nil {
+		return httpapi.ChannelView{}, err
+	}
+	defer e.unlock()
+	return e.putLocked(ctx, s)
+}
+
+// UpdateChannel changes the fields p names; the rest stays.
+func (e *Engine) UpdateChannel(ctx context.Context, id string, p channel.Patch) (httpapi.ChannelView, error) {
+	if err := e.lock(ctx); err != nil {
+		return httpapi.ChannelView{}, err
+	}
+	defer e.unlock()
+	old, _, ok := e.doc.Get(id)
+	if !ok {
+		return httpapi.ChannelView{}, channel.ErrNotFound
+	}
+	s, err := channel.ApplyPatch(old, p)
+	if err != nil {
+		return httpapi.ChannelView{}, err
+	}
+	return e.putLocked(ctx, s)
+}
+
+func (e *Engine) putLocked(ctx context.Context, s channel.Settings) (httpapi.ChannelView, error) {
+	if err := e.commit(ctx, recPut, putPayload{Channel: s}); err != nil {
+		return httpapi.ChannelView{}, err
+	}
+	h, err := e.actors[s.ID].actor.Health(ctx)
+	if err != nil {
+		return httpapi.ChannelView{}, err
+	}
+	return view(s, h), nil
+}
+
+// DeleteChannel removes a channel.
+func (e *Engine) DeleteChannel(ctx context.Context, id string) error {
+	if err := e.lock(ctx); err != nil {
+		return err
+	}
+	defer e.unlock()
+	if _, _, ok := e.doc.Get(id); !ok {
+		return channel.ErrNotFound
+	}
+	return e.commit(ctx, recDelete, deletePayload{ID: id})
+}
+
+// commit makes one config change: record it durably, apply it to the
+// document with the same Apply that replay uses, then bring actors and
+// routing in line. The caller holds the gate.
+func (e *Engine) commit(ctx context.Context, typ string, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", typ, err)
+	}
+	if err := e.journalConfig(typ, b); err != nil {
+		return err
+	}
+	touched, err := e.doc.Apply(typ, b)
+	if err != nil {
+		return err
+	}
+	// Actor and routing updates only fail when the server is stopping; the
+	// change itself is already durable and replays on the next start.
+	for _, id := range touched {
+		if err := e.syncActor(context.WithoutCancel(ctx), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// journalConfig makes a config record durable before it is applied. Until
+// the persistence layer exists, state lives in memory only.
+func (e *Engine) journalConfig(typ string, payload []byte) error { return nil }
+
+// ensureAdminKey generates an admin key on first start when none is
+// configured, and keeps it in DataDir so it survives restarts. It is
+// printed once, when generated.
+func (e *Engine) ensureAdminKey() error {
+	if e.cfg.AdminKey != "" {
+		return nil
+	}
+	path := filepath.Join(e.cfg.DataDir, "admin_key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key := strings.TrimSpace(string(b))
+		if key == "" {
+			return fmt.Errorf("%s is empty: delete it to generate a new key, or set ADMIN_KEY", path)
+		}
+		e.cfg.AdminKey = key
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read admin key: %w", err)
+	}
+	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	raw := make([]byte, 24)
+	rand.Read(raw)
+	key := "sk-catfish-" + base64.RawURLEncoding.EncodeToString(raw)
+	if err := writeFileSync(path, []byte(key+"\n"), 0o600); err != nil {
+		return fmt.Errorf("save admin key: %w", err)
+	}
+	e.cfg.AdminKey = key
+	e.log.Warn("ADMIN_KEY was not set: generated one and saved it in " + path + "; it is shown only this once")
+	fmt.Fprintf(e.logs.out, "\n    ADMIN_KEY=%s\n\n", key)
+	return nil
+}
+
+// writeFileSync writes a new file and syncs it and its directory.
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"catfish/channel"
+	"catfish/httpapi"
+	"catfish/scheme"
+)
+
+// step is what the exchange does after an attempt.
+type step uint8
+
+const (
+	stepNext  step = iota // try the next channel
+	stepRetry             // try this channel again (transient error), if retries are left
+	stepDone              // stop: the answer is written, or err is final
+)
+
+// result is one attempt's outcome.
+type result struct {
+	outcome string // short label for logs and X-Catfish-Attempts
+	status  int    // upstream HTTP status, if any
+	verdict channel.Verdict
+	next    step
+	// openFor asks the breaker to stay open this long (long Retry-After).
+	openFor time.Duration
+	// wait is the upstream's Retry-After, when it is short enough to honour.
+	wait time.Duration
+	// fail is the upstream's error answer, kept as the "last error".
+	fail *httpapi.APIError
+	// err is the error to return when next is stepDone and nothing was written.
+	err error
+	// committed: bytes reached the client; the breaker was already told
+	// "success" at that moment.
+	committed bool
+	ttfb      time.Duration
+	usage     usage
+}
+
+// attemptLog is one entry of a request's attempt chain.
+type attemptLog struct {
+	ChannelID string        `json:"channel_id"`
+	Outcome   string        `json:"outcome"`
+	Status    int           `json:"status,omitempty"`
+	Latency   time.Duration `json:"latency_ns"`
+}
+
+// exchange is one client request on its way through the channels. It lives
+// in the request's goroutine and is never shared.
+type exchange struct {
+	e        *Engine
+	w        http.ResponseWriter
+	r        *http.Request
+	req      *httpapi.ProxyRequest
+	ctx      context.Context
+	start    time.Time
+	scheme   string
+	attempts []attemptLog
+	last     *httpapi.APIError // the last upstream HTTP error
+	lastErr  string            // the last failure without an HTTP answer
+	wake     time.Time         // earliest time a skipped channel admits again
+	answered *result           // the attempt that produced the answer
+	// body and info are what is sent upstream before any model override:
+	// the client's body, plus include_usage when the proxy asks for usage
+	// the client did not ask for (hideUsage then hides it again).
+	body      []byte
+	info      httpapi.BodyInfo
+	hideUsage bool
+}
+
+// Proxy runs one client request through its scheme's channels.
+func (e *Engine) Proxy(w http.ResponseWriter, r *http.Request, req *httpapi.ProxyRequest) error {
+	ctx := r.Context()
+	if e.cfg.RequestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.cfg.RequestTimeout)
+		defer cancel()
+	}
+	x := &exchange{e: e, w: w, r: r, req: req, ctx: ctx, start: time.Now(), body: req.Body, info: req.Info}
+	x.askUsage()
+	err := x.run()
+	e.finish(x, err)
+	return err
+}
+
+func (x *exchange) run() error {
+	plan, err := x.e.router.Plan(x.ctx, x.req.Info.Model)
+	if err != nil {
+		return err
+	}
+	x.scheme = plan.Scheme()
+	x.wake = plan.Wake()
+	for c, ok := plan.Next(); ok; c, ok = plan.Next() {
+		if done, err := x.tryChannel(c); done {
+			return err
+		}
+	}
+	return x.exhausted()
+}
+
+// tryChannel sends the request to one channel, retrying transient errors.
+// done means the exchange is over (answered, or a final error).
+func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
+	for try := 0; ; try++ {
+		p, err := c.Actor.Acquire(x.ctx)
+		if err != nil {
+			if x.ctx.Err() != nil {
+				return true, x.ctx.Err()
+			}
+			return false, nil // deleted meanwhile
+		}
+		if !p.OK {
+			x.noteWake(p.Until)
+			return false, nil
+		}
+		started := time.Now()
+		x.attempts = append(x.attempts, attemptLog{ChannelID: c.ID, Outcome: "pending"})
+		res := x.attempt(c.Actor, p)
+		log := &x.attempts[len(x.attempts)-1]
+		log.Outcome, log.Status, log.Latency = res.outcome, res.status, time.Since(started)
+		opened := x.report(c, p.Admission, res)
+		switch res.next {
+		case stepDone:
+			x.answered = &res
+			return true, res.err
+		case stepRetry:
+			if try >= p.Settings.MaxRetries || opened {
+				return false, nil
+			}
+			if err := x.backoff(try, res.wait); err != nil {
+				return true, err
+			}
+		default:
+			return false, nil
+		}
+	}
+}
+
+// report tells the channel actor how the attempt went and relays a health
+// change to the router. A committed stream already reported success; only
+// a later break is reported again.
+func (x *exchange) report(c scheme.Candidate, adm channel.Admission, res result) (opened bool) {
+	if res.committed && res.verdict != channel.Failure {
+		return false
+	}
+	ack, err := c.Actor.Report(channel.Report{Admission: adm, Verdict: res.verdict, OpenFor: res.openFor})
+	if err != nil {
+		return false
+	}
+	if ack.Changed {
+		x.e.router.Relay(ack.Health)
+	}
+	if res.fail != nil {
+		x.last = res.fail
+	} else if res.verdict == channel.Failure && !res.committed {
+		x.lastErr = res.outcome
+	}
+	return ack.Opened
+}
+
+// commit is called by an attempt at the moment it first writes to the
+// client: from then on the channel has proven itself.
+func (x *exchange) commit(c *channel.Actor, adm channel.Admission) {
+	ack, err := c.Report(channel.Report{Admission: adm, Verdict: channel.Success})
+	if err == nil && ack.Changed {
+		x.e.router.Relay(ack.Health)
+	}
+}
+
+func (x *exchange) noteWake(t time.Time) {
+	if !t.IsZero() && (x.wake.IsZero() || t.Before(x.wake)) {
+		x.wake = t
+	}
+}
+
+// backoff waits before retrying the same channel: the upstream's
+// Retry-After when given, else 0.5 s doubling, ±20 %.
+func (x *exchange) backoff(try int, wait time.Duration) error {
+	if wait <= 0 {
+		d := x.e.cfg.BackoffBase << min(try, 10)
+		wait = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-x.ctx.Done():
+		return x.ctx.Err()
+	}
+}
+
+// exhausted builds the answer when no channel succeeded.
+func (x *exchange) exhausted() error {
+	if len(x.attempts) == 0 {
+		ae := httpapi.Errorf(http.StatusServiceUnavailable, "upstream_error", "no_channel_available",
+			"no channel of scheme "+strconv.Quote(x.scheme)+" is available right now (all disabled or cooling down)")
+		if !x.wake.IsZero() {
+			ae.RetryAfter = max(1, int(time.Until(x.wake).Seconds()+0.999))
+		}
+		return x.withAttempts(ae)
+	}
+	if x.last != nil {
+		return x.withAttempts(x.last)
+	}
+	return x.withAttempts(httpapi.Errorf(http.StatusBadGateway, "upstream_error", "upstream_failed",
+		"every channel of scheme "+strconv.Quote(x.scheme)+" failed; last error: "+x.lastErr))
+}
+
+// withAttempts adds the X-Catfish-Attempts header to an error answer.
+func (x *exchange) withAttempts(ae *httpapi.APIError) *httpapi.APIError {
+	out := *ae
+	out.Header = out.Header.Clone()
+	if out.Header == nil {
+		out.Header = http.Header{}
+	}
+	out.Header.Set(attemptsHeader, x.attemptsValue())
+	return &out
+}
+
+const attemptsHeader = "X-Catfish-Attempts"
+
+// attemptsValueNow renders the attempt chain while the last attempt is
+// still running and about to answer with outcome.
+func (x *exchange) attemptsValueNow(outcome string) string {
+	x.attempts[len(x.attempts)-1].Outcome = outcome
+	return x.attemptsValue()
+}
+
+// attemptsValue renders the attempt chain: "id=outcome, id=outcome".
+func (x *exchange) attemptsValue() string {
+	var b strings.Builder
+	for i, a := range x.attempts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.ChannelID)
+		b.WriteByte('=')
+		b.WriteString(a.Outcome)
+	}
+	return b.String()
+}
+
+// askUsage makes a streaming chat or completions request ask for token
+// usage (stream_options.include_usage) so statistics can count tokens, and
+// remembers to hide the extra usage chunk from a client that did not ask.
+func (x *exchange) askUsage() {
+	if !x.info.Stream || x.info.IncludeUsage || (x.req.Path != "/chat/completions" && x.req.Path != "/completions") {
+		return
+	}
+	body, ok := withIncludeUsage(x.body, &x.info)
+	if !ok {
+		return
+	}
+	info, err := httpapi.ScanObject(body)
+	if err != nil {
+		return
+	}
+	x.body, x.info, x.hideUsage = body, info, true
+}
+
+// withIncludeUsage returns body with stream_options.include_usage set to
+// true: a new member appended at the end, or the existing stream_options
+// value rewritten. The rest of the bytes are untouched.
+func withIncludeUsage(body []byte, info *httpapi.BodyInfo) ([]byte, bool) {
+	if so := info.StreamOptions; so.Present() {
+		opts := map[string]any{}
+		if raw := body[so.Start:so.End]; string(raw) != "null" {
+			if json.Unmarshal(raw, &opts) != nil {
+				return nil, false
+			}
+		}
+		opts["include_usage"] = true
+		val, _ := json.Marshal(opts)
+		out := make([]byte, 0, len(body)+len(val))
+		out = append(out, body[:so.Start]...)
+		out = append(out, val...)
+		return append(out, body[so.End:]...), true
+	}
+	end := bytes.LastIndexByte(body, '}')
+	if end < 0 {
+		return nil, false
+	}
+	const member = `,"stream_options":{"include_usage":true}`
+	out := make([]byte, 0, len(body)+len(member))
+	out = append(out, body[:end]...)
+	out = append(out, member...)
+	return append(out, body[end:]...), true
+}
+
+// errClientGone marks an exchange whose client left; nothing is written.
+var errClientGone = errors.New("client went away")

@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"catfish/channel"
+)
+
+// Record types: one per kind of state change. Admin changes are config
+// records; stats and breaker records come in batches.
+const (
+	recPut      = "channel.put"    // create or replace one channel
+	recDelete   = "channel.delete" // delete one channel
+	recReplace  = "config.replace" // replace every channel (import)
+	recBreakers = "breakers"       // breaker states of channels that changed
+	recStats    = "stats"          // a batch of statistics deltas
+)
+
+// putPayload is the payload of recPut.
+type putPayload struct {
+	Channel channel.Settings `json:"channel"`
+}
+
+// deletePayload is the payload of recDelete.
+type deletePayload struct {
+	ID string `json:"id"`
+}
+
+// replacePayload is the payload of recReplace: channels in creation order.
+type replacePayload struct {
+	Channels []channel.Settings `json:"channels"`
+}
+
+// Doc is the configuration: every channel and its creation order. It is a
+// plain value with no locking; the engine's admin gate serialises access.
+type Doc struct {
+	channels map[string]*entry
+	next     uint64 // creation order of the next new channel
+}
+
+type entry struct {
+	s     channel.Settings
+	order uint64
+}
+
+// NewDoc returns an empty configuration.
+func NewDoc() *Doc { return &Doc{channels: map[string]*entry{}} }
+
+// Apply performs one config record. Live admin changes and journal replay
+// both come through here, so a replayed journal rebuilds exactly the state
+// that was acknowledged. It returns the ids it touched.
+func (d *Doc) Apply(typ string, payload []byte) ([]string, error) {
+	switch typ {
+	case recPut:
+		var p putPayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", typ, err)
+		}
+		d.put(p.Channel)
+		return []string{p.Channel.ID}, nil
+	case recDelete:
+		var p deletePayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", typ, err)
+		}
+		delete(d.channels, p.ID)
+		return []string{p.ID}, nil
+	case recReplace:
+		var p replacePayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", typ, err)
+		}
+		touched := make([]string, 0, len(d.channels)+len(p.Channels))
+		for id := range d.channels {
+			touched = append(touched, id)
+		}
+		d.channels = map[string]*entry{}
+		for _, s := range p.Channels {
+			d.put(s)
+			touched = append(touched, s.ID)
+		}
+		return touched, nil
+	}
+	return nil, fmt.Errorf("unknown config record type %q", typ)
+}
+
+func (d *Doc) put(s channel.Settings) {
+	if e, ok := d.channels[s.ID]; ok {
+		if e.s.Scheme != s.Scheme {
+			// Moving to another scheme puts the channel last there.
+			e.order = d.next
+			d.next++
+		}
+		e.s = s.Clone()
+		return
+	}
+	d.channels[s.ID] = &entry{s: s.Clone(), order: d.next}
+	d.next++
+}
+
+// Get returns a copy of one channel.
+func (d *Doc) Get(id string) (channel.Settings, uint64, bool) {
+	e, ok := d.channels[id]
+	if !ok {
+		return channel.Settings{}, 0, false
+	}
+	return e.s.Clone(), e.order, true
+}
+
+// Len is the number of channels.
+func (d *Doc) Len() int { return len(d.channels) }
+
+// All returns copies of every channel in creation order.
+func (d *Doc) All() []channel.Settings {
+	es := make([]*entry, 0, len(d.channels))
+	for _, e := range d.channels {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b *entry) int { return cmp.Compare(a.order, b.order) })
+	out := make([]channel.Settings, len(es))
+	for i, e := range es {
+		out[i] = e.s.Clone()
+	}
+	return out
+}
+
+// Schemes returns every channel grouped by scheme, each group sorted by
+// priority then creation order: the original's config.json layout.
+func (d *Doc) Schemes() map[string][]channel.Settings {
+	out := map[string][]channel.Settings{}
+	for _, s := range d.All() {
+		out[s.Scheme] = append(out[s.Scheme], s)
+	}
+	for _, list := range out {
+		slices.SortStableFunc(list, func(a, b channel.Settings) int { return cmp.Compare(a.Priority, b.Priority) })
+	}
+	return out
+}

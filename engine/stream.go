@@ -1,0 +1,318 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"catfish/channel"
+	"catfish/httpapi"
+)
+
+var doneEvent = []byte("data: [DONE]\n\n")
+
+// streamRelay holds the per-stream buffers, pooled by the engine so a
+// stream costs no allocation per event.
+type streamRelay struct {
+	br  *bufio.Reader
+	sse sseReader
+	out []byte
+}
+
+// stream handles a 2xx event stream. Nothing reaches the client until the
+// upstream has sent a data event that is valid JSON and not an error: until
+// then failover is free and the first-byte timeout is running. After that,
+// events are relayed one by one, each flushed.
+func (a *upstreamAnswer) stream() result {
+	x := a.x
+	sr := x.e.relays.Get().(*streamRelay)
+	sr.br.Reset(a.resp.Body)
+	sr.sse.r = sr.br
+	defer func() {
+		sr.br.Reset(nil)
+		x.e.relays.Put(sr)
+	}()
+
+	var ev sseEvent
+	var info httpapi.BodyInfo
+	for {
+		var err error
+		ev, err = sr.sse.next()
+		if err != nil {
+			return a.brokenBeforeCommit(err)
+		}
+		if ev.comment {
+			continue
+		}
+		if isDone(ev.data) {
+			return result{outcome: "empty_stream", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry}
+		}
+		info, err = httpapi.ScanObject(ev.data)
+		if err != nil {
+			x.e.log.Warn("dropped a malformed stream event", "channel", x.currentChannel(), "error", err.Error())
+			continue
+		}
+		if info.Error.Present() {
+			return result{outcome: "stream_error", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry,
+				fail: &httpapi.APIError{Status: http.StatusBadGateway, Body: bytes.Clone(ev.data),
+					Header: http.Header{"Content-Type": {"application/json"}}}}
+		}
+		break
+	}
+
+	// Commit: the channel has proven itself.
+	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
+		committed: true, ttfb: time.Since(x.start)}
+	a.commit()
+	h := x.w.Header()
+	copyAnswerHeaders(h, a.resp.Header)
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	h.Set(attemptsHeader, x.attemptsValueNow(res.outcome))
+	x.w.WriteHeader(a.resp.StatusCode)
+	rc := http.NewResponseController(x.w)
+
+	t := streamTracker{hide: x.hideUsage}
+	var doneSeen bool
+	for {
+		if out, keep := t.event(ev.name, ev.data, &info, &res.usage); keep {
+			sr.out = appendEvent(sr.out[:0], ev.name, out)
+			if _, err := x.w.Write(sr.out); err != nil {
+				return x.goneAfterCommit(res)
+			}
+			if err := rc.Flush(); err != nil {
+				return x.goneAfterCommit(res)
+			}
+		}
+		for {
+			a.timer.Reset(a.idle)
+			var err error
+			ev, err = sr.sse.next()
+			if err != nil {
+				if x.ctx.Err() != nil {
+					return x.goneAfterCommit(res)
+				}
+				if errors.Is(err, io.EOF) && (doneSeen || t.finished) {
+					if !doneSeen {
+						// Complete but the upstream forgot [DONE]: finish it.
+						x.w.Write(doneEvent)
+						rc.Flush()
+					}
+					return res
+				}
+				return a.brokenAfterCommit(res, err, rc)
+			}
+			if ev.comment || doneSeen {
+				continue
+			}
+			if isDone(ev.data) {
+				doneSeen = true
+				if _, err := x.w.Write(doneEvent); err != nil {
+					return x.goneAfterCommit(res)
+				}
+				rc.Flush()
+				continue
+			}
+			info, err = httpapi.ScanObject(ev.data)
+			if err != nil {
+				x.e.log.Warn("dropped a malformed stream event", "channel", x.currentChannel(), "error", err.Error())
+				continue
+			}
+			if info.Error.Present() {
+				// The upstream reported an error mid-stream: relay it as
+				// the final event; no [DONE] follows.
+				sr.out = appendEvent(sr.out[:0], nil, ev.data)
+				x.w.Write(sr.out)
+				rc.Flush()
+				res.outcome, res.verdict = "stream_error", channel.Failure
+				return res
+			}
+			break
+		}
+	}
+}
+
+// brokenBeforeCommit classifies a stream that failed before its first
+// event: failover is still free.
+func (a *upstreamAnswer) brokenBeforeCommit(err error) result {
+	if a.x.ctx.Err() != nil {
+		return clientGone(a.x.ctx)
+	}
+	if errors.Is(err, io.EOF) {
+		return result{outcome: "empty_stream", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry}
+	}
+	res := a.x.classifyError(a.actx, err)
+	res.status = a.resp.StatusCode
+	return res
+}
+
+// brokenAfterCommit ends a stream that broke after bytes reached the
+// client: one final error event, no [DONE], so every SDK reports an error
+// instead of a truncated success.
+func (a *upstreamAnswer) brokenAfterCommit(res result, err error, rc *http.ResponseController) result {
+	reason := "the upstream stream ended before the answer was complete"
+	res.outcome = "broken"
+	switch cause := context.Cause(a.actx); {
+	case errors.Is(cause, errIdleTimeout), errors.Is(cause, errFirstByteTimeout):
+		reason = "the upstream stream stalled (no data for " + a.idle.String() + ")"
+		res.outcome = "idle_timeout"
+	case errors.Is(err, errEventTooLarge):
+		reason = "the upstream sent an event larger than 8 MiB"
+	case !errors.Is(err, io.EOF):
+		reason = "the upstream stream broke: " + err.Error()
+	}
+	res.verdict = channel.Failure
+	a.x.w.Write(appendEvent(nil, nil, httpapi.ErrorJSON("upstream_error", "stream_broken", reason, "")))
+	rc.Flush()
+	return res
+}
+
+// goneAfterCommit ends a stream whose client left.
+func (x *exchange) goneAfterCommit(res result) result {
+	res.outcome, res.verdict = "canceled", channel.Neutral
+	res.err = errClientGoneErr(context.Canceled)
+	return res
+}
+
+func isDone(data []byte) bool {
+	return len(data) >= 6 && string(bytes.TrimSpace(data)) == "[DONE]"
+}
+
+// streamTracker watches a relayed stream for its end and its usage, and
+// hides what the proxy itself asked for.
+type streamTracker struct {
+	hide     bool // the proxy added include_usage: hide its traces
+	finished bool // a finish_reason, a usage chunk or a completed response was seen
+}
+
+// event inspects one valid event. It returns the data to relay and whether
+// to relay it at all.
+func (t *streamTracker) event(name, data []byte, info *httpapi.BodyInfo, u *usage) ([]byte, bool) {
+	if info.Usage.Present() {
+		*u = parseUsage(data, info.Usage)
+		t.finished = true
+	} else if bytes.Contains(data, []byte(`"response.completed"`)) || string(name) == "response.completed" {
+		// Responses API: usage sits inside the response object.
+		if nested := responseUsage(data); nested.Total > 0 {
+			*u = nested
+		}
+		t.finished = true
+	}
+	if !t.finished && hasFinishReason(data) {
+		t.finished = true
+	}
+	if !t.hide {
+		return data, true
+	}
+	if info.Usage.Present() && info.EmptyChoices {
+		return nil, false // the usage chunk the client did not ask for
+	}
+	if m := info.UsageMember; m.Present() && !info.Usage.Present() {
+		return cutMember(data, m), true // "usage":null added by include_usage
+	}
+	return data, true
+}
+
+// hasFinishReason reports a "finish_reason" key with a non-null value. An
+// unescaped `"finish_reason":` can only be a key: inside a JSON string the
+// quotes would be escaped.
+func hasFinishReason(data []byte) bool {
+	key := []byte(`"finish_reason"`)
+	for {
+		i := bytes.Index(data, key)
+		if i < 0 {
+			return false
+		}
+		rest := bytes.TrimLeft(data[i+len(key):], " \t\r\n")
+		if len(rest) > 0 && rest[0] == ':' {
+			rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+			if len(rest) > 0 && rest[0] != 'n' {
+				return true
+			}
+		}
+		data = data[i+len(key):]
+	}
+}
+
+// cutMember removes one object member and the comma that joins it to its
+// neighbour, leaving the rest of the bytes as they were.
+func cutMember(data []byte, m httpapi.Span) []byte {
+	start, end := m.Start, m.End
+	i := start - 1
+	for i >= 0 && isSpace(data[i]) {
+		i--
+	}
+	if i >= 0 && data[i] == ',' {
+		start = i
+	} else {
+		j := end
+		for j < len(data) && isSpace(data[j]) {
+			j++
+		}
+		if j < len(data) && data[j] == ',' {
+			end = j + 1
+			for end < len(data) && isSpace(data[end]) {
+				end++
+			}
+		}
+	}
+	out := make([]byte, 0, len(data)-(end-start))
+	out = append(out, data[:start]...)
+	return append(out, data[end:]...)
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// usage is token usage as an answer reports it.
+type usage struct {
+	Prompt     int64
+	Completion int64
+	Total      int64
+}
+
+type usageDoc struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	TotalTokens      int64 `json:"total_tokens"`
+	InputTokens      int64 `json:"input_tokens"`
+	OutputTokens     int64 `json:"output_tokens"`
+}
+
+func (d usageDoc) usage() usage {
+	u := usage{Prompt: d.PromptTokens + d.InputTokens, Completion: d.CompletionTokens + d.OutputTokens, Total: d.TotalTokens}
+	if u.Total == 0 {
+		u.Total = u.Prompt + u.Completion
+	}
+	return u
+}
+
+// parseUsage decodes the usage object at span of data.
+func parseUsage(data []byte, span httpapi.Span) usage {
+	if !span.Present() {
+		return usage{}
+	}
+	var d usageDoc
+	if json.Unmarshal(data[span.Start:span.End], &d) != nil {
+		return usage{}
+	}
+	return d.usage()
+}
+
+// responseUsage finds usage in a Responses API "response.completed" event.
+func responseUsage(data []byte) usage {
+	var doc struct {
+		Response struct {
+			Usage usageDoc `json:"usage"`
+		} `json:"response"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return usage{}
+	}
+	return doc.Response.Usage.usage()
+}

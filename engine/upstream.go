@@ -1,0 +1,427 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"catfish/channel"
+	"catfish/httpapi"
+)
+
+// Causes of an attempt's cancellation, told apart with context.Cause.
+var (
+	errFirstByteTimeout = errors.New("first byte timeout")
+	errIdleTimeout      = errors.New("stream idle timeout")
+)
+
+// maxErrorBody bounds how much of an upstream error answer is kept.
+const maxErrorBody = 1 << 20
+
+// attempt sends the request to one channel and, on success, relays the
+// answer to the client. It runs in the request's goroutine.
+func (x *exchange) attempt(c *channel.Actor, p channel.Permit) result {
+	s := &p.Settings
+	actx, cancel := context.WithCancelCause(x.ctx)
+	defer cancel(nil)
+	// One timer per attempt: first the first-byte deadline, then, once
+	// bytes flow, the idle deadline, reset as they arrive.
+	timer := time.AfterFunc(s.FirstByte, func() { cancel(errFirstByteTimeout) })
+	defer timer.Stop()
+
+	ureq, err := x.upstreamRequest(actx, s)
+	if err != nil {
+		return result{outcome: "bad_url", verdict: channel.Failure, next: stepNext}
+	}
+	resp, err := x.e.transport.RoundTrip(ureq)
+	if err != nil {
+		return x.classifyError(actx, err)
+	}
+	defer resp.Body.Close()
+	a := &upstreamAnswer{x: x, resp: resp, timer: timer, actx: actx, idle: x.e.cfg.IdleTimeout,
+		commit: func() { x.commit(c, p.Admission) }}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return a.failure()
+	}
+	if x.req.Info.Stream && isEventStream(resp.Header) {
+		return a.stream()
+	}
+	return a.whole()
+}
+
+// upstreamRequest builds the outgoing request: the channel's URL, its key,
+// the client's headers minus the ones that must not travel, and the body
+// with the model override spliced in.
+func (x *exchange) upstreamRequest(ctx context.Context, s *channel.Resolved) (*http.Request, error) {
+	url := s.URL + x.req.Path
+	if x.req.Query != "" {
+		url += "?" + x.req.Query
+	}
+	body := x.upstreamBody(s.Model)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = forwardHeaders(x.req.Header)
+	req.Header.Set("Authorization", "Bearer "+s.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	if x.req.Info.Stream {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	return req, nil
+}
+
+// upstreamBody returns the body to send: the client's bytes, with the
+// model value replaced when the channel overrides it. Only the model's
+// bytes change; the rest of the document is passed through untouched.
+func (x *exchange) upstreamBody(model string) []byte {
+	body := x.body
+	info := &x.info
+	if model == "" || model == info.Model || !info.ModelSpan.Present() {
+		return body
+	}
+	q, _ := json.Marshal(model)
+	out := make([]byte, 0, len(body)-info.ModelSpan.End+info.ModelSpan.Start+len(q))
+	out = append(out, body[:info.ModelSpan.Start]...)
+	out = append(out, q...)
+	out = append(out, body[info.ModelSpan.End:]...)
+	return out
+}
+
+// hopHeader reports headers that are never forwarded upstream:
+// connection-level headers, the client's credentials (the upstream gets the
+// channel's key instead), and length and encoding, which the transport sets.
+func hopHeader(k string) bool {
+	switch k {
+	case "Authorization", "Cookie", "Host", "Content-Length",
+		"Connection", "Keep-Alive", "Proxy-Authorization", "Proxy-Authenticate",
+		"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+		"Accept-Encoding", "X-Api-Key", "Api-Key", "Forwarded",
+		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip":
+		return true
+	}
+	return strings.HasPrefix(k, "X-Catfish-")
+}
+
+func forwardHeaders(in http.Header) http.Header {
+	out := make(http.Header, len(in))
+	for k, v := range in {
+		if hopHeader(k) {
+			continue
+		}
+		out[k] = v
+	}
+	for _, f := range in.Values("Connection") {
+		for name := range strings.SplitSeq(f, ",") {
+			out.Del(strings.TrimSpace(name))
+		}
+	}
+	return out
+}
+
+// classifyError turns a transport error (no HTTP answer) into a result,
+// following the failover table: resets are retried, timeouts, refusals and
+// TLS errors move on at once.
+func (x *exchange) classifyError(actx context.Context, err error) result {
+	if x.ctx.Err() != nil {
+		return clientGone(x.ctx)
+	}
+	switch cause := context.Cause(actx); {
+	case errors.Is(cause, errFirstByteTimeout):
+		return result{outcome: "timeout", verdict: channel.Failure, next: stepNext}
+	case errors.Is(cause, errIdleTimeout):
+		return result{outcome: "idle_timeout", verdict: channel.Failure, next: stepNext}
+	}
+	var nerr net.Error
+	var opErr *net.OpError
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return result{outcome: "refused", verdict: channel.Failure, next: stepNext}
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr),
+		errors.As(err, &recErr), errors.As(err, &alert), strings.Contains(err.Error(), "tls: "):
+		return result{outcome: "tls_error", verdict: channel.Failure, next: stepNext}
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		if errors.As(err, &nerr) && nerr.Timeout() {
+			return result{outcome: "connect_timeout", verdict: channel.Failure, next: stepNext}
+		}
+		return result{outcome: "connect_error", verdict: channel.Failure, next: stepNext}
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return result{outcome: "timeout", verdict: channel.Failure, next: stepNext}
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF):
+		return result{outcome: "reset", verdict: channel.Failure, next: stepRetry}
+	}
+	return result{outcome: "network_error", verdict: channel.Failure, next: stepNext}
+}
+
+func clientGone(ctx context.Context) result {
+	err := ctx.Err()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return result{outcome: "request_timeout", verdict: channel.Neutral, next: stepDone, err: err}
+	}
+	return result{outcome: "canceled", verdict: channel.Neutral, next: stepDone, err: errClientGoneErr(err)}
+}
+
+func errClientGoneErr(err error) error { return errors.Join(errClientGone, err) }
+
+// upstreamAnswer is an HTTP answer being read.
+type upstreamAnswer struct {
+	x      *exchange
+	resp   *http.Response
+	timer  *time.Timer
+	actx   context.Context
+	idle   time.Duration
+	commit func()
+}
+
+// readAll reads the body up to limit bytes, resetting the idle deadline on
+// every read.
+func (a *upstreamAnswer) readAll(limit int64) ([]byte, error) {
+	a.timer.Reset(a.idle)
+	buf := bytes.NewBuffer(make([]byte, 0, bodyCap(a.resp.ContentLength, limit)))
+	r := io.LimitReader(a.resp.Body, limit)
+	chunk := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(chunk)
+		buf.Write(chunk[:n])
+		if err == io.EOF {
+			return buf.Bytes(), nil
+		}
+		if err != nil {
+			return buf.Bytes(), err
+		}
+		a.timer.Reset(a.idle)
+	}
+}
+
+func bodyCap(cl, limit int64) int64 {
+	if cl > 0 && cl <= limit {
+		return cl
+	}
+	return 4096
+}
+
+// readError classifies a failure to read the body.
+func (a *upstreamAnswer) readError(err error) result {
+	res := a.x.classifyError(a.actx, err)
+	if res.outcome == "timeout" {
+		res.outcome = "idle_timeout" // the first-byte timer was already replaced
+	}
+	return res
+}
+
+// failure handles a non-2xx answer.
+func (a *upstreamAnswer) failure() result {
+	status := a.resp.StatusCode
+	body, err := a.readAll(maxErrorBody)
+	if err != nil && a.x.ctx.Err() != nil {
+		return clientGone(a.x.ctx)
+	}
+	fail := upstreamError(status, a.resp.Header, body)
+	res := result{outcome: "http_" + strconv.Itoa(status), status: status, fail: fail}
+	switch {
+	case status == 429 || status == 500 || status == 502 || status == 503 || status == 504 || (status >= 520 && status <= 529):
+		res.verdict, res.next = channel.Failure, stepRetry
+		if ra, ok := retryAfter(a.resp.Header, time.Now()); ok {
+			if ra <= a.x.e.cfg.RetryAfterMax {
+				res.wait = ra
+			} else if status == 429 {
+				// Too long to wait here: keep the channel out until then.
+				res.openFor, res.next = ra, stepNext
+			}
+		}
+	case (status == 400 || status == 413 || status == 422) && isContextLength(body):
+		// Another channel may hold a larger context; this one is not at fault.
+		res.outcome, res.verdict, res.next = "context_length", channel.Neutral, stepNext
+	case status == 400 || status == 413 || status == 422:
+		// The request itself is wrong: every channel would say the same.
+		res.outcome, res.verdict, res.next = "client_error_"+strconv.Itoa(status), channel.Neutral, stepDone
+		res.err = a.x.withAttempts(fail)
+	default:
+		res.verdict, res.next = channel.Failure, stepNext
+	}
+	return res
+}
+
+// upstreamError keeps an upstream's error answer to pass on: its body as is
+// when it is OpenAI-shaped JSON, else wrapped in that shape.
+func upstreamError(status int, h http.Header, body []byte) *httpapi.APIError {
+	if info, err := httpapi.ScanObject(body); err == nil && info.Error.Present() {
+		return &httpapi.APIError{Status: status, Body: body, Message: "upstream error",
+			Header: http.Header{"Content-Type": {"application/json"}}}
+	}
+	text := strings.TrimSpace(string(body))
+	if len(text) > 300 {
+		text = text[:300] + "…"
+	}
+	msg := "upstream answered HTTP " + strconv.Itoa(status)
+	if text != "" {
+		msg += ": " + text
+	}
+	return httpapi.Errorf(status, "upstream_error", "upstream_"+strconv.Itoa(status), msg)
+}
+
+// isContextLength reports whether an error answer says the prompt is too
+// long for this model.
+func isContextLength(body []byte) bool {
+	var doc struct {
+		Error struct {
+			Code    any    `json:"code"`
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &doc) != nil {
+		return false
+	}
+	code, _ := doc.Error.Code.(string)
+	return code == "context_length_exceeded" || doc.Error.Type == "context_length_exceeded" ||
+		strings.Contains(doc.Error.Message, "context_length_exceeded")
+}
+
+// retryAfter parses Retry-After (seconds or an HTTP date) and the
+// retry-after-ms variant some providers send.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	if v := h.Get("Retry-After-Ms"); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 {
+			return time.Duration(ms * float64(time.Millisecond)), true
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// whole handles a 2xx answer that is not a stream: read it all, check it,
+// then send it. Until the last byte is read, failover is still free.
+func (a *upstreamAnswer) whole() result {
+	ct := a.resp.Header.Get("Content-Type")
+	if !expectJSON(ct) {
+		return a.passThrough()
+	}
+	body, err := a.readAll(a.x.e.cfg.BodyLimit * 4)
+	if err != nil {
+		return a.readError(err)
+	}
+	info, err := httpapi.ScanObject(body)
+	if err != nil {
+		return result{outcome: "bad_response", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext}
+	}
+	if info.Error.Present() {
+		// 200 with an error document: the upstream failed, whatever its status says.
+		return result{outcome: "error_body", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext,
+			fail: &httpapi.APIError{Status: http.StatusBadGateway, Body: body, Header: http.Header{"Content-Type": {"application/json"}}}}
+	}
+	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
+		ttfb: time.Since(a.x.start)}
+	res.usage = parseUsage(body, info.Usage)
+	h := a.x.w.Header()
+	copyAnswerHeaders(h, a.resp.Header)
+	h.Set(attemptsHeader, a.x.attemptsValueNow(res.outcome))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	a.x.w.WriteHeader(a.resp.StatusCode)
+	a.x.w.Write(body)
+	return res
+}
+
+// passThrough relays a 2xx answer that is not JSON (audio, an image, an
+// unasked-for stream) as it comes, flushing as it goes.
+func (a *upstreamAnswer) passThrough() result {
+	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
+		ttfb: time.Since(a.x.start), committed: true}
+	a.timer.Reset(a.idle)
+	a.commit()
+	h := a.x.w.Header()
+	copyAnswerHeaders(h, a.resp.Header)
+	if cl := a.resp.Header.Get("Content-Length"); cl != "" {
+		h.Set("Content-Length", cl)
+	}
+	h.Set(attemptsHeader, a.x.attemptsValueNow(res.outcome))
+	a.x.w.WriteHeader(a.resp.StatusCode)
+	rc := http.NewResponseController(a.x.w)
+	buf := a.x.e.bufs.Get().(*[]byte)
+	defer a.x.e.bufs.Put(buf)
+	for {
+		n, err := a.resp.Body.Read(*buf)
+		if n > 0 {
+			a.timer.Reset(a.idle)
+			if _, werr := a.x.w.Write((*buf)[:n]); werr != nil {
+				return clientGone(a.x.ctx)
+			}
+			rc.Flush()
+		}
+		if err == io.EOF {
+			return res
+		}
+		if err != nil {
+			if a.x.ctx.Err() != nil {
+				return clientGone(a.x.ctx)
+			}
+			res.outcome, res.verdict = "broken", channel.Failure
+			return res
+		}
+	}
+}
+
+// expectJSON reports whether a 2xx answer with this Content-Type must be
+// JSON: JSON types, HTML (an error page in disguise), text and no type at
+// all. Audio, images and other binary types pass through.
+func expectJSON(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return true
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json") ||
+		(strings.HasPrefix(mt, "text/") && mt != "text/event-stream")
+}
+
+func isEventStream(h http.Header) bool {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return mt == "text/event-stream"
+}
+
+// answerSkip reports upstream answer headers that are not relayed.
+func answerSkip(k string) bool {
+	switch k {
+	case "Content-Length", "Connection", "Keep-Alive", "Transfer-Encoding",
+		"Trailer", "Upgrade", "Set-Cookie", "Proxy-Authenticate", "Alt-Svc",
+		"Strict-Transport-Security":
+		return true
+	}
+	return false
+}
+
+func copyAnswerHeaders(dst, src http.Header) {
+	for k, v := range src {
+		if !answerSkip(k) {
+			dst[k] = v
+		}
+	}
+}

@@ -1,0 +1,351 @@
+// Package httpapi is Catfish's HTTP surface: the OpenAI-compatible /v1
+// endpoint, the admin REST API, health, metrics and the admin page.
+//
+// Handlers decode, call, encode. The work behind them is done by the
+// engine, reached through the small interfaces declared here; every error
+// becomes an answer in exactly one place (WriteError), in OpenAI's shape.
+// The package holds no mutable state of its own.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"catfish/channel"
+)
+
+// ProxyRequest is one client request to /v1, read and scanned.
+type ProxyRequest struct {
+	Path   string // after "/v1", e.g. "/chat/completions"
+	Query  string // raw query string, passed upstream
+	Body   []byte
+	Info   BodyInfo
+	Header http.Header // the client's headers
+}
+
+// Proxy serves /v1.
+type Proxy interface {
+	// Proxy answers one request. It either writes the whole answer and
+	// returns nil, or writes nothing and returns the error to send.
+	Proxy(w http.ResponseWriter, r *http.Request, req *ProxyRequest) error
+	// Models lists the scheme names, which clients use as model ids.
+	Models(ctx context.Context) ([]string, error)
+}
+
+// ChannelView is a channel as the admin API shows it: key masked, breaker
+// state attached.
+type ChannelView struct {
+	channel.Settings
+	Breaker BreakerView `json:"breaker"`
+}
+
+// BreakerView is a channel's breaker as the admin API shows it.
+type BreakerView struct {
+	State            string     `json:"state"` // closed, open, half_open
+	ConsecutiveFails int        `json:"consecutive_fails"`
+	OpenUntil        *time.Time `json:"open_until"`
+}
+
+// Admin serves /admin.
+type Admin interface {
+	// Channels returns every channel by scheme, keys masked.
+	Channels(ctx context.Context) (map[string][]ChannelView, error)
+	CreateChannel(ctx context.Context, p channel.Patch) (ChannelView, error)
+	UpdateChannel(ctx context.Context, id string, p channel.Patch) (ChannelView, error)
+	DeleteChannel(ctx context.Context, id string) error
+}
+
+// Options configure a Server.
+type Options struct {
+	// AdminKey guards /admin and /v1.
+	AdminKey string
+	// BodyLimit is the largest request body accepted, in bytes.
+	BodyLimit int64
+	// MetricsPublic serves /metrics without the admin key.
+	MetricsPublic bool
+	// Version is reported by /healthz.
+	Version string
+	// UI is the admin page's files, served at /; nil serves none.
+	UI fs.FS
+}
+
+// Server routes requests to the engine.
+type Server struct {
+	opts     Options
+	keySum   [32]byte
+	proxy    Proxy
+	admin    Admin
+	mux      *http.ServeMux
+	maxAdmin int64
+}
+
+// New returns the HTTP handler for Catfish.
+func New(opts Options, proxy Proxy, admin Admin) *Server {
+	s := &Server{
+		opts:     opts,
+		keySum:   sha256.Sum256([]byte(opts.AdminKey)),
+		proxy:    proxy,
+		admin:    admin,
+		mux:      http.NewServeMux(),
+		maxAdmin: 64 << 20,
+	}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("POST /v1/{path...}", s.v1(s.handleProxy))
+	m.HandleFunc("GET /v1/models", s.v1(s.handleModels))
+	m.HandleFunc("OPTIONS /v1/{path...}", s.preflight)
+	m.HandleFunc("GET /admin/config", s.adm(s.listChannels))
+	m.HandleFunc("POST /admin/config", s.adm(s.createChannel))
+	m.HandleFunc("PUT /admin/config/{id}", s.adm(s.updateChannel))
+	m.HandleFunc("DELETE /admin/config/{id}", s.adm(s.deleteChannel))
+	m.HandleFunc("/v1/", s.v1(notFound))
+	m.HandleFunc("/admin/", s.adm(notFound))
+	if s.opts.UI != nil {
+		m.Handle("GET /", http.FileServerFS(s.opts.UI))
+	}
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// authorized checks the bearer token in constant time. Both sides are
+// hashed first so the comparison does not even leak the key's length.
+func (s *Server) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		token, ok = strings.CutPrefix(h, "bearer ")
+	}
+	if !ok || s.opts.AdminKey == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return subtle.ConstantTimeCompare(sum[:], s.keySum[:]) == 1
+}
+
+var errUnauthorized = &APIError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+	Message: "Incorrect API key provided. Send it as 'Authorization: Bearer <key>'."}
+
+// v1 wraps /v1 handlers: CORS for browser clients, then the key check.
+func (s *Server) v1(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		if !s.authorized(r) {
+			WriteError(w, errUnauthorized)
+			return
+		}
+		if err := h(w, r); err != nil {
+			WriteError(w, err)
+		}
+	}
+}
+
+// adm wraps /admin handlers.
+func (s *Server) adm(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if !s.authorized(r) {
+			WriteError(w, errUnauthorized)
+			return
+		}
+		if err := h(w, r); err != nil {
+			WriteError(w, err)
+		}
+	}
+}
+
+func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, OpenAI-Beta, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Timeout")
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) error {
+	return Errorf(http.StatusNotFound, "invalid_request_error", "unknown_url",
+		"Unknown request URL: "+r.Method+" "+r.URL.Path)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
+}
+
+// handleProxy reads and checks the body, then hands it to the engine.
+func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) error {
+	if err := checkJSONContentType(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r, s.opts.BodyLimit)
+	if err != nil {
+		return err
+	}
+	info, err := ScanObject(body)
+	if err != nil {
+		return err
+	}
+	if !info.HasModel {
+		return &APIError{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "missing_model", Param: "model",
+			Message: "you must provide a model parameter (a string naming a scheme)"}
+	}
+	req := &ProxyRequest{Path: "/" + r.PathValue("path"), Query: r.URL.RawQuery, Body: body, Info: info, Header: r.Header}
+	return s.proxy.Proxy(w, r, req)
+}
+
+func checkJSONContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil // many clients omit it; the body is checked anyway
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	// curl -d sends x-www-form-urlencoded unless told otherwise; the body
+	// is still checked as JSON, so accepting it costs nothing and spares
+	// every curl user a confusing first error.
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "application/x-www-form-urlencoded") {
+		return nil
+	}
+	return &APIError{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error", Code: "unsupported_media_type",
+		Message: "Content-Type must be application/json, got " + strconv.Quote(ct)}
+}
+
+// readBody reads the whole body, refusing more than limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	tooLarge := &APIError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
+		Message: "request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(rd, body)
+	} else {
+		body, err = io.ReadAll(rd)
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		if r.Context().Err() != nil {
+			return nil, r.Context().Err()
+		}
+		return nil, Errorf(http.StatusBadRequest, "invalid_request_error", "bad_body", "could not read the request body: "+err.Error())
+	}
+	return body, nil
+}
+
+type modelList struct {
+	Object string        `json:"object"`
+	Data   []modelObject `json:"data"`
+}
+
+type modelObject struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
+	names, err := s.proxy.Models(r.Context())
+	if err != nil {
+		return err
+	}
+	out := modelList{Object: "list", Data: make([]modelObject, 0, len(names))}
+	for _, n := range names {
+		out.Data = append(out.Data, modelObject{ID: n, Object: "model", OwnedBy: "catfish"})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) listChannels(w http.ResponseWriter, r *http.Request) error {
+	all, err := s.admin.Channels(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, all)
+	return nil
+}
+
+func (s *Server) readPatch(w http.ResponseWriter, r *http.Request) (channel.Patch, error) {
+	if err := checkJSONContentType(r); err != nil {
+		return channel.Patch{}, err
+	}
+	body, err := readBody(w, r, s.maxAdmin)
+	if err != nil {
+		return channel.Patch{}, err
+	}
+	if _, err := ScanObject(body); err != nil {
+		return channel.Patch{}, err
+	}
+	return channel.DecodePatch(body)
+}
+
+func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readPatch(w, r)
+	if err != nil {
+		return err
+	}
+	ch, err := s.admin.CreateChannel(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ch)
+	return nil
+}
+
+func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readPatch(w, r)
+	if err != nil {
+		return err
+	}
+	ch, err := s.admin.UpdateChannel(r.Context(), r.PathValue("id"), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ch)
+	return nil
+}
+
+func (s *Server) deleteChannel(w http.ResponseWriter, r *http.Request) error {
+	if err := s.admin.DeleteChannel(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// writeJSON sends v as a JSON answer.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}

@@ -1,0 +1,52 @@
+// Command catfish puts many OpenAI-compatible upstream channels behind one
+// endpoint, with failover and circuit breaking. See README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	_ "time/tzdata" // TZ works in a scratch image too
+
+	"catfish/engine"
+)
+
+// version is stamped in at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	if len(os.Args) > 1 && (os.Args[1] == "--version" || os.Args[1] == "version") {
+		fmt.Println("catfish", version)
+		return 0
+	}
+	dotenv, err := engine.ReadDotEnv(".env")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "catfish:", err)
+		return 2
+	}
+	cfg, err := engine.LoadConfig(engine.Lookup(dotenv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "catfish: bad configuration:\n", err)
+		return 2
+	}
+	cfg.Version = version
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e, err := engine.New(cfg, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "catfish:", err)
+		return 1
+	}
+	if err := e.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "catfish:", err)
+		return 1
+	}
+	return 0
+}

@@ -155,7 +155,8 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 		<-routerDone
 		e.transport.CloseIdleConnections()
 	}()
-	if err := e.start(ctx); err != nil {
+	n, err := e.start(ctx)
+	if err != nil {
 		ln.Close()
 		return err
 	}
@@ -169,7 +170,7 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	e.log.Info("catfish listening", "addr", ln.Addr().String(), "version", e.cfg.Version, "channels", e.doc.Len())
+	e.log.Info("catfish listening", "addr", ln.Addr().String(), "version", e.cfg.Version, "channels", n)
 
 	select {
 	case err := <-errc:
@@ -197,18 +198,20 @@ func (e *Engine) track(h http.Handler) http.Handler {
 	})
 }
 
-// start brings up an actor for every configured channel.
-func (e *Engine) start(ctx context.Context) error {
+// start brings up an actor for every configured channel and returns how
+// many there are.
+func (e *Engine) start(ctx context.Context) (int, error) {
 	if err := e.lock(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	defer e.unlock()
-	for _, s := range e.doc.All() {
+	all := e.doc.All()
+	for _, s := range all {
 		if err := e.syncActor(ctx, s.ID); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(all), nil
 }
 
 // lock takes the admin gate.

@@ -131,6 +131,10 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 		switch res.next {
 		case stepDone:
 			x.answered = &res
+			var ae *httpapi.APIError
+			if errors.As(res.err, &ae) {
+				return true, x.withAttempts(ae)
+			}
 			return true, res.err
 		case stepRetry:
 			if try >= p.Settings.MaxRetries || opened {

@@ -252,7 +252,7 @@ func (a *upstreamAnswer) failure() result {
 	case status == 400 || status == 413 || status == 422:
 		// The request itself is wrong: every channel would say the same.
 		res.outcome, res.verdict, res.next = "client_error_"+strconv.Itoa(status), channel.Neutral, stepDone
-		res.err = a.x.withAttempts(fail)
+		res.err = fail
 	default:
 		res.verdict, res.next = channel.Failure, stepNext
 	}

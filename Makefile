@@ -1,0 +1,18 @@
+# Catfish: the two commands are `make run` and `make test`.
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: run build test test-go
+
+run: ## run the server with the embedded defaults (data in ./data)
+	$(GO) run -trimpath -ldflags "$(LDFLAGS)" .
+
+build: ## build ./catfish, statically linked
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o catfish .
+
+test: test-go ## every test
+
+test-go: ## Go unit, integration and race tests
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...

@@ -1,0 +1,404 @@
+package engine
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// hang waits until the proxy gives up on the request.
+func hang(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// breakerOf reads a channel's breaker through the admin API.
+func (h *harness) breakerOf(id string) (state string, fails int) {
+	h.t.Helper()
+	code, _, body := h.call("GET", "/admin/config", "")
+	if code != 200 {
+		h.t.Fatalf("GET /admin/config: %d %s", code, body)
+	}
+	var all map[string][]struct {
+		ID      string `json:"id"`
+		Breaker struct {
+			State string `json:"state"`
+			Fails int    `json:"consecutive_fails"`
+		} `json:"breaker"`
+	}
+	if err := json.Unmarshal([]byte(body), &all); err != nil {
+		h.t.Fatal(err)
+	}
+	for _, list := range all {
+		for _, c := range list {
+			if c.ID == id {
+				return c.Breaker.State, c.Breaker.Fails
+			}
+		}
+	}
+	h.t.Fatalf("channel %s not listed", id)
+	return "", 0
+}
+
+// TestFailoverTable walks SPEC 3's failover table row by row: channel A
+// (priority 1) misbehaves, channel B (priority 2) answers.
+func TestFailoverTable(t *testing.T) {
+	status := func(code int, errCode string) func(int64, http.ResponseWriter, *http.Request) {
+		return func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, code, errCode) }
+	}
+	cases := []struct {
+		name       string
+		a          func(n int64, w http.ResponseWriter, r *http.Request)
+		refused    bool // A points at a closed port
+		wantStatus int
+		wantA      int64 // requests A saw
+		wantB      int64
+		wantChain  []string // outcomes, A's then B's
+		wantFailsA int      // A's consecutive failures afterwards
+		wantBody   string   // substring of the client's answer
+	}{
+		{name: "429 once then ok on the same channel",
+			a: func(n int64, w http.ResponseWriter, r *http.Request) {
+				if n == 1 {
+					w.Header().Set("Retry-After", "0")
+					writeErr(w, 429, "rate_limit_exceeded")
+					return
+				}
+				writeChat(w, "from A")
+			},
+			wantStatus: 200, wantA: 2, wantB: 0, wantChain: []string{"http_429", "ok"}, wantFailsA: 0, wantBody: "from A"},
+		{name: "500 retried once then next channel", a: status(500, "server_error"),
+			wantStatus: 200, wantA: 2, wantB: 1, wantChain: []string{"http_500", "http_500", "ok"}, wantFailsA: 2, wantBody: "from B"},
+		{name: "502 retried", a: status(502, ""), wantStatus: 200, wantA: 2, wantB: 1, wantChain: []string{"http_502", "http_502", "ok"}, wantFailsA: 2},
+		{name: "503 retried", a: status(503, ""), wantStatus: 200, wantA: 2, wantB: 1, wantChain: []string{"http_503", "http_503", "ok"}, wantFailsA: 2},
+		{name: "504 retried", a: status(504, ""), wantStatus: 200, wantA: 2, wantB: 1, wantChain: []string{"http_504", "http_504", "ok"}, wantFailsA: 2},
+		{name: "connection reset retried",
+			a:          func(_ int64, w http.ResponseWriter, _ *http.Request) { hijackClose(w) },
+			wantStatus: 200, wantA: 2, wantB: 1, wantChain: []string{"reset", "reset", "ok"}, wantFailsA: 2},
+		{name: "connect refused not retried", refused: true,
+			wantStatus: 200, wantA: 0, wantB: 1, wantChain: []string{"refused", "ok"}, wantFailsA: 1},
+		{name: "first byte timeout not retried",
+			a:          func(_ int64, w http.ResponseWriter, r *http.Request) { hang(w, r) },
+			wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"timeout", "ok"}, wantFailsA: 1},
+		{name: "401 next channel", a: status(401, "invalid_api_key"), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_401", "ok"}, wantFailsA: 1},
+		{name: "403 next channel", a: status(403, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_403", "ok"}, wantFailsA: 1},
+		{name: "404 next channel", a: status(404, "model_not_found"), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_404", "ok"}, wantFailsA: 1},
+		{name: "408 next channel", a: status(408, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_408", "ok"}, wantFailsA: 1},
+		{name: "2xx that is not JSON",
+			a: func(_ int64, w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.Write([]byte("<html>login</html>"))
+			},
+			wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"bad_response", "ok"}, wantFailsA: 1},
+		{name: "400 context_length_exceeded moves on without blame", a: status(400, "context_length_exceeded"),
+			wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"context_length", "ok"}, wantFailsA: 0},
+		{name: "400 content_policy_violation goes back to the client", a: status(400, "content_policy_violation"),
+			wantStatus: 400, wantA: 1, wantB: 0, wantChain: []string{"client_error_400"}, wantFailsA: 0, wantBody: "content_policy_violation"},
+		{name: "413 goes back to the client", a: status(413, ""), wantStatus: 413, wantA: 1, wantB: 0, wantChain: []string{"client_error_413"}, wantFailsA: 0},
+		{name: "422 goes back to the client", a: status(422, ""), wantStatus: 422, wantA: 1, wantB: 0, wantChain: []string{"client_error_422"}, wantFailsA: 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.FirstByteTimeout = 300 * time.Millisecond })
+			var aURL string
+			var ua *upstream
+			if tc.refused {
+				aURL = closedURL(t)
+			} else {
+				ua = newUpstream(t, tc.a)
+				aURL = ua.v1()
+			}
+			ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "from B") })
+			a := h.addChannel(map[string]any{"url": aURL, "priority": 1})
+			b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+
+			code, hdr, body := h.chat("default", false)
+			if code != tc.wantStatus {
+				t.Fatalf("status: got %d, want %d (body %s)", code, tc.wantStatus, body)
+			}
+			if ua != nil && ua.hits.Load() != tc.wantA {
+				t.Errorf("requests to A: got %d, want %d", ua.hits.Load(), tc.wantA)
+			}
+			if got := ub.hits.Load(); got != tc.wantB {
+				t.Errorf("requests to B: got %d, want %d", got, tc.wantB)
+			}
+			chain := attempts(hdr)
+			var outcomes []string
+			for i, entry := range chain {
+				id, outcome, _ := strings.Cut(entry, "=")
+				want := a
+				if i == len(chain)-1 && tc.wantB > 0 {
+					want = b
+				}
+				if id != want {
+					t.Errorf("attempt %d: channel %s, want %s", i, id, want)
+				}
+				outcomes = append(outcomes, outcome)
+			}
+			if strings.Join(outcomes, ",") != strings.Join(tc.wantChain, ",") {
+				t.Errorf("attempt chain: got %v, want %v", outcomes, tc.wantChain)
+			}
+			if _, fails := h.breakerOf(a); fails != tc.wantFailsA {
+				t.Errorf("A's consecutive failures: got %d, want %d", fails, tc.wantFailsA)
+			}
+			if tc.wantBody != "" && !strings.Contains(body, tc.wantBody) {
+				t.Errorf("body %q lacks %q", body, tc.wantBody)
+			}
+			if strings.Contains(hdr.Get("X-Catfish-Attempts"), "127.0.0.1") {
+				t.Errorf("attempts header leaks a URL: %s", hdr.Get("X-Catfish-Attempts"))
+			}
+		})
+	}
+}
+
+func TestAllChannelsFailed(t *testing.T) {
+	t.Run("last upstream HTTP error is passed on", func(t *testing.T) {
+		h := newHarness(t, nil)
+		ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 503, "overloaded_a") })
+		ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 401, "bad_key_b") })
+		h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
+		h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+		code, hdr, body := h.chat("default", false)
+		if code != 401 || !strings.Contains(body, "bad_key_b") {
+			t.Fatalf("got %d %s, want B's 401", code, body)
+		}
+		if hdr.Get("Content-Type") != "application/json" {
+			t.Errorf("Content-Type: got %q", hdr.Get("Content-Type"))
+		}
+		if n := len(attempts(hdr)); n != 3 {
+			t.Errorf("attempts: got %d (%v), want 3", n, attempts(hdr))
+		}
+	})
+	t.Run("no HTTP answer at all gives 502", func(t *testing.T) {
+		h := newHarness(t, nil)
+		h.addChannel(map[string]any{"url": closedURL(t)})
+		code, _, body := h.chat("default", false)
+		if code != 502 {
+			t.Fatalf("got %d %s, want 502", code, body)
+		}
+		var doc struct {
+			Error struct{ Message, Type, Code string }
+		}
+		if err := json.Unmarshal([]byte(body), &doc); err != nil || doc.Error.Type == "" || doc.Error.Message == "" {
+			t.Errorf("not an OpenAI error: %s", body)
+		}
+	})
+	t.Run("no channel configured gives 503", func(t *testing.T) {
+		h := newHarness(t, nil)
+		code, _, body := h.chat("default", false)
+		if code != 503 || !strings.Contains(body, "no_channels") {
+			t.Fatalf("got %d %s, want 503 no_channels", code, body)
+		}
+	})
+}
+
+func TestBreakerOpensAndSkips(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.BreakerCooldown = time.Hour; c.BreakerMaxCooldown = time.Hour })
+	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 500, "") })
+	a := h.addChannel(map[string]any{"url": ua.v1(), "max_retries": 0, "consecutive_failure_threshold": 2})
+	for range 2 {
+		h.chat("default", false)
+	}
+	if state, _ := h.breakerOf(a); state != "open" {
+		t.Fatalf("breaker: got %s, want open", state)
+	}
+	code, hdr, body := h.chat("default", false)
+	if code != 503 {
+		t.Fatalf("got %d %s, want 503 while the only channel is open", code, body)
+	}
+	ra := hdr.Get("Retry-After")
+	if ra == "" || ra == "0" {
+		t.Errorf("Retry-After: got %q, want the seconds until half-open", ra)
+	}
+	if got := ua.hits.Load(); got != 2 {
+		t.Errorf("an open channel was called: %d requests, want 2", got)
+	}
+	// Manual reset brings it back.
+	if code, _, _ := h.call("PUT", "/admin/config/"+a, `{"consecutive_failure_threshold":0}`); code != 200 {
+		t.Fatalf("update: %d", code)
+	}
+	if state, _ := h.breakerOf(a); state != "closed" {
+		t.Errorf("breaker off: got %s, want closed", state)
+	}
+}
+
+func TestLongRetryAfterOpensBreaker(t *testing.T) {
+	h := newHarness(t, nil)
+	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		writeErr(w, 429, "rate_limit_exceeded")
+	})
+	ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "B") })
+	a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
+	h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+	if code, _, _ := h.chat("default", false); code != 200 {
+		t.Fatalf("first request: %d", code)
+	}
+	if ua.hits.Load() != 1 {
+		t.Errorf("A retried despite a long Retry-After: %d requests", ua.hits.Load())
+	}
+	if state, _ := h.breakerOf(a); state != "open" {
+		t.Errorf("breaker after 429 Retry-After 120: got %s, want open", state)
+	}
+	h.chat("default", false)
+	if ua.hits.Load() != 1 {
+		t.Errorf("A called while open: %d requests", ua.hits.Load())
+	}
+}
+
+func TestHalfOpenProbeBringsChannelBack(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.BreakerCooldown = 200 * time.Millisecond
+		c.BreakerMaxCooldown = 200 * time.Millisecond
+	})
+	var healthy atomic.Bool
+	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+		if healthy.Load() {
+			writeChat(w, "A")
+			return
+		}
+		writeErr(w, 500, "")
+	})
+	ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "B") })
+	a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1, "max_retries": 0, "consecutive_failure_threshold": 1})
+	h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+	h.chat("default", false)
+	if state, _ := h.breakerOf(a); state != "open" {
+		t.Fatalf("got %s, want open", state)
+	}
+	healthy.Store(true)
+	time.Sleep(250 * time.Millisecond)
+	_, _, body := h.chat("default", false)
+	if !strings.Contains(body, `"A"`) {
+		t.Fatalf("after the cooldown the probe should reach A; got %s", body)
+	}
+	if state, _ := h.breakerOf(a); state != "closed" {
+		t.Errorf("after a good probe: got %s, want closed", state)
+	}
+}
+
+func TestRoundRobinEqualPriority(t *testing.T) {
+	h := newHarness(t, nil)
+	var ups []*upstream
+	for range 3 {
+		u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "x") })
+		ups = append(ups, u)
+		h.addChannel(map[string]any{"url": u.v1(), "priority": 5})
+	}
+	for range 30 {
+		if code, _, _ := h.chat("default", false); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	for i, u := range ups {
+		if got := u.hits.Load(); got != 10 {
+			t.Errorf("channel %d: got %d requests, want 10", i, got)
+		}
+	}
+}
+
+func TestSchemeChoice(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DefaultScheme = "fallback" })
+	mk := func(name string) *upstream {
+		return newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, name) })
+	}
+	ua, ub, uc := mk("alpha"), mk("beta"), mk("fallback")
+	h.addChannel(map[string]any{"url": ua.v1(), "scheme_name": "alpha"})
+	h.addChannel(map[string]any{"url": ub.v1(), "scheme_name": "beta"})
+	h.addChannel(map[string]any{"url": uc.v1(), "scheme_name": "fallback"})
+	for _, tc := range []struct{ model, want string }{
+		{"alpha", "alpha"}, {"beta", "beta"}, {"gpt-4o", "fallback"}, {"fallback", "fallback"},
+	} {
+		_, _, body := h.chat(tc.model, false)
+		if !strings.Contains(body, `"`+tc.want+`"`) {
+			t.Errorf("model %q: got %s, want scheme %s", tc.model, body, tc.want)
+		}
+	}
+	code, _, body := h.call("GET", "/v1/models", "")
+	if code != 200 || !strings.Contains(body, `"alpha"`) || !strings.Contains(body, `"fallback"`) {
+		t.Errorf("models: %d %s", code, body)
+	}
+}
+
+func TestFirstSchemeByNameWithoutDefault(t *testing.T) {
+	h := newHarness(t, nil)
+	uz := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "zeta") })
+	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "alpha") })
+	h.addChannel(map[string]any{"url": uz.v1(), "scheme_name": "zeta"})
+	h.addChannel(map[string]any{"url": ua.v1(), "scheme_name": "alpha"})
+	if _, _, body := h.chat("unknown-model", false); !strings.Contains(body, `"alpha"`) {
+		t.Errorf("got %s, want the first scheme by name (alpha)", body)
+	}
+}
+
+func TestModelOverrideSplicesOnlyTheModel(t *testing.T) {
+	h := newHarness(t, nil)
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "ok") })
+	h.addChannel(map[string]any{"url": u.v1(), "model": "real-model-7b"})
+	in := `{"temperature":0.50, "model" : "default","messages":[{"role":"user","content":"héllo \u00e9"}],"n":1}`
+	if code, _, body := h.call("POST", "/v1/chat/completions", in); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	want := `{"temperature":0.50, "model" : "real-model-7b","messages":[{"role":"user","content":"héllo \u00e9"}],"n":1}`
+	if got := string(u.lastBody()); got != want {
+		t.Errorf("forwarded body:\n got %s\nwant %s", got, want)
+	}
+	if got := u.lastHeader().Get("Authorization"); got != "Bearer sk-upstream-key-0001" {
+		t.Errorf("upstream Authorization: got %q", got)
+	}
+}
+
+func TestOtherEndpointsKeepTheirPath(t *testing.T) {
+	h := newHarness(t, nil)
+	var gotPath, gotQuery string
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		gotPath, gotQuery = r.URL.Path, r.URL.RawQuery
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"usage":{"prompt_tokens":2,"total_tokens":2}}`))
+	})
+	h.addChannel(map[string]any{"url": u.v1()})
+	code, _, body := h.call("POST", "/v1/embeddings?api-version=1", `{"model":"default","input":"hi"}`)
+	if code != 200 || !strings.Contains(body, "embedding") {
+		t.Fatalf("%d %s", code, body)
+	}
+	if gotPath != "/v1/embeddings" || gotQuery != "api-version=1" {
+		t.Errorf("upstream saw %s?%s", gotPath, gotQuery)
+	}
+}
+
+func TestBinaryAnswerPassesThrough(t *testing.T) {
+	h := newHarness(t, nil)
+	audio := strings.Repeat("\x00\xffID3", 1000)
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "audio/mpeg")
+		w.Write([]byte(audio))
+	})
+	h.addChannel(map[string]any{"url": u.v1()})
+	code, hdr, body := h.call("POST", "/v1/audio/speech", `{"model":"default","input":"hi","voice":"alloy"}`)
+	if code != 200 || body != audio || hdr.Get("Content-Type") != "audio/mpeg" {
+		t.Errorf("got %d %s, %d bytes", code, hdr.Get("Content-Type"), len(body))
+	}
+}
+
+
+func TestRequestTimeout(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.RequestTimeout = 200 * time.Millisecond })
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { hang(w, r) })
+	id := h.addChannel(map[string]any{"url": u.v1()})
+	start := time.Now()
+	code, _, body := h.chat("default", false)
+	if code != 504 || !strings.Contains(body, "request_timeout") {
+		t.Fatalf("got %d %s, want 504 request_timeout", code, body)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("answered after %v", d)
+	}
+	if _, fails := h.breakerOf(id); fails != 0 {
+		t.Errorf("the total limit is not the channel's fault: %d failures", fails)
+	}
+}

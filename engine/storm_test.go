@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestStorm sends hundreds of concurrent requests through four channels
+// that fail at random (errors, hangs, resets, broken streams). Every
+// request must be answered within its deadline, the proxy must serve
+// normally afterwards, and no goroutine may outlive the engine.
+func TestStorm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("storm in -short mode")
+	}
+	before := runtime.NumGoroutine()
+	t.Run("storm", func(t *testing.T) {
+		h := newHarness(t, func(c *Config) {
+			c.FirstByteTimeout = 300 * time.Millisecond
+			c.IdleTimeout = 300 * time.Millisecond
+			c.BreakerCooldown = 100 * time.Millisecond
+			c.BreakerMaxCooldown = 200 * time.Millisecond
+		})
+		var healthy sync.Map // stops the chaos for the final check
+		for i := range 4 {
+			u := newUpstream(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+				if _, ok := healthy.Load("all"); ok {
+					writeChat(w, "calm")
+					return
+				}
+				stream := strings.Contains(r.Header.Get("Accept"), "event-stream")
+				switch p := rand.IntN(100); {
+				case p < 20:
+					writeErr(w, 500+rand.IntN(4), "")
+				case p < 30:
+					hang(w, r)
+				case p < 40:
+					hijackClose(w)
+				case p < 45:
+					w.Header().Set("Retry-After", "0")
+					writeErr(w, 429, "")
+				case stream && p < 55:
+					s := startSSE(w)
+					s.data(chunk("part", ""))
+					hijackClose(w) // broken after commit
+				case stream:
+					s := startSSE(w)
+					for range 3 {
+						s.data(chunk("x", ""))
+					}
+					s.data(chunk("", "stop"))
+					s.data("[DONE]")
+				default:
+					writeChat(w, "ok")
+				}
+			})
+			h.addChannel(map[string]any{"url": u.v1(), "priority": i % 2, "name": fmt.Sprint("storm-", i)})
+		}
+
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 400}}
+		defer client.CloseIdleConnections()
+		const total, conc = 600, 300
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, conc)
+		var mu sync.Mutex
+		codes := map[int]int{}
+		for i := range total {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody("default", i%2 == 0)))
+				req.Header.Set("Authorization", "Bearer "+testKey)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Errorf("request %d not answered: %v", i, err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				codes[resp.StatusCode]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		t.Logf("status codes: %v", codes)
+		for code := range codes {
+			if code != 200 && code < 500 && code != 429 {
+				t.Errorf("unexpected status %d", code)
+			}
+		}
+		// Calm returns: after the breakers' cooldown everything answers.
+		healthy.Store("all", true)
+		time.Sleep(250 * time.Millisecond)
+		for i := range 8 {
+			if code, _, body := h.chat("default", false); code != 200 {
+				t.Errorf("after the storm, request %d: %d %s", i, code, body)
+			}
+		}
+	})
+	// Every engine, server and upstream goroutine must be gone.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		buf := make([]byte, 1<<20)
+		t.Errorf("goroutines: %d before, %d after\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}

@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStreamCommitPoint(t *testing.T) {
+	cases := []struct {
+		name      string
+		a         func(w http.ResponseWriter, r *http.Request)
+		wantChain string // A's outcome
+	}{
+		{"error event before any data", func(w http.ResponseWriter, r *http.Request) {
+			startSSE(w).data(`{"error":{"message":"overloaded","type":"server_error"}}`)
+		}, "stream_error"},
+		{"EOF before any data", func(w http.ResponseWriter, r *http.Request) {
+			startSSE(w)
+		}, "empty_stream"},
+		{"headers then silence until the first-byte timeout", func(w http.ResponseWriter, r *http.Request) {
+			s := startSSE(w)
+			s.w.Write([]byte(": keep-alive\n\n")) // comments do not count as data
+			s.f.Flush()
+			hang(w, r)
+		}, "timeout"},
+		{"only [DONE]", func(w http.ResponseWriter, r *http.Request) {
+			startSSE(w).data("[DONE]")
+		}, "empty_stream"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.FirstByteTimeout = 300 * time.Millisecond })
+			ua := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { tc.a(w, r) })
+			ub := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+				s := startSSE(w)
+				s.data(chunk("from B", ""))
+				s.data(chunk("", "stop"))
+				s.data("[DONE]")
+			})
+			h.addChannel(map[string]any{"url": ua.v1(), "priority": 1, "max_retries": 0})
+			h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+			code, hdr, body := h.chat("default", true)
+			if code != 200 {
+				t.Fatalf("status %d: %s", code, body)
+			}
+			ev := sseEvents(body)
+			if len(ev) != 3 || !strings.Contains(ev[0], "from B") || ev[2] != "[DONE]" {
+				t.Errorf("client stream should be exactly B's: %q", ev)
+			}
+			if strings.Contains(body, "overloaded") {
+				t.Errorf("A's pre-commit error leaked to the client")
+			}
+			chain := attempts(hdr)
+			if len(chain) != 2 || !strings.HasSuffix(chain[0], "="+tc.wantChain) {
+				t.Errorf("attempts: got %v, want A=%s then B", chain, tc.wantChain)
+			}
+			if ct := hdr.Get("Content-Type"); ct != "text/event-stream" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if hdr.Get("Cache-Control") != "no-cache" || hdr.Get("X-Accel-Buffering") != "no" {
+				t.Errorf("SSE headers missing: %v", hdr)
+			}
+		})
+	}
+}
+
+func TestStreamAfterCommit(t *testing.T) {
+	cases := []struct {
+		name      string
+		a         func(s *sseWriter, r *http.Request)
+		wantData  []string // expected data payloads (prefix match for error events)
+		wantFails int
+	}{
+		{"clean with [DONE]", func(s *sseWriter, r *http.Request) {
+			s.data(chunk("a", ""))
+			s.data(chunk("", "stop"))
+			s.data("[DONE]")
+		}, []string{chunk("a", ""), chunk("", "stop"), "[DONE]"}, 0},
+		{"ends after finish_reason without [DONE]: completed", func(s *sseWriter, r *http.Request) {
+			s.data(chunk("a", ""))
+			s.data(chunk("", "stop"))
+		}, []string{chunk("a", ""), chunk("", "stop"), "[DONE]"}, 0},
+		{"cut after two chunks: final error event, no [DONE]", func(s *sseWriter, r *http.Request) {
+			s.data(chunk("a", ""))
+			s.data(chunk("b", ""))
+		}, []string{chunk("a", ""), chunk("b", ""), `{"error":`}, 1},
+		{"stall midway: idle timeout", func(s *sseWriter, r *http.Request) {
+			s.data(chunk("a", ""))
+			hang(nil, r)
+		}, []string{chunk("a", ""), `{"error":`}, 1},
+		{"malformed chunk midway is dropped", func(s *sseWriter, r *http.Request) {
+			s.data(chunk("a", ""))
+			s.data(`{"broken": `)
+			s.data(chunk("", "stop"))
+			s.data("[DONE]")
+		}, []string{chunk("a", ""), chunk("", "stop"), "[DONE]"}, 0},
+		{"upstream error event midway is the final event", func(s *sseWriter, r *http.Request) {
+			s.data(chunk("a", ""))
+			s.data(`{"error":{"message":"boom","type":"server_error"}}`)
+		}, []string{chunk("a", ""), `{"error":{"message":"boom"`}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+			ua := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { tc.a(startSSE(w), r) })
+			ub := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "B must not be used") })
+			a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
+			h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+			code, _, body := h.chat("default", true)
+			if code != 200 {
+				t.Fatalf("status %d", code)
+			}
+			got := sseEvents(body)
+			if len(got) != len(tc.wantData) {
+				t.Fatalf("events: got %q, want %q", got, tc.wantData)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tc.wantData[i]) {
+					t.Errorf("event %d: got %q, want prefix %q", i, got[i], tc.wantData[i])
+				}
+			}
+			if !strings.HasSuffix(body, "\n\n") {
+				t.Errorf("stream does not end with a blank line: %q", body)
+			}
+			if ub.hits.Load() != 0 {
+				t.Errorf("failover after commit: B got %d requests", ub.hits.Load())
+			}
+			if _, fails := h.breakerOf(a); fails != tc.wantFails {
+				t.Errorf("A's consecutive failures: got %d, want %d", fails, tc.wantFails)
+			}
+		})
+	}
+}
+
+// TestUsageChunkHidden checks that the include_usage the proxy adds is
+// invisible: the client gets byte for byte what the upstream would have
+// sent without it.
+func TestUsageChunkHidden(t *testing.T) {
+	// An upstream that behaves like OpenAI: with include_usage every chunk
+	// carries "usage":null and a last usage chunk with empty choices follows.
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		s := startSSE(w)
+		withUsage := strings.Contains(string(b), `"include_usage":true`)
+		for _, c := range []string{chunk("a", ""), chunk("", "stop")} {
+			if withUsage {
+				c = strings.TrimSuffix(c, "}") + `,"usage":null}`
+			}
+			s.data(c)
+		}
+		if withUsage {
+			s.data(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`)
+		}
+		s.data("[DONE]")
+	})
+	h := newHarness(t, nil)
+	h.addChannel(map[string]any{"url": u.v1()})
+
+	_, _, body := h.chat("default", true)
+	want := "data: " + chunk("a", "") + "\n\ndata: " + chunk("", "stop") + "\n\ndata: [DONE]\n\n"
+	if body != want {
+		t.Errorf("client without include_usage:\n got %q\nwant %q", body, want)
+	}
+	if !strings.Contains(string(u.lastBody()), `"stream_options":{"include_usage":true}`) {
+		t.Errorf("the proxy did not ask the upstream for usage: %s", u.lastBody())
+	}
+
+	_, _, body = h.call("POST", "/v1/chat/completions",
+		`{"model":"default","stream":true,"stream_options":{"include_usage":true},"messages":[]}`)
+	if !strings.Contains(body, `"choices":[],"usage":{"prompt_tokens":3`) || !strings.Contains(body, `"usage":null`) {
+		t.Errorf("client that asked for usage must get it untouched: %q", body)
+	}
+}
+
+func TestClientAbortCancelsUpstream(t *testing.T) {
+	h := newHarness(t, nil)
+	upstreamGone := make(chan struct{})
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		s := startSSE(w)
+		s.data(chunk("a", ""))
+		select {
+		case <-r.Context().Done():
+			close(upstreamGone)
+		case <-time.After(5 * time.Second):
+		}
+	})
+	id := h.addChannel(map[string]any{"url": u.v1()})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody("default", true)))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10)
+	io.ReadFull(resp.Body, buf) // the first event has arrived: committed
+	cancel()
+	resp.Body.Close()
+	select {
+	case <-upstreamGone:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the upstream call was not cancelled when the client left")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, fails := h.breakerOf(id); fails != 0 {
+		t.Errorf("a client abort counted against the channel: %d failures", fails)
+	}
+}
+
+func TestClientAbortBeforeAnswerCountsNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	started := make(chan struct{}, 1)
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		hang(w, r)
+	})
+	ub := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "B") })
+	id := h.addChannel(map[string]any{"url": u.v1(), "priority": 1})
+	h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody("default", false)))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	go func() { <-started; cancel() }()
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("expected the client's request to be cancelled")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if ub.hits.Load() != 0 {
+		t.Errorf("failover after the client left: B got %d", ub.hits.Load())
+	}
+	if _, fails := h.breakerOf(id); fails != 0 {
+		t.Errorf("client abort counted: %d", fails)
+	}
+}

@@ -385,7 +385,6 @@ func TestBinaryAnswerPassesThrough(t *testing.T) {
 	}
 }
 
-
 func TestRequestTimeout(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.RequestTimeout = 200 * time.Millisecond })
 	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { hang(w, r) })

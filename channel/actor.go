@@ -45,6 +45,16 @@ type Health struct {
 	OpenUntil time.Time
 	Cooldown  time.Duration
 	Version   uint64
+	Opens     uint64 // times the breaker opened since the actor started
+}
+
+// StateAt is the state as seen at now: open past its deadline reads as
+// half-open (the next request will be the probe).
+func (h Health) StateAt(now time.Time) State {
+	if h.State == Open && !now.Before(h.OpenUntil) {
+		return HalfOpen
+	}
+	return h.State
 }
 
 // Admits reports whether a request at now may be offered this channel.
@@ -112,6 +122,7 @@ type Actor struct {
 	settings Resolved
 	breaker  *Breaker
 	version  uint64
+	opens    uint64
 	now      func() time.Time
 }
 
@@ -176,7 +187,7 @@ func (a *Actor) onReport(r Report) Ack {
 	default:
 		a.breaker.Release(r.Admission)
 	}
-	ack.Changed = a.bump(before)
+	ack.Changed = a.bump(before, true)
 	ack.Health = a.health()
 	return ack
 }
@@ -192,14 +203,19 @@ func (a *Actor) onCtl(req ctlReq) Health {
 	case opRestore:
 		a.breaker.Restore(req.saved)
 	}
-	a.bump(before)
+	a.bump(before, req.op != opRestore)
 	return a.health()
 }
 
-// bump moves the version when the durable breaker state changed.
-func (a *Actor) bump(before BreakerState) bool {
-	if a.breaker.Save() == before {
+// bump moves the version when the durable breaker state changed, and
+// counts an opening (a restored state is not a new opening).
+func (a *Actor) bump(before BreakerState, countOpen bool) bool {
+	after := a.breaker.Save()
+	if after == before {
 		return false
+	}
+	if countOpen && after.State == Open && (before.State != Open || after.OpenUntil != before.OpenUntil) {
+		a.opens++
 	}
 	a.version++
 	return true
@@ -207,7 +223,8 @@ func (a *Actor) bump(before BreakerState) bool {
 
 func (a *Actor) health() Health {
 	s := a.breaker.Save()
-	return Health{ID: a.id, State: s.State, Fails: s.Fails, OpenUntil: s.OpenUntil, Cooldown: s.Cooldown, Version: a.version}
+	return Health{ID: a.id, State: s.State, Fails: s.Fails, OpenUntil: s.OpenUntil, Cooldown: s.Cooldown,
+		Version: a.version, Opens: a.opens}
 }
 
 // Acquire asks for a permit to send one attempt. ctx only bounds the wait

@@ -99,7 +99,11 @@ func (e *Engine) DeleteChannel(ctx context.Context, id string) error {
 	if _, _, ok := e.doc.Get(id); !ok {
 		return channel.ErrNotFound
 	}
-	return e.commit(ctx, recDelete, deletePayload{ID: id})
+	if err := e.commit(ctx, recDelete, deletePayload{ID: id}); err != nil {
+		return err
+	}
+	_, err := e.stats.call(context.WithoutCancel(ctx), statsAsk{kind: askForget, id: id})
+	return err
 }
 
 // commit makes one config change: record it durably, apply it to the
@@ -127,9 +131,12 @@ func (e *Engine) commit(ctx context.Context, typ string, payload any) error {
 	return nil
 }
 
-// journalConfig makes a config record durable before it is applied. Until
-// the persistence layer exists, state lives in memory only.
-func (e *Engine) journalConfig(typ string, payload []byte) error { return nil }
+// journalConfig makes a config record durable (appended and fsync'd)
+// before it is applied, so an acknowledged change survives kill -9.
+func (e *Engine) journalConfig(typ string, payload []byte) error {
+	_, err := e.store.Commit(typ, payload)
+	return err
+}
 
 // ensureAdminKey generates an admin key on first start when none is
 // configured, and keeps it in DataDir so it survives restarts. It is

@@ -60,6 +60,12 @@ type Config struct {
 	LogLines int
 	// MetricsPublic serves /metrics without the admin key.
 	MetricsPublic bool
+	// Location is the time zone of day boundaries in statistics. Nil:
+	// the TZ variable (also read from .env), else the system's zone.
+	Location *time.Location
+	// CompactBytes is the journal size that triggers compaction into a
+	// new snapshot. Zero: 64 MiB.
+	CompactBytes int64
 	// Version is the build's version string, shown by --version and /healthz.
 	Version string
 }
@@ -98,6 +104,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.LogLines == 0 {
 		c.LogLines = 500
+	}
+	if c.Location == nil {
+		c.Location = time.Local
+	}
+	if c.CompactBytes == 0 {
+		c.CompactBytes = 64 << 20
 	}
 }
 
@@ -181,6 +193,13 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("METRICS_PUBLIC=%q: want true or false", v))
 		}
 		c.MetricsPublic = b
+	}
+	if tz := get("TZ"); tz != "" {
+		loc, err := time.LoadLocation(strings.TrimPrefix(tz, ":"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TZ=%q: unknown time zone", tz))
+		}
+		c.Location = loc
 	}
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)

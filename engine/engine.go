@@ -15,6 +15,7 @@ package engine
 import (
 	"bufio"
 	"context"
+	"errors"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -27,8 +28,12 @@ import (
 
 	"catfish/channel"
 	"catfish/httpapi"
+	"catfish/persist"
 	"catfish/scheme"
 )
+
+// errStopped is returned by calls to an engine actor after shutdown.
+var errStopped = errors.New("engine stopped")
 
 // Engine is a running Catfish.
 type Engine struct {
@@ -43,10 +48,15 @@ type Engine struct {
 	bufs   sync.Pool // *[]byte, 32 KiB copy buffers
 	relays sync.Pool // *streamRelay
 
-	// gate admits one admin change at a time; its holder owns doc and actors.
-	gate   chan struct{}
-	doc    *Doc
-	actors map[string]*actorHandle
+	store *persist.Store
+	stats *recorder
+
+	// gate admits one admin change at a time; its holder owns doc, actors
+	// and restore.
+	gate    chan struct{}
+	doc     *Doc
+	actors  map[string]*actorHandle
+	restore map[string]breakerRec // breaker states loaded at start-up, used once
 
 	actx     context.Context // the actors' context, set by Serve
 	actorsWG sync.WaitGroup
@@ -82,7 +92,6 @@ func New(cfg Config, logOut io.Writer) (*Engine, error) {
 			MaxRetries:  *cfg.MaxRetries,
 		},
 		gate:   make(chan struct{}, 1),
-		doc:    NewDoc(),
 		actors: map[string]*actorHandle{},
 	}
 	e.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
@@ -91,6 +100,17 @@ func New(cfg Config, logOut io.Writer) (*Engine, error) {
 	if err := e.ensureAdminKey(); err != nil {
 		return nil, err
 	}
+	rec, err := e.openStore()
+	if err != nil {
+		return nil, err
+	}
+	e.doc, e.restore = rec.doc, rec.breakers
+	for id := range rec.stats.channels {
+		if _, _, ok := e.doc.Get(id); !ok {
+			rec.stats.forget(id) // a channel deleted since its last counts
+		}
+	}
+	e.stats = newRecorder(rec.stats, cfg.LogLines)
 	e.handler = httpapi.New(httpapi.Options{
 		AdminKey:      e.cfg.AdminKey,
 		BodyLimit:     cfg.BodyLimit,
@@ -144,16 +164,17 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 	actx, stopActors := context.WithCancel(context.WithoutCancel(ctx))
 	e.actx = actx
-	routerDone := make(chan struct{})
-	go func() {
-		defer close(routerDone)
-		e.router.Run(actx)
-	}()
+	var loops sync.WaitGroup
+	loops.Go(func() { e.router.Run(actx) })
+	loops.Go(func() { e.stats.Run(actx) })
 	defer func() {
 		stopActors()
 		e.actorsWG.Wait()
-		<-routerDone
+		loops.Wait()
 		e.transport.CloseIdleConnections()
+		if err := e.store.Close(); err != nil {
+			e.log.Error("closing the journal", "error", err.Error())
+		}
 	}()
 	n, err := e.start(ctx)
 	if err != nil {
@@ -170,6 +191,13 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	fctx, stopFlusher := context.WithCancel(actx)
+	defer stopFlusher()
+	flusherDone := make(chan struct{})
+	go func() {
+		defer close(flusherDone)
+		e.flusher(fctx)
+	}()
 	e.log.Info("catfish listening", "addr", ln.Addr().String(), "version", e.cfg.Version, "channels", n)
 
 	select {
@@ -185,6 +213,13 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 		srv.Close()
 	}
 	e.inflight.Wait()
+	stopFlusher()
+	<-flusherDone
+	// Everything counted so far goes into a final snapshot, so the next
+	// start replays nothing.
+	if err := e.compact(actx); err != nil {
+		e.log.Error("final snapshot failed; the journal still holds everything", "error", err.Error())
+	}
 	e.log.Info("stopped")
 	return nil
 }
@@ -244,6 +279,12 @@ func (e *Engine) syncActor(ctx context.Context, id string) error {
 		h = &actorHandle{actor: a, cancel: cancel}
 		e.actors[id] = h
 		e.actorsWG.Go(func() { a.Run(actx) })
+		if saved, ok := e.restore[id]; ok {
+			delete(e.restore, id)
+			if _, err := a.Restore(ctx, saved.saved()); err != nil {
+				return err
+			}
+		}
 	}
 	health, err := h.actor.Update(ctx, s.Resolve(e.defaults))
 	if err != nil {
@@ -261,7 +302,7 @@ func (e *Engine) Models(ctx context.Context) ([]string, error) {
 	return names, err
 }
 
-// finish logs a finished request.
+// finish logs a finished request and hands it to the statistics.
 func (e *Engine) finish(x *exchange, err error) {
 	status := 0
 	switch {
@@ -280,10 +321,18 @@ func (e *Engine) finish(x *exchange, err error) {
 	} else if err != nil {
 		outcome = "error"
 	}
-	e.log.Log(context.Background(), level, "request",
+	end := time.Now()
+	e.log.Log(context.Background(), level, "request", "id", x.id,
 		"path", x.req.Path, "model", x.req.Info.Model, "scheme", x.scheme, "stream", x.req.Info.Stream,
 		"status", status, "outcome", outcome, "attempts", x.attemptsValue(),
-		"duration_ms", time.Since(x.start).Milliseconds())
+		"duration_ms", end.Sub(x.start).Milliseconds())
+	rec := &requestRecord{ID: x.id, Start: x.start, End: end, Path: x.req.Path, Model: x.req.Info.Model,
+		Scheme: x.scheme, Stream: x.req.Info.Stream, Status: status, Outcome: outcome, Attempts: x.attempts,
+		Canceled: status == httpapi.StatusClientClosed || errors.Is(err, errClientGone)}
+	if x.answered != nil && x.answered.verdict != channel.Neutral {
+		rec.Answered, rec.Usage = x.currentChannel(), x.answered.usage
+	}
+	e.stats.send(rec)
 }
 
 // currentChannel is the channel of the attempt under way, for logs.

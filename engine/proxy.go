@@ -48,16 +48,40 @@ type result struct {
 
 // attemptLog is one entry of a request's attempt chain.
 type attemptLog struct {
-	ChannelID string        `json:"channel_id"`
-	Outcome   string        `json:"outcome"`
-	Status    int           `json:"status,omitempty"`
-	Latency   time.Duration `json:"latency_ns"`
+	ChannelID string  `json:"channel_id"`
+	Outcome   string  `json:"outcome"`
+	Status    int     `json:"status,omitempty"`
+	LatencyMS float64 `json:"latency_ms"`
+
+	At      time.Time     `json:"-"` // when the attempt started
+	TTFB    time.Duration `json:"-"` // time to first byte of a good answer
+	verdict verdictKind
+}
+
+// verdictKind is how an attempt counts in the statistics.
+type verdictKind uint8
+
+const (
+	verdictNone verdictKind = iota // not the channel's doing (client left, bad request)
+	verdictOK
+	verdictFail
+)
+
+func verdictOf(res *result) verdictKind {
+	switch res.verdict {
+	case channel.Success:
+		return verdictOK
+	case channel.Failure:
+		return verdictFail
+	}
+	return verdictNone
 }
 
 // exchange is one client request on its way through the channels. It lives
 // in the request's goroutine and is never shared.
 type exchange struct {
 	e        *Engine
+	id       string
 	w        http.ResponseWriter
 	r        *http.Request
 	req      *httpapi.ProxyRequest
@@ -85,7 +109,9 @@ func (e *Engine) Proxy(w http.ResponseWriter, r *http.Request, req *httpapi.Prox
 		ctx, cancel = context.WithTimeout(ctx, e.cfg.RequestTimeout)
 		defer cancel()
 	}
-	x := &exchange{e: e, w: w, r: r, req: req, ctx: ctx, start: time.Now(), body: req.Body, info: req.Info}
+	x := &exchange{e: e, w: w, r: r, req: req, ctx: ctx, start: time.Now(), body: req.Body, info: req.Info,
+		id: newRequestID()}
+	w.Header().Set("X-Catfish-Request-Id", x.id)
 	x.askUsage()
 	err := x.run()
 	e.finish(x, err)
@@ -123,10 +149,11 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 			return false, nil
 		}
 		started := time.Now()
-		x.attempts = append(x.attempts, attemptLog{ChannelID: c.ID, Outcome: "pending"})
+		x.attempts = append(x.attempts, attemptLog{ChannelID: c.ID, Outcome: "pending", At: started})
 		res := x.attempt(c.Actor, p)
 		log := &x.attempts[len(x.attempts)-1]
-		log.Outcome, log.Status, log.Latency = res.outcome, res.status, time.Since(started)
+		log.Outcome, log.Status, log.verdict, log.TTFB = res.outcome, res.status, verdictOf(&res), res.ttfb
+		log.LatencyMS = float64(time.Since(started).Microseconds()) / 1000
 		opened := x.report(c, p.Admission, res)
 		switch res.next {
 		case stepDone:
@@ -299,6 +326,18 @@ func withIncludeUsage(body []byte, info *httpapi.BodyInfo) ([]byte, bool) {
 	out = append(out, body[:end]...)
 	out = append(out, member...)
 	return append(out, body[end:]...), true
+}
+
+// newRequestID returns a short random id for logs and the admin page.
+func newRequestID() string {
+	const hex = "0123456789abcdef"
+	var b [16]byte
+	v := rand.Uint64()
+	for i := range b {
+		b[i] = hex[v&15]
+		v >>= 4
+	}
+	return string(b[:])
 }
 
 // errClientGone marks an exchange whose client left; nothing is written.

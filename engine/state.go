@@ -127,6 +127,16 @@ func (d *Doc) All() []channel.Settings {
 	return out
 }
 
+// SchemesInOrder returns every channel grouped by scheme, in creation
+// order: the snapshot's layout, which replays to the same order.
+func (d *Doc) SchemesInOrder() map[string][]channel.Settings {
+	out := map[string][]channel.Settings{}
+	for _, s := range d.All() {
+		out[s.Scheme] = append(out[s.Scheme], s)
+	}
+	return out
+}
+
 // Schemes returns every channel grouped by scheme, each group sorted by
 // priority then creation order: the original's config.json layout.
 func (d *Doc) Schemes() map[string][]channel.Settings {

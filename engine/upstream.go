@@ -415,7 +415,7 @@ func answerSkip(k string) bool {
 		"Strict-Transport-Security":
 		return true
 	}
-	return false
+	return strings.HasPrefix(k, "X-Catfish-")
 }
 
 func copyAnswerHeaders(dst, src http.Header) {

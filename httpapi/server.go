@@ -8,6 +8,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -63,6 +64,24 @@ type Admin interface {
 	CreateChannel(ctx context.Context, p channel.Patch) (ChannelView, error)
 	UpdateChannel(ctx context.Context, id string, p channel.Patch) (ChannelView, error)
 	DeleteChannel(ctx context.Context, id string) error
+	// ResetChannel closes the channel's breaker.
+	ResetChannel(ctx context.Context, id string) (ChannelView, error)
+	// TestChannel sends a one-token chat request through that channel
+	// only; model may be empty.
+	TestChannel(ctx context.Context, id, model string) (any, error)
+	// Stats is the /admin/stats document.
+	Stats(ctx context.Context) (any, error)
+	// Requests lists recent requests with their attempt chains.
+	Requests(ctx context.Context) (any, error)
+	// Logs returns the newest log lines, oldest first.
+	Logs(ctx context.Context) ([]string, error)
+	// Export returns the whole configuration, keys included.
+	Export(ctx context.Context) (any, error)
+	// Import replaces (or with merge, upserts) the configuration from a
+	// Catfish export or catfishAPIAgg's config.json. dryRun only checks.
+	Import(ctx context.Context, doc []byte, dryRun, merge bool) (any, error)
+	// Metrics renders Prometheus text.
+	Metrics(ctx context.Context) ([]byte, error)
 }
 
 // Options configure a Server.
@@ -113,6 +132,14 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /admin/config", s.adm(s.createChannel))
 	m.HandleFunc("PUT /admin/config/{id}", s.adm(s.updateChannel))
 	m.HandleFunc("DELETE /admin/config/{id}", s.adm(s.deleteChannel))
+	m.HandleFunc("POST /admin/config/{id}/reset", s.adm(s.resetChannel))
+	m.HandleFunc("POST /admin/config/{id}/test", s.adm(s.testChannel))
+	m.HandleFunc("GET /admin/stats", s.adm(s.get(s.admin.Stats)))
+	m.HandleFunc("GET /admin/requests", s.adm(s.get(s.admin.Requests)))
+	m.HandleFunc("GET /admin/logs", s.adm(s.logs))
+	m.HandleFunc("GET /admin/export", s.adm(s.export))
+	m.HandleFunc("POST /admin/import", s.adm(s.importConfig))
+	m.HandleFunc("GET /metrics", s.metrics)
 	m.HandleFunc("/v1/", s.v1(notFound))
 	m.HandleFunc("/admin/", s.adm(notFound))
 	if s.opts.UI != nil {
@@ -334,6 +361,115 @@ func (s *Server) deleteChannel(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// get serves a read-only admin document.
+func (s *Server) get(read func(context.Context) (any, error)) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := read(r.Context())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, v)
+		return nil
+	}
+}
+
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
+	lines, err := s.admin.Logs(r.Context())
+	if err != nil {
+		return err
+	}
+	if lines == nil {
+		lines = []string{}
+	}
+	writeJSON(w, http.StatusOK, lines)
+	return nil
+}
+
+func (s *Server) resetChannel(w http.ResponseWriter, r *http.Request) error {
+	ch, err := s.admin.ResetChannel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ch)
+	return nil
+}
+
+// testChannel takes an optional body {"model": "..."}.
+func (s *Server) testChannel(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(w, r, 1<<20)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Model string `json:"model"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if _, err := ScanObject(body); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, &in); err != nil {
+			return &channel.FieldError{Field: "model", Msg: "must be a string"}
+		}
+	}
+	v, err := s.admin.TestChannel(r.Context(), r.PathValue("id"), in.Model)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.admin.Export(r.Context())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="catfish-config.json"`)
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) importConfig(w http.ResponseWriter, r *http.Request) error {
+	if err := checkJSONContentType(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r, s.maxAdmin)
+	if err != nil {
+		return err
+	}
+	if !json.Valid(body) {
+		_, err := ScanObject(body)
+		if err == nil {
+			err = Errorf(http.StatusBadRequest, "invalid_request_error", "invalid_json", "the body is not valid JSON")
+		}
+		return err
+	}
+	q := r.URL.Query()
+	dry, merge := q.Get("dry_run") == "true" || q.Get("dry_run") == "1", q.Get("mode") == "merge"
+	v, err := s.admin.Import(r.Context(), body, dry, merge)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// metrics serves Prometheus text; the admin key is needed unless
+// MetricsPublic is set.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	if !s.opts.MetricsPublic && !s.authorized(r) {
+		WriteError(w, errUnauthorized)
+		return
+	}
+	b, err := s.admin.Metrics(r.Context())
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Write(b)
 }
 
 // writeJSON sends v as a JSON answer.

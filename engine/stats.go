@@ -1,0 +1,321 @@
+package engine
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Counts is a success/fail pair, as the original's stats.json spells it.
+type Counts struct {
+	Success int64 `json:"success"`
+	Fail    int64 `json:"fail"`
+}
+
+func (c *Counts) add(ok bool) {
+	if ok {
+		c.Success++
+	} else {
+		c.Fail++
+	}
+}
+
+// Tokens is token usage.
+type Tokens struct {
+	Prompt     int64 `json:"prompt"`
+	Completion int64 `json:"completion"`
+	Total      int64 `json:"total"`
+}
+
+func (t *Tokens) add(u usage) {
+	t.Prompt += u.Prompt
+	t.Completion += u.Completion
+	t.Total += u.Total
+}
+
+// latencyBounds are the upper bounds, in milliseconds, of the latency
+// histogram buckets; a last, unbounded bucket follows. Fixed buckets keep
+// memory flat whatever the traffic, and double as Prometheus buckets.
+var latencyBounds = [...]float64{1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700,
+	1000, 1500, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000, 60000, 120000, 300000}
+
+const latencyBuckets = len(latencyBounds) + 1
+
+// histogram is a fixed-bucket latency histogram.
+type histogram struct {
+	SumMS   float64               `json:"sum_ms"`
+	Count   int64                 `json:"count"`
+	Buckets [latencyBuckets]int64 `json:"buckets"`
+}
+
+func (h *histogram) observe(d time.Duration) {
+	ms := float64(d) / float64(time.Millisecond)
+	i, _ := slices.BinarySearch(latencyBounds[:], ms)
+	h.Buckets[i]++
+	h.SumMS += ms
+	h.Count++
+}
+
+// quantile estimates the q-quantile in ms by linear interpolation inside
+// the bucket that holds it.
+func (h *histogram) quantile(q float64) float64 {
+	if h.Count == 0 {
+		return 0
+	}
+	rank := q * float64(h.Count)
+	var seen float64
+	for i, n := range h.Buckets {
+		if n == 0 {
+			continue
+		}
+		if seen+float64(n) >= rank {
+			lo := 0.0
+			if i > 0 {
+				lo = latencyBounds[i-1]
+			}
+			hi := lo * 2
+			if i < len(latencyBounds) {
+				hi = latencyBounds[i]
+			}
+			return lo + (hi-lo)*(rank-seen)/float64(n)
+		}
+		seen += float64(n)
+	}
+	return latencyBounds[len(latencyBounds)-1]
+}
+
+func (h *histogram) mean() float64 {
+	if h.Count == 0 {
+		return 0
+	}
+	return h.SumMS / float64(h.Count)
+}
+
+// hourCount is one hour's counts. H is the hour as Unix seconds / 3600.
+type hourCount struct {
+	H int64 `json:"h"`
+	Counts
+}
+
+// keepHours is how far back hourly buckets go: 7 days.
+const keepHours = 7 * 24
+
+// hours is a sparse series of hourly counts, oldest first, at most
+// keepHours long.
+type hours []hourCount
+
+func (hs *hours) add(h int64, ok bool) {
+	s := *hs
+	if n := len(s); n > 0 && s[n-1].H == h {
+		s[n-1].add(ok)
+		return
+	}
+	i, found := slices.BinarySearchFunc(s, h, func(c hourCount, h int64) int { return cmp.Compare(c.H, h) })
+	if !found {
+		s = slices.Insert(s, i, hourCount{H: h})
+	}
+	s[i].add(ok)
+	*hs = s.trim(h)
+}
+
+// set overwrites one hour (journal replay).
+func (hs *hours) set(c hourCount) {
+	s := *hs
+	i, found := slices.BinarySearchFunc(s, c.H, func(x hourCount, h int64) int { return cmp.Compare(x.H, h) })
+	if found {
+		s[i] = c
+	} else {
+		s = slices.Insert(s, i, c)
+	}
+	*hs = s.trim(s[len(s)-1].H)
+}
+
+func (s hours) trim(now int64) hours {
+	cut := 0
+	for cut < len(s) && s[cut].H <= now-keepHours {
+		cut++
+	}
+	if cut == 0 {
+		return s
+	}
+	return slices.Delete(s, 0, cut)
+}
+
+func (s hours) get(h int64) hourCount {
+	i, found := slices.BinarySearchFunc(s, h, func(x hourCount, h int64) int { return cmp.Compare(x.H, h) })
+	if !found {
+		return hourCount{H: h}
+	}
+	return s[i]
+}
+
+// chanStats is one channel's attempt statistics.
+type chanStats struct {
+	Counts
+	Tokens Tokens    `json:"tokens"`
+	TTFB   histogram `json:"ttfb"`
+	Hours  hours     `json:"hours"`
+}
+
+// schemeStats is one scheme's request statistics.
+type schemeStats struct {
+	Counts
+	Tokens   Tokens    `json:"tokens"`
+	Duration histogram `json:"duration"`
+}
+
+// today is the current day's counts, by the configured time zone.
+type today struct {
+	Date string `json:"date"`
+	Counts
+	ByChannel map[string]*Counts `json:"by_config_id"`
+}
+
+// Stats holds every statistic. It is a plain single-threaded value: the
+// recorder actor owns it, and start-up recovery builds it. It remembers
+// what changed since the last take, so the journal gets only that.
+type Stats struct {
+	loc       *time.Location
+	total     Counts
+	canceled  int64
+	failovers int64 // requests that tried more than one channel (not persisted)
+	today    today
+	channels map[string]*chanStats
+	schemes  map[string]*schemeStats
+	hours    hours // client requests per hour
+
+	// Changed since the last take.
+	dirtyTotals   bool
+	dirtyChannels map[string]map[int64]bool // channel → hours touched
+	dirtySchemes  map[string]bool
+	dirtyHours    map[int64]bool
+}
+
+func newStats(loc *time.Location) *Stats {
+	if loc == nil {
+		loc = time.Local
+	}
+	return &Stats{
+		loc:           loc,
+		today:         today{ByChannel: map[string]*Counts{}},
+		channels:      map[string]*chanStats{},
+		schemes:       map[string]*schemeStats{},
+		dirtyChannels: map[string]map[int64]bool{},
+		dirtySchemes:  map[string]bool{},
+		dirtyHours:    map[int64]bool{},
+	}
+}
+
+// requestRecord is one finished client request, as the exchange reports it.
+type requestRecord struct {
+	ID       string
+	Start    time.Time
+	End      time.Time
+	Path     string
+	Model    string
+	Scheme   string
+	Stream   bool
+	Status   int
+	Outcome  string
+	Canceled bool // the client left: neither success nor failure
+	Attempts []attemptLog
+	Answered string // channel that produced the answer, if any
+	Usage    usage
+}
+
+func hourOf(t time.Time) int64 { return t.Unix() / 3600 }
+
+// record counts one request and its attempts.
+func (s *Stats) record(r *requestRecord) {
+	date := r.End.In(s.loc).Format(time.DateOnly)
+	if date > s.today.Date {
+		// Midnight passed: today starts afresh. Records are counted in
+		// arrival order by one goroutine, so nothing is lost at the turn.
+		s.today = today{Date: date, ByChannel: map[string]*Counts{}}
+		s.dirtyTotals = true
+	}
+	isToday := date == s.today.Date
+	if len(r.Attempts) > 1 && r.Attempts[0].ChannelID != r.Attempts[len(r.Attempts)-1].ChannelID {
+		s.failovers++
+	}
+	for _, a := range r.Attempts {
+		if a.verdict == verdictNone {
+			continue
+		}
+		ok := a.verdict == verdictOK
+		c := s.channel(a.ChannelID)
+		c.add(ok)
+		h := hourOf(a.At)
+		c.Hours.add(h, ok)
+		if ok && a.TTFB > 0 {
+			c.TTFB.observe(a.TTFB)
+		}
+		if isToday {
+			tc := s.today.ByChannel[a.ChannelID]
+			if tc == nil {
+				tc = &Counts{}
+				s.today.ByChannel[a.ChannelID] = tc
+			}
+			tc.add(ok)
+		}
+		s.touchChannel(a.ChannelID, h)
+	}
+	if r.Answered != "" && r.Usage.Total > 0 {
+		s.channel(r.Answered).Tokens.add(r.Usage)
+		s.touchChannel(r.Answered, -1)
+	}
+	if r.Canceled {
+		s.canceled++
+		s.dirtyTotals = true
+		return
+	}
+	ok := r.Status >= 200 && r.Status < 300
+	s.total.add(ok)
+	if isToday {
+		s.today.add(ok)
+	}
+	h := hourOf(r.End)
+	s.hours.add(h, ok)
+	s.dirtyHours[h] = true
+	s.dirtyTotals = true
+	if r.Scheme != "" {
+		sc := s.schemes[r.Scheme]
+		if sc == nil {
+			sc = &schemeStats{}
+			s.schemes[r.Scheme] = sc
+		}
+		sc.add(ok)
+		sc.Tokens.add(r.Usage)
+		sc.Duration.observe(r.End.Sub(r.Start))
+		s.dirtySchemes[r.Scheme] = true
+	}
+}
+
+func (s *Stats) channel(id string) *chanStats {
+	c := s.channels[id]
+	if c == nil {
+		c = &chanStats{}
+		s.channels[id] = c
+	}
+	return c
+}
+
+// touchChannel marks a channel (and one of its hours, if h ≥ 0) changed.
+func (s *Stats) touchChannel(id string, h int64) {
+	m := s.dirtyChannels[id]
+	if m == nil {
+		m = map[int64]bool{}
+		s.dirtyChannels[id] = m
+	}
+	if h >= 0 {
+		m[h] = true
+	}
+}
+
+// forget drops a deleted channel's statistics.
+func (s *Stats) forget(id string) {
+	delete(s.channels, id)
+	delete(s.today.ByChannel, id)
+	delete(s.dirtyChannels, id)
+	s.dirtyTotals = true
+}

@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"maps"
+	"slices"
+)
+
+// statsDoc is statistics as they are journaled and snapshotted. Every
+// field holds absolute values, never increments: replaying a record twice,
+// or a record the snapshot already covers, changes nothing. A journal
+// record carries only what changed since the previous one.
+type statsDoc struct {
+	Total    *Counts                 `json:"total,omitempty"`
+	Canceled *int64                  `json:"canceled,omitempty"`
+	Today    *today                  `json:"today,omitempty"`
+	Channels map[string]*chanStats   `json:"channels,omitempty"`
+	Schemes  map[string]*schemeStats `json:"schemes,omitempty"`
+	Hours    hours                   `json:"hours,omitempty"`
+}
+
+// merge overwrites s with what d holds.
+func (s *Stats) merge(d *statsDoc) {
+	if d.Total != nil {
+		s.total = *d.Total
+	}
+	if d.Canceled != nil {
+		s.canceled = *d.Canceled
+	}
+	if t := d.Today; t != nil {
+		switch {
+		case t.Date > s.today.Date:
+			s.today = today{Date: t.Date, Counts: t.Counts, ByChannel: map[string]*Counts{}}
+			fallthrough
+		case t.Date == s.today.Date:
+			s.today.Counts = t.Counts
+			for id, c := range t.ByChannel {
+				v := *c
+				s.today.ByChannel[id] = &v
+			}
+		}
+	}
+	for id, c := range d.Channels {
+		cur := s.channel(id)
+		cur.Counts, cur.Tokens, cur.TTFB = c.Counts, c.Tokens, c.TTFB
+		for _, h := range c.Hours {
+			cur.Hours.set(h)
+		}
+	}
+	for name, sc := range d.Schemes {
+		v := *sc
+		s.schemes[name] = &v
+	}
+	for _, h := range d.Hours {
+		s.hours.set(h)
+	}
+}
+
+// doc returns everything, for a snapshot.
+func (s *Stats) doc() *statsDoc {
+	total, canceled := s.total, s.canceled
+	d := &statsDoc{Total: &total, Canceled: &canceled, Today: s.copyToday(nil),
+		Channels: make(map[string]*chanStats, len(s.channels)),
+		Schemes:  make(map[string]*schemeStats, len(s.schemes)),
+		Hours:    slices.Clone(s.hours)}
+	for id, c := range s.channels {
+		v := *c
+		v.Hours = slices.Clone(c.Hours)
+		d.Channels[id] = &v
+	}
+	for name, sc := range s.schemes {
+		v := *sc
+		d.Schemes[name] = &v
+	}
+	return d
+}
+
+// takeDelta returns what changed since the last call (nil if nothing did)
+// and forgets the changes.
+func (s *Stats) takeDelta() *statsDoc {
+	if !s.dirtyTotals && len(s.dirtyChannels) == 0 && len(s.dirtySchemes) == 0 && len(s.dirtyHours) == 0 {
+		return nil
+	}
+	d := &statsDoc{}
+	if s.dirtyTotals || len(s.dirtyChannels) > 0 {
+		total, canceled := s.total, s.canceled
+		d.Total, d.Canceled = &total, &canceled
+		d.Today = s.copyToday(s.dirtyChannels)
+	}
+	if len(s.dirtyChannels) > 0 {
+		d.Channels = make(map[string]*chanStats, len(s.dirtyChannels))
+		for id, hrs := range s.dirtyChannels {
+			c, ok := s.channels[id]
+			if !ok {
+				continue
+			}
+			v := chanStats{Counts: c.Counts, Tokens: c.Tokens, TTFB: c.TTFB}
+			for _, h := range slices.Sorted(maps.Keys(hrs)) {
+				v.Hours = append(v.Hours, c.Hours.get(h))
+			}
+			d.Channels[id] = &v
+		}
+	}
+	if len(s.dirtySchemes) > 0 {
+		d.Schemes = make(map[string]*schemeStats, len(s.dirtySchemes))
+		for name := range s.dirtySchemes {
+			v := *s.schemes[name]
+			d.Schemes[name] = &v
+		}
+	}
+	for _, h := range slices.Sorted(maps.Keys(s.dirtyHours)) {
+		d.Hours = append(d.Hours, s.hours.get(h))
+	}
+	s.dirtyTotals = false
+	clear(s.dirtyChannels)
+	clear(s.dirtySchemes)
+	clear(s.dirtyHours)
+	return d
+}
+
+// copyToday copies today; with only set, just those channels' entries.
+func (s *Stats) copyToday(only map[string]map[int64]bool) *today {
+	t := today{Date: s.today.Date, Counts: s.today.Counts, ByChannel: map[string]*Counts{}}
+	for id, c := range s.today.ByChannel {
+		if only != nil {
+			if _, ok := only[id]; !ok {
+				continue
+			}
+		}
+		v := *c
+		t.ByChannel[id] = &v
+	}
+	return &t
+}

@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"context"
+	"maps"
+	"time"
+
+	"catfish/channel"
+)
+
+// StatsView is the /admin/stats document. total, today and by_config_id
+// keep the original's keys and meaning: total and today count client
+// requests, by_config_id counts attempts.
+type StatsView struct {
+	Total       Counts                       `json:"total"`
+	Today       TodayView                    `json:"today"`
+	ByConfigID  map[string]*ChannelStatsView `json:"by_config_id"`
+	Schemes     map[string]SchemeStatsView   `json:"schemes"`
+	Hourly      []HourView                   `json:"hourly"`
+	Canceled    int64                        `json:"canceled"`
+	TimeZone    string                       `json:"time_zone"`
+	GeneratedAt time.Time                    `json:"generated_at"`
+}
+
+// TodayView is today's request counts.
+type TodayView struct {
+	Date string `json:"date"`
+	Counts
+	ByConfigID map[string]Counts `json:"by_config_id"`
+}
+
+// ChannelStatsView is one channel's statistics and breaker.
+type ChannelStatsView struct {
+	Counts
+	ConsecutiveFails int         `json:"consecutive_fails"`
+	DisabledUntil    *time.Time  `json:"disabled_until,omitempty"`
+	State            string      `json:"state"`
+	TTFB             LatencyView `json:"ttfb"`
+	Tokens           Tokens      `json:"tokens"`
+	Hourly           []HourView  `json:"hourly"`
+}
+
+// LatencyView summarises a latency histogram in milliseconds.
+type LatencyView struct {
+	Count  int64   `json:"count"`
+	MeanMS float64 `json:"mean_ms"`
+	P50MS  float64 `json:"p50_ms"`
+	P95MS  float64 `json:"p95_ms"`
+}
+
+// SchemeStatsView is one scheme's request statistics.
+type SchemeStatsView struct {
+	Counts
+	Tokens   Tokens      `json:"tokens"`
+	Duration LatencyView `json:"duration"`
+}
+
+// HourView is one hour's counts; Hour is the hour's start.
+type HourView struct {
+	Hour time.Time `json:"hour"`
+	Counts
+}
+
+func latencyView(h *histogram) LatencyView {
+	return LatencyView{Count: h.Count, MeanMS: round1(h.mean()), P50MS: round1(h.quantile(0.5)), P95MS: round1(h.quantile(0.95))}
+}
+
+func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
+
+// view renders the statistics at now. Its maps and slices are new.
+func (s *Stats) view(now time.Time) *StatsView {
+	v := &StatsView{
+		Total:       s.total,
+		Canceled:    s.canceled,
+		ByConfigID:  make(map[string]*ChannelStatsView, len(s.channels)),
+		Schemes:     make(map[string]SchemeStatsView, len(s.schemes)),
+		TimeZone:    s.loc.String(),
+		GeneratedAt: now,
+	}
+	v.Today = TodayView{Date: now.In(s.loc).Format(time.DateOnly), ByConfigID: map[string]Counts{}}
+	if s.today.Date == v.Today.Date {
+		v.Today.Counts = s.today.Counts
+		for id, c := range s.today.ByChannel {
+			v.Today.ByConfigID[id] = *c
+		}
+	}
+	for id, c := range s.channels {
+		cv := &ChannelStatsView{Counts: c.Counts, Tokens: c.Tokens, TTFB: latencyView(&c.TTFB), Hourly: []HourView{}}
+		for _, h := range c.Hours {
+			if h.H > hourOf(now)-keepHours {
+				cv.Hourly = append(cv.Hourly, HourView{Hour: time.Unix(h.H*3600, 0).UTC(), Counts: h.Counts})
+			}
+		}
+		v.ByConfigID[id] = cv
+	}
+	for name, sc := range s.schemes {
+		v.Schemes[name] = SchemeStatsView{Counts: sc.Counts, Tokens: sc.Tokens, Duration: latencyView(&sc.Duration)}
+	}
+	cur := hourOf(now)
+	v.Hourly = make([]HourView, 0, keepHours)
+	for h := cur - keepHours + 1; h <= cur; h++ {
+		v.Hourly = append(v.Hourly, HourView{Hour: time.Unix(h*3600, 0).UTC(), Counts: s.hours.get(h).Counts})
+	}
+	return v
+}
+
+// Stats returns the /admin/stats document: the recorder's counts with each
+// channel's breaker from the router. Every configured channel is listed,
+// counted or not.
+func (e *Engine) Stats(ctx context.Context) (any, error) {
+	v, err := e.stats.call(ctx, statsAsk{kind: askView})
+	if err != nil {
+		return nil, err
+	}
+	view := v.(*StatsView)
+	_, health, err := e.router.Schemes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for id := range maps.Keys(view.ByConfigID) {
+		if _, ok := health[id]; !ok {
+			delete(view.ByConfigID, id) // deleted channel
+		}
+	}
+	for id, h := range health {
+		cv := view.ByConfigID[id]
+		if cv == nil {
+			cv = &ChannelStatsView{Hourly: []HourView{}}
+			view.ByConfigID[id] = cv
+		}
+		cv.ConsecutiveFails = h.Fails
+		cv.State = h.StateAt(view.GeneratedAt).String()
+		if h.State != channel.Closed {
+			until := h.OpenUntil
+			cv.DisabledUntil = &until
+		}
+	}
+	return view, nil
+}
+
+// Requests returns the recent requests, oldest first.
+func (e *Engine) Requests(ctx context.Context) (any, error) {
+	v, err := e.stats.call(ctx, statsAsk{kind: askRecent})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Logs returns the newest log lines, oldest first.
+func (e *Engine) Logs(ctx context.Context) ([]string, error) {
+	return e.logs.Lines(), nil
+}

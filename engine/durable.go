@@ -46,7 +46,7 @@ func (r breakerRec) saved() channel.BreakerState {
 // layout (scheme → channels), in creation order.
 type snapshotState struct {
 	Config   map[string][]channel.Settings `json:"config"`
-	Breakers map[string]breakerRec        `json:"breakers"`
+	Breakers map[string]breakerRec         `json:"breakers"`
 	Stats    *statsDoc                     `json:"stats,omitempty"`
 }
 

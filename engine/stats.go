@@ -179,10 +179,10 @@ type Stats struct {
 	total     Counts
 	canceled  int64
 	failovers int64 // requests that tried more than one channel (not persisted)
-	today    today
-	channels map[string]*chanStats
-	schemes  map[string]*schemeStats
-	hours    hours // client requests per hour
+	today     today
+	channels  map[string]*chanStats
+	schemes   map[string]*schemeStats
+	hours     hours // client requests per hour
 
 	// Changed since the last take.
 	dirtyTotals   bool

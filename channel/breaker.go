@@ -143,9 +143,8 @@ func (b *Breaker) Success(a Admission) (closed bool) {
 // It reports whether this failure opened the breaker.
 func (b *Breaker) Failure(now time.Time, a Admission, openFor time.Duration) (opened bool) {
 	if a.Gen != b.gen {
-		if b.state == Closed {
-			b.fails++ // stale but still a failure in a row while closed
-		}
+		// Admitted before the breaker last moved: this failure says
+		// nothing about the channel as it is now (statistics still count it).
 		return false
 	}
 	b.fails++

@@ -144,7 +144,7 @@ func ValidateURL(raw string) error {
 	if u.User != nil {
 		return fieldErr("url", "must not carry credentials; put the key in api_key")
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") || u.Opaque != "" {
 		return fieldErr("url", "must be a base URL without query or fragment")
 	}
 	return nil
@@ -362,14 +362,17 @@ func setOpt(dst **int, f Field[int]) {
 // Mask hides a key for display: "sk-…abcd". Short keys show no characters
 // at all, so the mask never gives away most of a key.
 func Mask(key string) string {
-	if len(key) < 12 {
+	runes := []rune(key)
+	if len(runes) < 12 {
 		return "…"
 	}
+	tail := string(runes[len(runes)-4:])
 	prefix := ""
-	if i := strings.IndexAny(key, "-_"); i > 0 && i <= 4 {
+	if i := strings.IndexAny(key, "-_"); i > 0 && i <= 4 && len(runes) >= 2*(i+1+4) {
+		// Only when the prefix and the tail together show less than half.
 		prefix = key[:i+1]
 	}
-	return prefix + "…" + key[len(key)-4:]
+	return prefix + "…" + tail
 }
 
 // IsMasked reports whether in is what Mask shows for stored, or any other

@@ -367,7 +367,6 @@ func TestValidate(t *testing.T) {
 // it passes, yet the engine builds upstream URLs as base + "/chat/completions"
 // and the suffix then lands in the query or fragment.
 func TestValidateURLAcceptsEmptyQueryOrFragment(t *testing.T) {
-	t.Skip("BUG: ValidateURL accepts \"https://h/v1?\" and \"https://h/v1#\" (settings.go ValidateURL checks RawQuery/Fragment but not ForceQuery or a trailing '#')")
 	for _, raw := range []string{"https://a.example/v1?", "https://a.example/v1#", "https://a.example/v1?#"} {
 		if err := ValidateURL(raw); err == nil {
 			t.Errorf("ValidateURL(%q): got nil, want a url error", raw)
@@ -430,7 +429,6 @@ func TestMaskRevealsAtMostTheTail(t *testing.T) {
 // mask never gives away most of a key"): a 12-byte key with a 4-byte
 // "prefix" and a separator shows 9 of its 12 bytes.
 func TestMaskGivesAwayMostOfAShortKey(t *testing.T) {
-	t.Skip("BUG: Mask(\"abcd-efghijk\") = \"abcd-…hijk\" shows 9 of 12 bytes (settings.go Mask: prefix is kept however short the key)")
 	for _, key := range []string{"abcd-efghijk", "abc_defghijk"} {
 		got := Mask(key)
 		shown := len(strings.Replace(got, "…", "", 1))
@@ -444,7 +442,6 @@ func TestMaskGivesAwayMostOfAShortKey(t *testing.T) {
 // characters, so a printable non-ASCII key masks to invalid UTF-8 (which
 // encoding/json then turns into U+FFFD).
 func TestMaskSplitsMultibyteRune(t *testing.T) {
-	t.Skip("BUG: Mask slices key[len(key)-4:] by bytes (settings.go Mask) and can return invalid UTF-8 for a non-ASCII key")
 	key := "sk-abcdefghijklmnopé€"
 	if got := Mask(key); !utf8.ValidString(got) {
 		t.Fatalf("Mask(%q) = %q: got invalid UTF-8, want valid text", key, got)

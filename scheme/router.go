@@ -165,7 +165,7 @@ func (r *Router) onHealth(h channel.Health) {
 
 func (r *Router) onSet(req setReq) {
 	if req.put == nil {
-		r.removeMember(req.remove)
+		r.removeMember(req.remove, true)
 		return
 	}
 	m := *req.put
@@ -173,7 +173,7 @@ func (r *Router) onSet(req setReq) {
 		if old.Health.Version > m.Health.Version {
 			m.Health = old.Health
 		}
-		r.removeMember(m.ID)
+		r.removeMember(m.ID, false)
 	}
 	r.members[m.ID] = &m
 	s, ok := r.schemes[m.Scheme]
@@ -187,13 +187,17 @@ func (r *Router) onSet(req setReq) {
 	s.stale = true
 }
 
-func (r *Router) removeMember(id string) {
+// removeMember takes a member out of its scheme. Only a real removal
+// forgets its unjournaled health change; a replacement keeps it.
+func (r *Router) removeMember(id string, forget bool) {
 	m, ok := r.members[id]
 	if !ok {
 		return
 	}
 	delete(r.members, id)
-	delete(r.dirty, id)
+	if forget {
+		delete(r.dirty, id)
+	}
 	s := r.schemes[m.Scheme]
 	s.members = slices.DeleteFunc(s.members, func(x *Member) bool { return x.ID == id })
 	s.stale = true

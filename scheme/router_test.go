@@ -348,7 +348,6 @@ func TestRouterTakeDirty(t *testing.T) {
 // id from r.dirty. The change is then never journaled, and a crash loses
 // the breaker state although no second change came.
 func TestRouterPutDropsDirtyHealth(t *testing.T) {
-	t.Skip("BUG: Router.Put of an existing member drops its pending TakeDirty entry (router.go onSet → removeMember deletes r.dirty[id])")
 	synctest.Test(t, func(t *testing.T) {
 		r := startRouter(t, "")
 		ctx := context.Background()

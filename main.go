@@ -26,6 +26,9 @@ func run() int {
 		fmt.Println("catfish", version)
 		return 0
 	}
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		return healthcheck()
+	}
 	dotenv, err := engine.ReadDotEnv(".env")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "catfish:", err)
@@ -46,6 +49,24 @@ func run() int {
 	}
 	if err := e.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "catfish:", err)
+		return 1
+	}
+	return 0
+}
+
+// healthcheck is the container's HEALTHCHECK (no shell or curl there):
+// exit 0 when GET /healthz on the configured port answers 200 within 3 s,
+// 1 otherwise.
+func healthcheck() int {
+	dotenv, err := engine.ReadDotEnv(".env")
+	if err == nil {
+		var cfg engine.Config
+		if cfg, err = engine.LoadConfig(engine.Lookup(dotenv)); err == nil {
+			err = engine.Healthcheck(context.Background(), cfg)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "catfish healthcheck:", err)
 		return 1
 	}
 	return 0

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -190,31 +191,40 @@ type upstreamAnswer struct {
 	commit func()
 }
 
-// readAll reads the body up to limit bytes, resetting the idle deadline on
-// every read.
-func (a *upstreamAnswer) readAll(limit int64) ([]byte, error) {
+// errTooLarge is a 2xx body over the limit: not relayed, not truncated.
+var errTooLarge = errors.New("upstream answer larger than the limit")
+
+// readAll reads the body, resetting the idle deadline on every read. It
+// reads straight into one buffer sized by Content-Length when the upstream
+// sends one. Past limit it stops: with truncate it returns what it has,
+// otherwise errTooLarge.
+func (a *upstreamAnswer) readAll(limit int64, truncate bool) ([]byte, error) {
 	a.timer.Reset(a.idle)
-	buf := bytes.NewBuffer(make([]byte, 0, bodyCap(a.resp.ContentLength, limit)))
-	r := io.LimitReader(a.resp.Body, limit)
-	chunk := make([]byte, 32<<10)
+	size := int64(4096)
+	if cl := a.resp.ContentLength; cl >= 0 && cl < limit {
+		size = cl + 1 // one spare byte to see EOF without growing
+	}
+	buf := make([]byte, 0, size)
 	for {
-		n, err := r.Read(chunk)
-		buf.Write(chunk[:n])
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) >= limit {
+				if truncate {
+					return buf, nil
+				}
+				return nil, errTooLarge
+			}
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), limit-int64(len(buf)))))
+		}
+		n, err := a.resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf.Bytes(), nil
+			return buf, nil
 		}
 		if err != nil {
-			return buf.Bytes(), err
+			return buf, err
 		}
 		a.timer.Reset(a.idle)
 	}
-}
-
-func bodyCap(cl, limit int64) int64 {
-	if cl > 0 && cl <= limit {
-		return cl
-	}
-	return 4096
 }
 
 // readError classifies a failure to read the body.
@@ -229,7 +239,7 @@ func (a *upstreamAnswer) readError(err error) result {
 // failure handles a non-2xx answer.
 func (a *upstreamAnswer) failure() result {
 	status := a.resp.StatusCode
-	body, err := a.readAll(maxErrorBody)
+	body, err := a.readAll(maxErrorBody, true)
 	if err != nil && a.x.ctx.Err() != nil {
 		return clientGone(a.x.ctx)
 	}
@@ -323,7 +333,10 @@ func (a *upstreamAnswer) whole() result {
 	if !expectJSON(ct) {
 		return a.passThrough()
 	}
-	body, err := a.readAll(a.x.e.cfg.BodyLimit * 4)
+	body, err := a.readAll(a.x.e.cfg.BodyLimit*4, false)
+	if errors.Is(err, errTooLarge) {
+		return result{outcome: "too_large", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext}
+	}
 	if err != nil {
 		return a.readError(err)
 	}

@@ -122,8 +122,13 @@ func (info *BodyInfo) note(key string, data []byte, span Span, keyStart int) err
 		info.HasModel = true
 		if bytes.IndexByte(raw, '\\') < 0 {
 			info.Model = string(raw[1 : len(raw)-1])
-		} else if err := json.Unmarshal(raw, &info.Model); err != nil {
-			return &ScanError{Offset: span.Start, Msg: "bad model string"}
+		} else {
+			// A local, so that only this rare path allocates for decoding.
+			var m string
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return &ScanError{Offset: span.Start, Msg: "bad model string"}
+			}
+			info.Model = m
 		}
 	case "stream":
 		info.Stream = len(raw) == 4 && string(raw) == "true"

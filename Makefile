@@ -4,6 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
 .PHONY: run build test test-go
+.PHONY: test-ship release
 
 run: ## run the server with the embedded defaults (data in ./data)
 	$(GO) run -trimpath -ldflags "$(LDFLAGS)" .
@@ -11,8 +12,14 @@ run: ## run the server with the embedded defaults (data in ./data)
 build: ## build ./catfish, statically linked
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o catfish .
 
-test: test-go ## every test
+test: test-go test-ship ## every test
 
 test-go: ## Go unit, integration and race tests
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+test-ship: ## release build, static binaries, compose file, workflows, fresh start
+	GO="$(GO)" bash scripts/check-ship.sh
+
+release: ## binaries for linux, darwin, windows x amd64, arm64 in dist/, with SHA256SUMS
+	VERSION="$(VERSION)" GO="$(GO)" bash scripts/release.sh

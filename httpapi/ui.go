@@ -1,0 +1,50 @@
+package httpapi
+
+import (
+	"io/fs"
+	"net/http"
+)
+
+// uiCSP allows the admin page its own files and nothing else: no inline
+// script or style, no other origin, no framing.
+const uiCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// uiHandler serves the admin page's files with the security headers on
+// every answer, errors included. no-cache makes browsers revalidate, so
+// an upgraded binary's page is picked up at once.
+func uiHandler(files fs.FS) http.Handler {
+	fsrv := http.FileServerFS(files)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", uiCSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		fsrv.ServeHTTP(&uiWriter{ResponseWriter: w}, r)
+	})
+}
+
+// uiWriter sets Cache-Control as the header goes out: the file server
+// drops it from error answers, which must not be cached either.
+type uiWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *uiWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *uiWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *uiWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

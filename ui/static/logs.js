@@ -1,0 +1,151 @@
+// The Logs tab: recent requests with their attempt chains, filtered by
+// scheme, channel and status, and the server's raw log lines.
+import { h, $ } from './dom.js';
+import { t } from './i18n.js';
+import { num, ms, clock, channelLabel, shortId } from './format.js';
+
+const MAX_ROWS = 300;
+const NEUTRAL = /^(client_error_|context_length|canceled|request_timeout|pending)/;
+
+let ctx;
+
+function outcomeClass(outcome) {
+  if (outcome === 'ok') return 'ok';
+  if (NEUTRAL.test(outcome || '')) return 'warn';
+  return 'fail';
+}
+
+function statusClass(status) {
+  if (status >= 200 && status < 300) return 'ok';
+  if (status >= 400 && status < 500 && status !== 429) return 'warn';
+  return 'fail';
+}
+
+function attemptChip(a, byId) {
+  const ch = byId.get(a.channel_id);
+  const name = ch ? channelLabel(ch) : `${shortId(a.channel_id)} (${t('lg.deleted')})`;
+  return h('span', { class: ['chip', outcomeClass(a.outcome)], title: a.channel_id, dataset: { channel: a.channel_id } },
+    h('span', { class: 'chip-name' }, name),
+    h('span', { class: 'chip-outcome' }, a.outcome),
+    h('span', { class: 'chip-ms' }, ms(a.latency_ms)));
+}
+
+function chain(r, byId) {
+  const list = r.attempts || [];
+  if (!list.length) return h('span', { class: 'muted' }, t('lg.noAttempt'));
+  const out = [];
+  list.forEach((a, i) => {
+    if (i) out.push(h('span', { class: 'arrow', 'aria-hidden': 'true' }, '→'));
+    out.push(attemptChip(a, byId));
+  });
+  return h('div', { class: 'chain' }, out);
+}
+
+function requestRow(r, byId) {
+  const tokens = r.tokens && r.tokens.total ? num(r.tokens.total) : '–';
+  return h('tr', { class: 'req-row', dataset: { id: r.id, attempts: (r.attempts || []).length } },
+    h('td', { class: 'c-time mono', 'data-label': t('lg.col.time'), title: r.time }, clock(r.time)),
+    h('td', { class: 'c-req', 'data-label': t('lg.col.request') },
+      h('div', null, h('strong', null, r.scheme || '–'),
+        r.model && r.model !== r.scheme ? h('span', { class: 'muted' }, ` · ${r.model}`) : null),
+      h('div', { class: 'mono muted small-text' }, r.path, r.stream ? h('span', { class: 'tag' }, t('lg.stream')) : null)),
+    h('td', { class: 'c-status', 'data-label': t('lg.col.status') },
+      h('span', { class: ['badge', statusClass(r.status)], title: r.outcome }, String(r.status || '–')),
+      h('div', { class: 'muted small-text' }, r.outcome)),
+    h('td', { class: 'c-dur num', 'data-label': t('lg.col.duration') }, ms(r.duration_ms)),
+    h('td', { class: 'c-chain', 'data-label': t('lg.col.attempts') }, chain(r, byId)),
+    h('td', { class: 'c-tok num', 'data-label': t('lg.col.tokens') }, tokens));
+}
+
+function matches(r, f) {
+  if (f.scheme && r.scheme !== f.scheme) return false;
+  if (f.channel && !(r.attempts || []).some((a) => a.channel_id === f.channel)) return false;
+  if (f.status === 'ok' && !(r.status >= 200 && r.status < 300)) return false;
+  if (f.status === 'fail' && r.status >= 200 && r.status < 300) return false;
+  if (/^\d+$/.test(f.status) && String(r.status) !== f.status) return false;
+  return true;
+}
+
+// fillSelect replaces a select's options, keeping the chosen value.
+function fillSelect(sel, options, value) {
+  const sig = JSON.stringify(options);
+  if (sel.dataset.sig !== sig) {
+    sel.replaceChildren(...options.map(([v, label]) => h('option', { value: v }, label)));
+    sel.dataset.sig = sig;
+  }
+  sel.value = options.some(([v]) => v === value) ? value : '';
+}
+
+function renderFilters(requests) {
+  const f = ctx.state.filters;
+  const schemes = new Set([...Object.keys(ctx.state.config || {}), ...requests.map((r) => r.scheme).filter(Boolean)]);
+  fillSelect($('#f-scheme'), [['', t('lg.allSchemes')], ...[...schemes].sort().map((s) => [s, s])], f.scheme);
+  const chans = ctx.channels().map((ch) => [ch.id, `${channelLabel(ch)} · ${ch.scheme_name}`]);
+  const seen = new Set(chans.map(([id]) => id));
+  for (const r of requests) {
+    for (const a of r.attempts || []) {
+      if (!seen.has(a.channel_id)) { seen.add(a.channel_id); chans.push([a.channel_id, `${shortId(a.channel_id)} (${t('lg.deleted')})`]); }
+    }
+  }
+  fillSelect($('#f-channel'), [['', t('lg.allChannels')], ...chans], f.channel);
+  const codes = [...new Set(requests.map((r) => r.status).filter(Boolean))].sort((a, b) => a - b);
+  fillSelect($('#f-status'), [['', t('lg.allStatus')], ['ok', t('lg.okStatus')], ['fail', t('lg.failStatus')],
+    ...codes.map((c) => [String(c), String(c)])], f.status);
+  for (const [k, id] of [['scheme', '#f-scheme'], ['channel', '#f-channel'], ['status', '#f-status']]) f[k] = $(id).value;
+}
+
+function renderRequests(lastSig) {
+  const { state } = ctx;
+  const requests = state.requests || [];
+  const byId = ctx.channelById();
+  const sig = JSON.stringify([requests.length ? [requests.length, requests[requests.length - 1].id] : 0, state.filters,
+    ctx.channels().map((c) => [c.id, c.name, c.url, c.scheme_name]), document.documentElement.lang]);
+  if (lastSig.requests === sig) return;
+  lastSig.requests = sig;
+  renderFilters(requests);
+  const shown = requests.filter((r) => matches(r, state.filters)).reverse();
+  $('#lg-count').textContent = requests.length ? t('lg.showing', { n: num(shown.length), total: num(requests.length) }) : '';
+  const body = $('#requests-body');
+  if (!shown.length) {
+    body.replaceChildren(h('p', { class: 'muted empty-row' }, requests.length ? t('lg.noMatch') : t('lg.empty')));
+    return;
+  }
+  const cols = ['time', 'request', 'status', 'duration', 'attempts', 'tokens'];
+  body.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { class: 'table requests' },
+    h('thead', null, h('tr', null, cols.map((c) => h('th', { class: `c-${c}` }, t(`lg.col.${c}`))))),
+    h('tbody', null, shown.slice(0, MAX_ROWS).map((r) => requestRow(r, byId))))));
+}
+
+function renderRaw(lastSig) {
+  const lines = ctx.state.logs || [];
+  const sig = JSON.stringify([lines.length, lines[lines.length - 1] || '', document.documentElement.lang]);
+  if (lastSig.raw === sig) return;
+  lastSig.raw = sig;
+  const box = $('#raw-logs');
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 24;
+  if (!lines.length) {
+    box.replaceChildren(h('div', { class: 'muted' }, t('lg.noLines')));
+    return;
+  }
+  box.replaceChildren(...lines.map((l) => h('div', {
+    class: ['line', / level=(WARN|ERROR)|"level":"(WARN|ERROR)"/.test(l) ? 'warn' : null],
+  }, l)));
+  if ($('#log-follow').checked || atBottom) box.scrollTop = box.scrollHeight;
+}
+
+export function renderLogs(c, lastSig) {
+  ctx = c;
+  if (!ctx.state.config) return;
+  if (ctx.state.requests) renderRequests(lastSig);
+  if (ctx.state.logs) renderRaw(lastSig);
+}
+
+export function initLogs(c) {
+  ctx = c;
+  for (const [k, id] of [['scheme', '#f-scheme'], ['channel', '#f-channel'], ['status', '#f-status']]) {
+    $(id).addEventListener('change', (e) => {
+      ctx.state.filters[k] = e.target.value;
+      ctx.render(false);
+    });
+  }
+}

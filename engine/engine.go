@@ -30,6 +30,7 @@ import (
 	"catfish/httpapi"
 	"catfish/persist"
 	"catfish/scheme"
+	"catfish/ui"
 )
 
 // errStopped is returned by calls to an engine actor after shutdown.
@@ -116,6 +117,7 @@ func New(cfg Config, logOut io.Writer) (*Engine, error) {
 		BodyLimit:     cfg.BodyLimit,
 		MetricsPublic: cfg.MetricsPublic,
 		Version:       cfg.Version,
+		UI:            ui.FS(),
 	}, e, e)
 	return e, nil
 }

@@ -143,7 +143,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/v1/", s.v1(notFound))
 	m.HandleFunc("/admin/", s.adm(notFound))
 	if s.opts.UI != nil {
-		m.Handle("GET /", http.FileServerFS(s.opts.UI))
+		m.Handle("GET /", uiHandler(s.opts.UI))
 	}
 }
 

@@ -143,7 +143,8 @@ func (s *Server) routes() {
 	m.HandleFunc("/v1/", s.v1(notFound))
 	m.HandleFunc("/admin/", s.adm(notFound))
 	if s.opts.UI != nil {
-		m.Handle("GET /", uiHandler(s.opts.UI))
+		// No method in the pattern: "GET /" would conflict with "/v1/".
+		m.Handle("/", uiHandler(s.opts.UI))
 	}
 }
 

@@ -16,6 +16,12 @@ const uiCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 
 func uiHandler(files fs.FS) http.Handler {
 	fsrv := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			WriteError(w, Errorf(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
+				"Method "+r.Method+" is not allowed for "+r.URL.Path))
+			return
+		}
 		h := w.Header()
 		h.Set("Content-Security-Policy", uiCSP)
 		h.Set("X-Content-Type-Options", "nosniff")

@@ -43,6 +43,11 @@ func TestUIHandlerHeaders(t *testing.T) {
 			}
 		}
 	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /: got status %d, want 405", rec.Code)
+	}
 	if strings.Contains(uiCSP, "unsafe-inline") || !strings.Contains(uiCSP, "script-src 'self'") {
 		t.Errorf("CSP allows inline script: %s", uiCSP)
 	}

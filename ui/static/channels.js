@@ -51,15 +51,17 @@ function channelRow(ch) {
         h('span', { class: 'ch-title' }, name),
         ch.enabled ? null : h('span', { class: 'tag' }, t('ch.disabledNote'))),
       h('div', { class: 'ch-url mono', title: ch.url }, ch.url),
-      h('div', { class: 'ch-id mono muted', title: ch.id }, shortId(ch.id)),
+      h('div', { class: 'ch-meta' },
+        h('span', { class: 'meta', title: t('ch.col.key') }, h('span', { class: 'meta-k' }, t('ch.col.key')), h('span', { class: 'mono ch-key' }, ch.api_key)),
+        h('span', { class: 'meta', title: t('ch.col.model') }, h('span', { class: 'meta-k' }, t('ch.col.model')),
+          ch.model ? h('span', { class: 'mono ch-model' }, ch.model) : h('span', { class: 'ch-model' }, t('ch.modelKeep'))),
+        h('span', { class: 'meta mono ch-id', title: ch.id }, shortId(ch.id))),
       testLine(ch)),
     h('td', { class: 'c-prio', 'data-label': t('ch.col.priority') }, h('span', { class: 'prio' }, String(ch.priority))),
-    h('td', { class: 'c-model', 'data-label': t('ch.col.model') },
-      ch.model ? h('code', null, ch.model) : h('span', { class: 'muted' }, t('ch.modelKeep'))),
-    h('td', { class: 'c-key mono', 'data-label': t('ch.col.key') }, ch.api_key),
     h('td', { class: 'c-breaker', 'data-label': t('ch.col.breaker') },
-      breakerBadge(ch),
-      b.fails > 0 ? h('div', { class: 'fails muted' }, t('ch.fails', { n: b.fails })) : null),
+      h('div', null,
+        breakerBadge(ch),
+        b.fails > 0 ? h('div', { class: 'fails muted' }, t(b.fails === 1 ? 'ch.fails1' : 'ch.fails', { n: b.fails })) : null)),
     h('td', { class: 'c-enabled', 'data-label': t('ch.col.enabled') },
       h('input', {
         type: 'checkbox', class: 'switch', checked: !!ch.enabled, 'aria-label': t('ch.enable', { name }),
@@ -84,9 +86,10 @@ function schemeSection(name, list) {
       h('span', { class: ['pill', available ? 'ok' : 'fail'] }, t('ch.schemeCount', { n: list.length, available })),
       h('span', { class: 'muted scheme-hint' }, t('ch.schemeHint', { name }))),
     h('button', { type: 'button', class: 'btn small ghost', on: { click: () => openForm(null, name) } }, `+ ${t('ch.addTo')}`));
-  const cols = ['channel', 'priority', 'model', 'key', 'breaker', 'enabled', 'actions'];
+  const cols = [['channel', 'name'], ['priority', 'prio'], ['breaker', 'breaker'], ['enabled', 'enabled'], ['actions', 'actions']];
   const table = h('table', { class: 'table channels' },
-    h('thead', null, h('tr', null, cols.map((c) => h('th', { class: `c-${c === 'channel' ? 'name' : c === 'priority' ? 'prio' : c}` }, t(`ch.col.${c}`))))),
+    h('colgroup', null, cols.map(([, c]) => h('col', { class: `col-${c}` }))),
+    h('thead', null, h('tr', null, cols.map(([k, c]) => h('th', { class: `c-${c}` }, t(`ch.col.${k}`))))),
     h('tbody', null, list.map(channelRow)));
   return h('section', { class: 'panel scheme', dataset: { scheme: name } }, head, table);
 }

@@ -19,7 +19,7 @@ export function niceScale(max, ticks = 4) {
 // points: [{date, ok, fail}]; xLabel(point, i) returns a label or null;
 // title(point) is the hover text.
 export function stackedBars(points, { width, height = 200, xLabel, title, empty, ariaLabel, compact }) {
-  const m = { l: 38, r: 8, t: 10, b: 24 };
+  const m = { l: 44, r: 16, t: 10, b: 24 };
   const w = Math.max(240, Math.floor(width));
   const pw = w - m.l - m.r;
   const ph = height - m.t - m.b;

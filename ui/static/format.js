@@ -21,6 +21,7 @@ export function pct(ok, fail) {
 export function ms(v) {
   if (v === null || v === undefined || Number.isNaN(Number(v))) return '–';
   v = Number(v);
+  if (v === 0) return '<1 ms';
   if (v >= 10000) return `${(v / 1000).toFixed(1)} s`;
   if (v >= 100) return `${Math.round(v)} ms`;
   return `${v.toFixed(v >= 10 ? 0 : 1)} ms`;

@@ -50,8 +50,9 @@ function requestRow(r, byId) {
         r.model && r.model !== r.scheme ? h('span', { class: 'muted' }, ` · ${r.model}`) : null),
       h('div', { class: 'mono muted small-text' }, r.path, r.stream ? h('span', { class: 'tag' }, t('lg.stream')) : null)),
     h('td', { class: 'c-status', 'data-label': t('lg.col.status') },
-      h('span', { class: ['badge', statusClass(r.status)], title: r.outcome }, String(r.status || '–')),
-      h('div', { class: 'muted small-text' }, r.outcome)),
+      h('div', { class: 'status-cell' },
+        h('span', { class: ['badge', statusClass(r.status)], title: r.outcome }, String(r.status || '–')),
+        h('span', { class: 'muted small-text outcome' }, r.outcome))),
     h('td', { class: 'c-dur num', 'data-label': t('lg.col.duration') }, ms(r.duration_ms)),
     h('td', { class: 'c-chain', 'data-label': t('lg.col.attempts') }, chain(r, byId)),
     h('td', { class: 'c-tok num', 'data-label': t('lg.col.tokens') }, tokens));

@@ -141,7 +141,7 @@ export function renderStats(ctx, lastSig) {
   const sig = JSON.stringify([rest, state.config, statesNow, body.clientWidth, document.documentElement.lang]);
   if (lastSig.stats === sig) return;
   lastSig.stats = sig;
-  $('#st-tz').textContent = t('st.tz', { tz: stats.time_zone });
+  $('#st-tz').textContent = t('st.tz', { tz: !stats.time_zone || stats.time_zone === 'Local' ? t('st.tzLocal') : stats.time_zone });
 
   const brCount = { closed: 0, open: 0, half_open: 0 };
   for (const s of statesNow) brCount[s] = (brCount[s] || 0) + 1;
@@ -152,8 +152,10 @@ export function renderStats(ctx, lastSig) {
   const cards = h('div', { class: 'cards' },
     card(t('st.total'), num(stats.total.success + stats.total.fail), countsRows(stats.total), 'card-total'),
     card(t('st.today', { date: stats.today.date }), num(stats.today.success + stats.today.fail), countsRows(stats.today), 'card-today'),
-    card(t('st.breakers'), num(channels.length), [
-      h('span', { class: 'kv' }, t('st.brSummary', { closed: brCount.closed, open: brCount.open, half: brCount.half_open })),
+    card(t('st.channels'), num(channels.length), [
+      h('span', { class: 'kv ok' }, h('span', { class: 'dot' }), h('b', null, num(brCount.closed)), ` ${t('br.closed')}`),
+      h('span', { class: 'kv fail' }, h('span', { class: 'dot' }), h('b', null, num(brCount.open)), ` ${t('st.open')}`),
+      h('span', { class: 'kv warn' }, h('span', { class: 'dot' }), h('b', null, num(brCount.half_open)), ` ${t('br.half_open')}`),
     ], 'card-breakers'),
     card(t('st.tokens'), compact(tok.total), [
       h('span', { class: 'kv' }, t('st.tokSummary', { prompt: compact(tok.prompt), completion: compact(tok.completion) })),

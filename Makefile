@@ -3,7 +3,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build test test-go
+.PHONY: run build test test-go deps test-e2e
 .PHONY: test-ship release
 
 run: ## run the server with the embedded defaults (data in ./data)
@@ -12,11 +12,17 @@ run: ## run the server with the embedded defaults (data in ./data)
 build: ## build ./catfish, statically linked
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o catfish .
 
-test: test-go test-ship ## every test
+test: deps test-go test-ship test-e2e ## every test
+
+deps: ## install what the tests need when missing (Chromium, CJK fonts, e2e npm packages)
+	bash scripts/deps.sh
 
 test-go: ## Go unit, integration and race tests
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+test-e2e: ## the admin page in Debian's Chromium, against the real binary (needs deps)
+	cd e2e && GO="$(GO)" npm test
 
 test-ship: ## release build, static binaries, compose file, workflows, fresh start
 	GO="$(GO)" bash scripts/check-ship.sh

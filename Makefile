@@ -29,3 +29,7 @@ test-ship: ## release build, static binaries, compose file, workflows, fresh sta
 
 release: ## binaries for linux, darwin, windows x amd64, arm64 in dist/, with SHA256SUMS
 	VERSION="$(VERSION)" GO="$(GO)" bash scripts/release.sh
+
+.PHONY: bench
+bench: ## catfish against a bare ReverseProxy (bench/README.md); not part of `make test`. BENCH_FLAGS=--quick for a smoke test
+	bash bench/run.sh $(BENCH_FLAGS)

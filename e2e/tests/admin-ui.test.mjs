@@ -458,6 +458,7 @@ test('screenshots: each tab in English and Chinese, desktop and phone', async ()
   // A little traffic so every view has something to show.
   for (let i = 0; i < 4; i++) await cf.chat('stats');
   await cf.chat('dual');
+  await cf.chat('brk'); // opens its breaker again, so the pages show one
   for (const [lang, locale] of [['en', 'en-US'], ['zh', 'zh-CN']]) {
     for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
       const { page, problems } = await open({ locale, viewport });
@@ -474,6 +475,7 @@ test('screenshots: each tab in English and Chinese, desktop and phone', async ()
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert.ok(overflow <= 0, `${lang} ${size} ${tab}: the page is ${overflow}px wider than the screen`);
         await page.screenshot({ path: path.join(SHOTS, `${lang}-${size}-${tab}.png`), fullPage: true });
+        if (size === 'phone') await page.screenshot({ path: path.join(SHOTS, `${lang}-${size}-${tab}-top.png`) });
       }
       await page.locator('.tab[data-tab=channels]').click();
       await page.locator('tr.ch-row .act-edit').first().click();

@@ -153,9 +153,9 @@ export function renderStats(ctx, lastSig) {
     card(t('st.total'), num(stats.total.success + stats.total.fail), countsRows(stats.total), 'card-total'),
     card(t('st.today', { date: stats.today.date }), num(stats.today.success + stats.today.fail), countsRows(stats.today), 'card-today'),
     card(t('st.channels'), num(channels.length), [
-      h('span', { class: 'kv ok' }, h('span', { class: 'dot' }), h('b', null, num(brCount.closed)), ` ${t('br.closed')}`),
+      h('span', { class: 'kv ok' }, h('span', { class: 'dot' }), h('b', null, num(brCount.closed)), ` ${t('st.closed')}`),
       h('span', { class: 'kv fail' }, h('span', { class: 'dot' }), h('b', null, num(brCount.open)), ` ${t('st.open')}`),
-      h('span', { class: 'kv warn' }, h('span', { class: 'dot' }), h('b', null, num(brCount.half_open)), ` ${t('br.half_open')}`),
+      h('span', { class: 'kv warn' }, h('span', { class: 'dot' }), h('b', null, num(brCount.half_open)), ` ${t('st.half')}`),
     ], 'card-breakers'),
     card(t('st.tokens'), compact(tok.total), [
       h('span', { class: 'kv' }, t('st.tokSummary', { prompt: compact(tok.prompt), completion: compact(tok.completion) })),

@@ -105,6 +105,7 @@ test('sign-in: a wrong key is refused with a message, the right key opens the pa
   await err.waitFor({ state: 'visible' });
   assert.match(await err.textContent(), /Wrong admin key/);
   assert.equal(await page.locator('#app').isVisible(), false);
+  assert.equal(await page.locator('#login-key').inputValue(), 'not-the-key', 'the typed key stays to be corrected');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('catfish.adminKey')), null);
 
   await page.locator('#login-key').fill(cf.adminKey);

@@ -40,7 +40,8 @@ const state = {
 
 const ctx = {
   state,
-  api: createApi(() => state.key, () => signOut('login.expired')),
+  // A 401 ends a session; during sign-in the form itself says the key is wrong.
+  api: createApi(() => state.key, () => { if (state.signedIn) signOut('login.expired'); }),
   refresh: () => refresh(),
   render: (force) => render(force),
   toast,

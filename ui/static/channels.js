@@ -1,7 +1,7 @@
 // The Channels tab: schemes with their channels, the add/edit dialog, and
 // the per-channel actions (enable, test, reset, delete).
 import { h, $, $$ } from './dom.js';
-import { t } from './i18n.js';
+import { t, tn } from './i18n.js';
 import { clock, channelLabel, ms, shortId } from './format.js';
 
 let ctx;
@@ -83,7 +83,7 @@ function schemeSection(name, list) {
   const head = h('div', { class: 'scheme-head' },
     h('div', { class: 'scheme-title' },
       h('h3', null, h('span', { class: 'scheme-name' }, name)),
-      h('span', { class: ['pill', available ? 'ok' : 'fail'] }, t('ch.schemeCount', { n: list.length, available })),
+      h('span', { class: ['pill', available ? 'ok' : 'fail'] }, tn('ch.schemeCount', list.length, { n: list.length, available })),
       h('span', { class: 'muted scheme-hint' }, t('ch.schemeHint', { name }))),
     h('button', { type: 'button', class: 'btn small ghost', on: { click: () => openForm(null, name) } }, `+ ${t('ch.addTo')}`));
   const cols = [['channel', 'name'], ['priority', 'prio'], ['breaker', 'breaker'], ['enabled', 'enabled'], ['actions', 'actions']];
@@ -110,7 +110,7 @@ export function renderChannels(c, lastSig) {
   const all = ctx.channels();
   const available = all.filter((ch) => ch.enabled && breakerOf(ch, now).state !== 'open').length;
   $('#ch-summary').textContent = all.length
-    ? t('ch.summary', { channels: all.length, schemes: names.length, available }) : '';
+    ? tn('ch.summary', all.length, { channels: all.length, schemes: names.length, available }) : '';
   if (!all.length) {
     body.replaceChildren(h('div', { class: 'panel empty-state' },
       h('p', null, t('ch.empty')),

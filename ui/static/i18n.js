@@ -24,10 +24,12 @@ const en = {
 
   'ch.title': 'Channels',
   'ch.summary': '{channels} channels in {schemes} schemes · {available} available',
+  'ch.summary.one': '1 channel in 1 scheme · {available} available',
   'ch.add': 'Add channel',
   'ch.addTo': 'Add to this scheme',
   'ch.empty': 'No channels yet. Add an upstream to start proxying.',
   'ch.schemeCount': '{n} channels · {available} available',
+  'ch.schemeCount.one': '1 channel · {available} available',
   'ch.schemeHint': 'Clients select this scheme with "model": "{name}"',
   'ch.col.channel': 'Channel',
   'ch.col.priority': 'Priority',
@@ -375,6 +377,12 @@ export function t(key, vars) {
   const s = dictionaries[current][key] ?? dictionaries.en[key] ?? key;
   if (!vars) return s;
   return s.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+}
+
+// tn is t for a count: English says "1 channel" (key.one), not "1 channels".
+export function tn(key, n, vars) {
+  const one = `${key}.one`;
+  return n === 1 && one in dictionaries[current] ? t(one, vars) : t(key, vars);
 }
 
 // translateStatic fills elements marked data-i18n (text), data-i18n-ph

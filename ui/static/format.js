@@ -35,13 +35,13 @@ function sameDay(a, b) {
 export function clock(iso) {
   const d = iso instanceof Date ? iso : new Date(iso);
   if (Number.isNaN(d.getTime())) return '';
-  const opts = { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false };
+  const opts = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
   if (!sameDay(d, new Date())) Object.assign(opts, { month: 'short', day: 'numeric' });
   return new Intl.DateTimeFormat(locale(), opts).format(d);
 }
 
 export function hourLabel(d) {
-  return new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit', hour12: false }).format(d);
+  return new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d);
 }
 
 export function dayLabel(d) {
@@ -49,7 +49,7 @@ export function dayLabel(d) {
 }
 
 export function dateHour(d) {
-  return new Intl.DateTimeFormat(locale(), { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false }).format(d);
+  return new Intl.DateTimeFormat(locale(), { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d);
 }
 
 export function host(url) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -148,9 +149,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		if err != nil || n < 1 || n > 65535 {
 			errs = append(errs, fmt.Errorf("PORT=%q: want a port number", p))
 		}
-		c.Addr = get("HOST") + ":" + p
+		c.Addr = net.JoinHostPort(get("HOST"), p)
 	} else if h := get("HOST"); h != "" {
-		c.Addr = h + ":8080"
+		c.Addr = net.JoinHostPort(h, "8080")
 	}
 	if a := get("LISTEN"); a != "" {
 		c.Addr = a
@@ -212,7 +213,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 // Go duration such as "1m30s" or "500ms". Negative values are refused.
 func parseDuration(s string) (time.Duration, error) {
 	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		if n < 0 || n > 1e7 {
+		if !(n >= 0 && n <= 1e7) { // refuses NaN too
 			return 0, errors.New("want a non-negative number of seconds")
 		}
 		return time.Duration(n * float64(time.Second)), nil
@@ -271,8 +272,14 @@ func ReadDotEnv(path string) (map[string]string, error) {
 			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
 		}
 		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
+		if len(v) >= 1 && (v[0] == '"' || v[0] == '\'') {
+			// A quoted value ends at its closing quote; a comment may follow.
+			if end := strings.IndexByte(v[1:], v[0]); end >= 0 {
+				rest := strings.TrimSpace(v[end+2:])
+				if rest == "" || rest[0] == '#' {
+					v = v[1 : end+1]
+				}
+			}
 		} else if i := strings.Index(v, " #"); i >= 0 {
 			v = strings.TrimSpace(v[:i])
 		}

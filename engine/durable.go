@@ -78,8 +78,50 @@ func (r *recovered) apply(rec persist.Record) error {
 		r.stats.merge(&d)
 		return nil
 	}
-	_, err := r.doc.Apply(rec.Type, rec.Payload)
-	return err
+	// A channel that did not exist before this record starts with no
+	// breaker state or statistics, even if an id that was deleted earlier
+	// comes back (an old export imported again); a deleted one keeps none.
+	var before map[string]bool
+	if rec.Type == recReplace || rec.Type == recPut {
+		before = r.existing(rec)
+	}
+	touched, err := r.doc.Apply(rec.Type, rec.Payload)
+	if err != nil {
+		return err
+	}
+	for _, id := range touched {
+		if _, _, ok := r.doc.Get(id); !ok || (before != nil && !before[id]) {
+			delete(r.breakers, id)
+			r.stats.forget(id)
+		}
+	}
+	return nil
+}
+
+// existing reports, for the ids a put or replace record names, whether
+// each exists in the document before the record is applied.
+func (r *recovered) existing(rec persist.Record) map[string]bool {
+	var ids []string
+	if rec.Type == recPut {
+		var p struct {
+			Channel struct{ ID string } `json:"channel"`
+		}
+		json.Unmarshal(rec.Payload, &p)
+		ids = []string{p.Channel.ID}
+	} else {
+		var p struct {
+			Channels []struct{ ID string } `json:"channels"`
+		}
+		json.Unmarshal(rec.Payload, &p)
+		for _, c := range p.Channels {
+			ids = append(ids, c.ID)
+		}
+	}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		_, _, out[id] = r.doc.Get(id)
+	}
+	return out
 }
 
 func (r *recovered) loadSnapshot(state []byte) error {

@@ -212,7 +212,6 @@ func TestRetryAfter(t *testing.T) {
 // backoff": a 429 that asks to be left alone for ever is retried at once
 // instead of opening the breaker.
 func TestRetryAfterHugeValueIsNotNegative(t *testing.T) {
-	t.Skip("BUG: retryAfter turns Retry-After values past ~292 years (1e10, inf) into a negative Duration with ok=true")
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, v := range []string{"1e10", "1e300", "inf", "Infinity"} {
 		for _, name := range []string{"Retry-After", "Retry-After-Ms"} {

@@ -512,7 +512,6 @@ func TestCompactionKeepsEverything(t *testing.T) {
 // breakers and stats records of the deleted channel: the re-imported
 // channel comes back with the old open breaker and the old counts.
 func TestReimportedChannelStartsFreshAfterCrash(t *testing.T) {
-	t.Skip("BUG: journal replay keeps breaker and stats records of a deleted channel; an import that brings its id back revives them after a crash")
 	bad, good := failingUpstream(t), goodUpstream(t)
 	n := startNode(t, testConfig(t))
 	badID, _ := trafficSetup(t, n, bad, good)

@@ -23,6 +23,7 @@ const (
 	stepNext  step = iota // try the next channel
 	stepRetry             // try this channel again (transient error), if retries are left
 	stepDone              // stop: the answer is written, or err is final
+	stepAgain             // send again to the same channel at once, uncounted (the request was changed)
 )
 
 // result is one attempt's outcome.
@@ -42,8 +43,10 @@ type result struct {
 	// committed: bytes reached the client; the breaker was already told
 	// "success" at that moment.
 	committed bool
-	ttfb      time.Duration
-	usage     usage
+	// detail is the transport error's text, for the log.
+	detail string
+	ttfb   time.Duration
+	usage  usage
 }
 
 // attemptLog is one entry of a request's attempt chain.
@@ -163,6 +166,8 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 				return true, x.withAttempts(ae)
 			}
 			return true, res.err
+		case stepAgain:
+			try-- // not a retry: the request itself changed
 		case stepRetry:
 			if try >= p.Settings.MaxRetries || opened {
 				return false, nil
@@ -193,7 +198,8 @@ func (x *exchange) report(c scheme.Candidate, adm channel.Admission, res result)
 	if res.fail != nil {
 		x.last = res.fail
 	} else if res.verdict == channel.Failure && !res.committed {
-		x.lastErr = res.outcome
+		x.lastErr = res.outcome // no detail: it names upstream hosts
+		x.e.log.Warn("attempt failed", "id", x.id, "channel", c.ID, "outcome", res.outcome, "detail", res.detail)
 	}
 	return ack.Opened
 }
@@ -297,6 +303,12 @@ func (x *exchange) askUsage() {
 		return
 	}
 	x.body, x.info, x.hideUsage = body, info, true
+}
+
+// dropUsage goes back to the client's own body: an upstream refused the
+// stream_options the proxy added.
+func (x *exchange) dropUsage() {
+	x.body, x.info, x.hideUsage = x.req.Body, x.req.Info, false
 }
 
 // withIncludeUsage returns body with stream_options.include_usage set to

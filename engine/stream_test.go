@@ -236,3 +236,51 @@ func TestClientAbortBeforeAnswerCountsNothing(t *testing.T) {
 		t.Errorf("client abort counted: %d", fails)
 	}
 }
+
+// TestUpstreamWithoutStreamOptions: an upstream that refuses the
+// stream_options the proxy adds gets the client's own request instead.
+func TestUpstreamWithoutStreamOptions(t *testing.T) {
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(b), "stream_options") {
+			writeErr(w, 400, "invalid_request_error")
+			return
+		}
+		s := startSSE(w)
+		s.data(chunk("a", "stop"))
+		s.data("[DONE]")
+	})
+	h := newHarness(t, nil)
+	id := h.addChannel(map[string]any{"url": u.v1()})
+	// writeErr's message does not name stream_options: this is a real 400.
+	if code, _, _ := h.chat("default", true); code != 400 {
+		t.Fatalf("an unrelated 400 must go back to the client, got %d", code)
+	}
+	u2 := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(b), "stream_options") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(400)
+			w.Write([]byte(`{"error":{"message":"Unrecognized request argument supplied: stream_options","type":"invalid_request_error"}}`))
+			return
+		}
+		s := startSSE(w)
+		s.data(chunk("a", "stop"))
+		s.data("[DONE]")
+	})
+	h.call("DELETE", "/admin/config/"+id, "")
+	id2 := h.addChannel(map[string]any{"url": u2.v1()})
+	code, hdr, body := h.chat("default", true)
+	if code != 200 || !strings.Contains(body, "[DONE]") {
+		t.Fatalf("got %d %q", code, body)
+	}
+	if u2.hits.Load() != 2 {
+		t.Errorf("upstream requests: got %d, want 2 (with, then without stream_options)", u2.hits.Load())
+	}
+	if got := attempts(hdr); len(got) != 2 || !strings.HasSuffix(got[0], "=no_stream_options") {
+		t.Errorf("attempts: %v", got)
+	}
+	if _, fails := h.breakerOf(id2); fails != 0 {
+		t.Errorf("counted against the channel: %d", fails)
+	}
+}

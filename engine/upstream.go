@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,7 +106,7 @@ func (x *exchange) upstreamBody(model string) []byte {
 // channel's key instead), and length and encoding, which the transport sets.
 func hopHeader(k string) bool {
 	switch k {
-	case "Authorization", "Cookie", "Host", "Content-Length",
+	case "Authorization", "Cookie", "Host", "Content-Length", "Expect",
 		"Connection", "Keep-Alive", "Proxy-Authorization", "Proxy-Authenticate",
 		"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 		"Accept-Encoding", "X-Api-Key", "Api-Key", "Forwarded",
@@ -137,6 +138,30 @@ func forwardHeaders(in http.Header) http.Header {
 func (x *exchange) classifyError(actx context.Context, err error) result {
 	if x.ctx.Err() != nil {
 		return clientGone(x.ctx)
+	}
+	res := x.classifyNetError(actx, err)
+	res.detail = errDetail(err)
+	return res
+}
+
+// errDetail is an error's text without the request URL the transport
+// wraps around it.
+func errDetail(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return err.Error()
+}
+
+func (x *exchange) classifyNetError(actx context.Context, err error) result {
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		// The proxy itself is out of file descriptors: no channel is at
+		// fault and none would do better. Say so plainly.
+		x.e.log.Error("out of file descriptors: raise the open-files limit (ulimit -n / LimitNOFILE)", "error", err.Error())
+		return result{outcome: "local_error", verdict: channel.Neutral, next: stepDone,
+			err: httpapi.Errorf(http.StatusServiceUnavailable, "server_error", "proxy_overloaded",
+				"the proxy has run out of file descriptors; try again later")}
 	}
 	switch cause := context.Cause(actx); {
 	case errors.Is(cause, errFirstByteTimeout):
@@ -259,6 +284,11 @@ func (a *upstreamAnswer) failure() result {
 	case (status == 400 || status == 413 || status == 422) && isContextLength(body):
 		// Another channel may hold a larger context; this one is not at fault.
 		res.outcome, res.verdict, res.next = "context_length", channel.Neutral, stepNext
+	case (status == 400 || status == 422) && a.x.hideUsage && bytes.Contains(body, []byte("stream_options")):
+		// This upstream does not know the stream_options the proxy added
+		// to count tokens: ask again exactly as the client asked.
+		a.x.dropUsage()
+		res.outcome, res.verdict, res.next = "no_stream_options", channel.Neutral, stepAgain
 	case status == 400 || status == 413 || status == 422:
 		// The request itself is wrong: every channel would say the same.
 		res.outcome, res.verdict, res.next = "client_error_"+strconv.Itoa(status), channel.Neutral, stepDone
@@ -310,7 +340,7 @@ func isContextLength(body []byte) bool {
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if v := h.Get("Retry-After-Ms"); v != "" {
 		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 {
-			return time.Duration(ms * float64(time.Millisecond)), true
+			return seconds(ms / 1000), true
 		}
 	}
 	v := strings.TrimSpace(h.Get("Retry-After"))
@@ -318,12 +348,23 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second)), true
+		return seconds(s), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// maxRetryAfter caps what an upstream may ask for: a year is "very long"
+// and stays clear of time.Duration's overflow (and of NaN and Inf).
+const maxRetryAfter = 365 * 24 * time.Hour
+
+func seconds(s float64) time.Duration {
+	if !(s < maxRetryAfter.Seconds()) { // also true for NaN and +Inf
+		return maxRetryAfter
+	}
+	return time.Duration(s * float64(time.Second))
 }
 
 // whole handles a 2xx answer that is not a stream: read it all, check it,

@@ -82,7 +82,7 @@ func ScanObject(data []byte) (BodyInfo, error) {
 			s.pos++
 			s.skipSpace()
 			valStart := s.pos
-			if err := s.value(1); err != nil {
+			if err := s.value(2); err != nil { // the top-level object is depth 1
 				return info, err
 			}
 			span := Span{valStart, s.pos}
@@ -188,10 +188,9 @@ func (s *scanner) skipSpace() {
 
 // value skips one JSON value, checking it.
 func (s *scanner) value(depth int) error {
-	if depth > maxDepth {
-		return s.fail("JSON nested too deeply")
-	}
 	switch c := s.peek(); {
+	case (c == '{' || c == '[') && depth > maxDepth:
+		return s.fail("JSON nested too deeply") // containers count, as in encoding/json
 	case c == '"':
 		return s.str()
 	case c == '{':

@@ -233,7 +233,11 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "missing_model", Param: "model",
 			Message: "you must provide a model parameter (a string naming a scheme)"}
 	}
-	req := &ProxyRequest{Path: "/" + r.PathValue("path"), Query: r.URL.RawQuery, Body: body, Info: info, Header: r.Header}
+	path, err := upstreamPath(r)
+	if err != nil {
+		return err
+	}
+	req := &ProxyRequest{Path: path, Query: r.URL.RawQuery, Body: body, Info: info, Header: r.Header}
 	return s.proxy.Proxy(w, r, req)
 }
 
@@ -253,8 +257,30 @@ func checkJSONContentType(r *http.Request) error {
 		Message: "Content-Type must be application/json, got " + strconv.Quote(ct)}
 }
 
+// upstreamPath is the part after /v1, as the client escaped it, so it is
+// passed on unchanged. Dot segments are refused: they would climb out of
+// the channel's base path on the upstream.
+func upstreamPath(r *http.Request) (string, error) {
+	for seg := range strings.SplitSeq(r.PathValue("path"), "/") {
+		if seg == "." || seg == ".." {
+			return "", Errorf(http.StatusBadRequest, "invalid_request_error", "invalid_path", "the request path may not contain . or .. segments")
+		}
+	}
+	return strings.TrimPrefix(r.URL.EscapedPath(), "/v1"), nil
+}
+
+// bodyReadTimeout bounds reading a request body, against clients that
+// trickle it (ReadHeaderTimeout only covers the headers).
+const bodyReadTimeout = 2 * time.Minute
+
 // readBody reads the whole body, refusing more than limit bytes.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) == nil {
+		// Cleared afterwards: the server's background read that notices a
+		// client leaving during a long stream must not time out.
+		defer rc.SetReadDeadline(time.Time{})
+	}
 	tooLarge := &APIError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
 		Message: "request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
 	if r.ContentLength > limit {

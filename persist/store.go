@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,6 +124,13 @@ func (s *Store) replaySegment(sg segment, last bool, replay func(Record) error) 
 	if err != nil {
 		return 0, "", fmt.Errorf("read journal: %w", err)
 	}
+	// A segment is named by the first seq it holds: one that starts past
+	// the next expected record means records are missing (a lost snapshot
+	// beside a compacted journal, say), never a fresh start.
+	if sg.first > s.seq+1 {
+		return 0, "", fmt.Errorf("journal %s starts at record %d but the state before it ends at %d: records are missing "+
+			"(was %s lost?); refusing to start rather than lose data", sg.path, sg.first, s.seq, SnapshotFile)
+	}
 	replayed := 0
 	for off := 0; off < len(b); {
 		r, n, err := DecodeFrame(b[off:])
@@ -138,6 +146,9 @@ func (s *Store) replaySegment(sg segment, last bool, replay func(Record) error) 
 					"refusing to start rather than lose data; restore the data directory from a backup", sg.path, off, err, where)
 			}
 			return replayed, s.cutTail(sg.path, b, off, err), nil
+		}
+		if off == 0 && r.Seq != sg.first {
+			return 0, "", fmt.Errorf("journal %s: first record is %d, but its name says %d; refusing to start", sg.path, r.Seq, sg.first)
 		}
 		if r.Seq <= s.snapSeq {
 			off += n // already in the snapshot
@@ -356,6 +367,9 @@ const snapshotFormat = "catfish-snapshot"
 // fsync, close, rename, fsync the directory. Then journal segments whose
 // records are all at or before seq are deleted.
 func (s *Store) WriteSnapshot(seq uint64, state []byte) error {
+	// The checksum covers exactly the bytes a reader sees as "state",
+	// which JSON decoding hands back without surrounding white space.
+	state = bytes.TrimSpace(state)
 	if !json.Valid(state) {
 		return errors.New("snapshot state is not valid JSON")
 	}

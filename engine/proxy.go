@@ -35,7 +35,8 @@ type result struct {
 	// openFor asks the breaker to stay open this long (long Retry-After).
 	openFor time.Duration
 	// wait is the upstream's Retry-After, when it is short enough to honour.
-	wait time.Duration
+	wait    time.Duration
+	waitSet bool // the upstream gave a Retry-After (0: retry at once)
 	// fail is the upstream's error answer, kept as the "last error".
 	fail *httpapi.APIError
 	// err is the error to return when next is stepDone and nothing was written.
@@ -172,7 +173,7 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 			if try >= p.Settings.MaxRetries || opened {
 				return false, nil
 			}
-			if err := x.backoff(try, res.wait); err != nil {
+			if err := x.backoff(try, res.wait, res.waitSet); err != nil {
 				return true, err
 			}
 		default:
@@ -185,6 +186,12 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 // change to the router. A committed stream already reported success; only
 // a later break is reported again.
 func (x *exchange) report(c scheme.Candidate, adm channel.Admission, res result) (opened bool) {
+	if res.fail != nil {
+		x.last = res.fail
+	} else if res.verdict == channel.Failure && !res.committed {
+		x.lastErr = res.outcome // no detail: it names upstream hosts
+		x.e.log.Warn("attempt failed", "id", x.id, "channel", c.ID, "outcome", res.outcome, "detail", res.detail)
+	}
 	if res.committed && res.verdict != channel.Failure {
 		return false
 	}
@@ -194,12 +201,6 @@ func (x *exchange) report(c scheme.Candidate, adm channel.Admission, res result)
 	}
 	if ack.Changed {
 		x.e.router.Relay(ack.Health)
-	}
-	if res.fail != nil {
-		x.last = res.fail
-	} else if res.verdict == channel.Failure && !res.committed {
-		x.lastErr = res.outcome // no detail: it names upstream hosts
-		x.e.log.Warn("attempt failed", "id", x.id, "channel", c.ID, "outcome", res.outcome, "detail", res.detail)
 	}
 	return ack.Opened
 }
@@ -221,10 +222,13 @@ func (x *exchange) noteWake(t time.Time) {
 
 // backoff waits before retrying the same channel: the upstream's
 // Retry-After when given, else 0.5 s doubling, ±20 %.
-func (x *exchange) backoff(try int, wait time.Duration) error {
-	if wait <= 0 {
+func (x *exchange) backoff(try int, wait time.Duration, given bool) error {
+	if !given {
 		d := x.e.cfg.BackoffBase << min(try, 10)
 		wait = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	}
+	if wait <= 0 {
+		return x.ctx.Err()
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

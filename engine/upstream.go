@@ -275,7 +275,7 @@ func (a *upstreamAnswer) failure() result {
 		res.verdict, res.next = channel.Failure, stepRetry
 		if ra, ok := retryAfter(a.resp.Header, time.Now()); ok {
 			if ra <= a.x.e.cfg.RetryAfterMax {
-				res.wait = ra
+				res.wait, res.waitSet = ra, true
 			} else if status == 429 {
 				// Too long to wait here: keep the channel out until then.
 				res.openFor, res.next = ra, stepNext

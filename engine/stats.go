@@ -115,7 +115,9 @@ func (hs *hours) add(h int64, ok bool) {
 		s = slices.Insert(s, i, hourCount{H: h})
 	}
 	s[i].add(ok)
-	*hs = s.trim(h)
+	// Trim by the newest hour, not h: a late record may be older than it,
+	// even older than the window, and must not be kept.
+	*hs = s.trim(s[len(s)-1].H)
 }
 
 // set overwrites one hour (journal replay).

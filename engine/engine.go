@@ -330,7 +330,8 @@ func (e *Engine) finish(x *exchange, err error) {
 		"duration_ms", end.Sub(x.start).Milliseconds())
 	rec := &requestRecord{ID: x.id, Start: x.start, End: end, Path: x.req.Path, Model: x.req.Info.Model,
 		Scheme: x.scheme, Stream: x.req.Info.Stream, Status: status, Outcome: outcome, Attempts: x.attempts,
-		Canceled: status == httpapi.StatusClientClosed || errors.Is(err, errClientGone)}
+		Canceled: status == httpapi.StatusClientClosed || errors.Is(err, errClientGone),
+		Broken:   err == nil && x.answered != nil && x.answered.verdict == channel.Failure}
 	if x.answered != nil && x.answered.verdict != channel.Neutral {
 		rec.Answered, rec.Usage = x.currentChannel(), x.answered.usage
 	}

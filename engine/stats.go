@@ -220,6 +220,9 @@ type requestRecord struct {
 	Status   int
 	Outcome  string
 	Canceled bool // the client left: neither success nor failure
+	// Broken: a 2xx went out, but the answer broke midway (the client got
+	// an error event, never a complete answer): a failed request.
+	Broken   bool
 	Attempts []attemptLog
 	Answered string // channel that produced the answer, if any
 	Usage    usage
@@ -271,7 +274,7 @@ func (s *Stats) record(r *requestRecord) {
 		s.dirtyTotals = true
 		return
 	}
-	ok := r.Status >= 200 && r.Status < 300
+	ok := r.Status >= 200 && r.Status < 300 && !r.Broken
 	s.total.add(ok)
 	if isToday {
 		s.today.add(ok)

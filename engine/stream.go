@@ -67,7 +67,7 @@ func (a *upstreamAnswer) stream() result {
 
 	// Commit: the channel has proven itself.
 	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
-		committed: true, ttfb: time.Since(x.start)}
+		committed: true, ttfb: time.Since(a.start)}
 	a.commit()
 	h := x.w.Header()
 	copyAnswerHeaders(h, a.resp.Header)

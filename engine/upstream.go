@@ -35,6 +35,7 @@ const maxErrorBody = 1 << 20
 // answer to the client. It runs in the request's goroutine.
 func (x *exchange) attempt(c *channel.Actor, p channel.Permit) result {
 	s := &p.Settings
+	start := time.Now()
 	actx, cancel := context.WithCancelCause(x.ctx)
 	defer cancel(nil)
 	// One timer per attempt: first the first-byte deadline, then, once
@@ -51,7 +52,7 @@ func (x *exchange) attempt(c *channel.Actor, p channel.Permit) result {
 		return x.classifyError(actx, err)
 	}
 	defer resp.Body.Close()
-	a := &upstreamAnswer{x: x, resp: resp, timer: timer, actx: actx, idle: x.e.cfg.IdleTimeout,
+	a := &upstreamAnswer{x: x, resp: resp, timer: timer, actx: actx, idle: x.e.cfg.IdleTimeout, start: start,
 		commit: func() { x.commit(c, p.Admission) }}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return a.failure()
@@ -208,11 +209,15 @@ func errClientGoneErr(err error) error { return errors.Join(errClientGone, err) 
 
 // upstreamAnswer is an HTTP answer being read.
 type upstreamAnswer struct {
-	x      *exchange
-	resp   *http.Response
-	timer  *time.Timer
-	actx   context.Context
-	idle   time.Duration
+	x     *exchange
+	resp  *http.Response
+	timer *time.Timer
+	actx  context.Context
+	idle  time.Duration
+	// start is when the attempt began: a channel's time to first byte runs
+	// from there, not from the client request's start, which would charge
+	// it the time earlier channels took.
+	start  time.Time
 	commit func()
 }
 
@@ -391,7 +396,7 @@ func (a *upstreamAnswer) whole() result {
 			fail: &httpapi.APIError{Status: http.StatusBadGateway, Body: body, Header: http.Header{"Content-Type": {"application/json"}}}}
 	}
 	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
-		ttfb: time.Since(a.x.start)}
+		ttfb: time.Since(a.start)}
 	res.usage = parseUsage(body, info.Usage)
 	h := a.x.w.Header()
 	copyAnswerHeaders(h, a.resp.Header)
@@ -406,7 +411,7 @@ func (a *upstreamAnswer) whole() result {
 // unasked-for stream) as it comes, flushing as it goes.
 func (a *upstreamAnswer) passThrough() result {
 	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
-		ttfb: time.Since(a.x.start), committed: true}
+		ttfb: time.Since(a.start), committed: true}
 	a.timer.Reset(a.idle)
 	a.commit()
 	h := a.x.w.Header()

@@ -137,7 +137,8 @@ func (r *recorder) onAsk(a statsAsk) any {
 // changed after a record is sent, so sharing them is safe.
 func (r *recorder) recentCopy() []recentRequest {
 	if !r.full {
-		return append([]recentRequest(nil), r.recent[:r.next]...)
+		// Never nil: the admin page gets [] rather than null.
+		return append([]recentRequest{}, r.recent[:r.next]...)
 	}
 	out := make([]recentRequest, 0, len(r.recent))
 	out = append(out, r.recent[r.next:]...)

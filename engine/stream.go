@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"syscall"
 	"time"
 
 	"catfish/channel"
@@ -165,12 +166,26 @@ func (a *upstreamAnswer) brokenAfterCommit(res result, err error, rc *http.Respo
 	case errors.Is(err, errEventTooLarge):
 		reason = "the upstream sent an event larger than 8 MiB"
 	case !errors.Is(err, io.EOF):
-		reason = "the upstream stream broke: " + err.Error()
+		// Never err's text to the client: it names the upstream's
+		// address ("read tcp 10.0.0.2:41234->203.0.113.9:443: ...").
+		reason = "the upstream stream broke (" + breakKind(err) + ")"
+		a.x.e.log.Warn("stream broke after commit", "id", a.x.id, "channel", a.x.currentChannel(), "detail", errDetail(err))
 	}
 	res.verdict = channel.Failure
 	a.x.w.Write(appendEvent(nil, nil, httpapi.ErrorJSON("upstream_error", "stream_broken", reason, "")))
 	rc.Flush()
 	return res
+}
+
+// breakKind names a mid-stream read error without its addresses.
+func breakKind(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of the body"
+	}
+	return "read error"
 }
 
 // goneAfterCommit ends a stream whose client left.

@@ -90,7 +90,7 @@ func (e *Engine) TestChannel(ctx context.Context, id, model string) (any, error)
 		res.Status = resp.StatusCode
 		res.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 		if err == nil {
-			res.OK, res.Reply, res.Error = judgeTest(resp.StatusCode, b)
+			res.OK, res.Reply, res.Error = judgeTest(resp.StatusCode, redactKey(b, r.APIKey))
 		}
 	}
 	if err != nil {

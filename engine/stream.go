@@ -60,7 +60,7 @@ func (a *upstreamAnswer) stream() result {
 		}
 		if info.Error.Present() {
 			return result{outcome: "stream_error", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry,
-				fail: &httpapi.APIError{Status: http.StatusBadGateway, Body: bytes.Clone(ev.data),
+				fail: &httpapi.APIError{Status: http.StatusBadGateway, Body: redactKey(bytes.Clone(ev.data), a.key),
 					Header: http.Header{"Content-Type": {"application/json"}}}}
 		}
 		break
@@ -71,7 +71,7 @@ func (a *upstreamAnswer) stream() result {
 		committed: true, ttfb: time.Since(a.start)}
 	a.commit()
 	h := x.w.Header()
-	copyAnswerHeaders(h, a.resp.Header)
+	copyAnswerHeaders(h, a.resp.Header, a.key)
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
@@ -128,7 +128,7 @@ func (a *upstreamAnswer) stream() result {
 			if info.Error.Present() {
 				// The upstream reported an error mid-stream: relay it as
 				// the final event; no [DONE] follows.
-				sr.out = appendEvent(sr.out[:0], nil, ev.data)
+				sr.out = appendEvent(sr.out[:0], nil, redactKey(ev.data, a.key))
 				x.w.Write(sr.out)
 				rc.Flush()
 				res.outcome, res.verdict = "stream_error", channel.Failure

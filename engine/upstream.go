@@ -53,7 +53,7 @@ func (x *exchange) attempt(c *channel.Actor, p channel.Permit) result {
 	}
 	defer resp.Body.Close()
 	a := &upstreamAnswer{x: x, resp: resp, timer: timer, actx: actx, idle: x.e.cfg.IdleTimeout, start: start,
-		commit: func() { x.commit(c, p.Admission) }}
+		key: s.APIKey, commit: func() { x.commit(c, p.Admission) }}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return a.failure()
 	}
@@ -217,7 +217,9 @@ type upstreamAnswer struct {
 	// start is when the attempt began: a channel's time to first byte runs
 	// from there, not from the client request's start, which would charge
 	// it the time earlier channels took.
-	start  time.Time
+	start time.Time
+	// key is the channel's API key, redacted from what the proxy relays.
+	key    string
 	commit func()
 }
 
@@ -273,6 +275,7 @@ func (a *upstreamAnswer) failure() result {
 	if err != nil && a.x.ctx.Err() != nil {
 		return clientGone(a.x.ctx)
 	}
+	body = redactKey(body, a.key)
 	fail := upstreamError(status, a.resp.Header, body)
 	res := result{outcome: "http_" + strconv.Itoa(status), status: status, fail: fail}
 	switch {
@@ -393,13 +396,14 @@ func (a *upstreamAnswer) whole() result {
 	if info.Error.Present() {
 		// 200 with an error document: the upstream failed, whatever its status says.
 		return result{outcome: "error_body", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext,
-			fail: &httpapi.APIError{Status: http.StatusBadGateway, Body: body, Header: http.Header{"Content-Type": {"application/json"}}}}
+			fail: &httpapi.APIError{Status: http.StatusBadGateway, Body: redactKey(body, a.key),
+				Header: http.Header{"Content-Type": {"application/json"}}}}
 	}
 	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
 		ttfb: time.Since(a.start)}
 	res.usage = parseUsage(body, info.Usage)
 	h := a.x.w.Header()
-	copyAnswerHeaders(h, a.resp.Header)
+	copyAnswerHeaders(h, a.resp.Header, a.key)
 	h.Set(attemptsHeader, a.x.attemptsValueNow(res.outcome))
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	a.x.w.WriteHeader(a.resp.StatusCode)
@@ -415,7 +419,7 @@ func (a *upstreamAnswer) passThrough() result {
 	a.timer.Reset(a.idle)
 	a.commit()
 	h := a.x.w.Header()
-	copyAnswerHeaders(h, a.resp.Header)
+	copyAnswerHeaders(h, a.resp.Header, a.key)
 	if cl := a.resp.Header.Get("Content-Length"); cl != "" {
 		h.Set("Content-Length", cl)
 	}
@@ -477,10 +481,44 @@ func answerSkip(k string) bool {
 	return strings.HasPrefix(k, "X-Catfish-")
 }
 
-func copyAnswerHeaders(dst, src http.Header) {
+// copyAnswerHeaders relays the upstream's answer headers, minus the
+// skipped ones and with the channel's key redacted.
+func copyAnswerHeaders(dst, src http.Header, key string) {
 	for k, v := range src {
-		if !answerSkip(k) {
-			dst[k] = v
+		if answerSkip(k) {
+			continue
 		}
+		for i, s := range v {
+			if r := redactKeyString(s, key); r != s {
+				v = slices.Clone(v)
+				v[i] = r
+			}
+		}
+		dst[k] = v
 	}
+}
+
+// minRedactKey is the shortest key that redaction looks for: a shorter
+// one is no secret worth keeping, and replacing it would mangle the text
+// around it.
+const minRedactKey = 8
+
+// redactKey masks a channel's key in upstream text the proxy passes on or
+// shows: error answers, error events, test results, headers. Some
+// upstreams echo the credential they were sent ("Incorrect API key
+// provided: ..."), and the proxy must not hand a channel's key to clients
+// or to the admin views. Successful bodies are relayed untouched. b is
+// returned as is when it holds no key.
+func redactKey(b []byte, key string) []byte {
+	if len(key) < minRedactKey || !bytes.Contains(b, []byte(key)) {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(key), []byte(channel.Mask(key)))
+}
+
+func redactKeyString(s, key string) string {
+	if len(key) < minRedactKey || !strings.Contains(s, key) {
+		return s
+	}
+	return strings.ReplaceAll(s, key, channel.Mask(key))
 }

@@ -12,7 +12,7 @@ run: ## run the server with the embedded defaults (data in ./data)
 build: ## build ./catfish, statically linked
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o catfish .
 
-test: deps test-go test-ship test-e2e ## every test
+test: deps test-go test-fuzz test-ship test-e2e ## every test
 
 deps: ## install what the tests need when missing (Chromium, CJK fonts, e2e npm packages)
 	bash scripts/deps.sh
@@ -33,3 +33,13 @@ release: ## binaries for linux, darwin, windows x amd64, arm64 in dist/, with SH
 .PHONY: bench
 bench: ## catfish against a bare ReverseProxy (bench/README.md); not part of `make test`. BENCH_FLAGS=--quick for a smoke test
 	bash bench/run.sh $(BENCH_FLAGS)
+
+.PHONY: test-fuzz
+FUZZTIME ?= 8s
+test-fuzz: ## every Go fuzz target (request scanner, SSE, admin decoders, journal frames, planner) for FUZZTIME each
+	@set -e; for f in $$(grep -rl --include='*_test.go' --exclude-dir=node_modules '^func Fuzz' . | sort); do \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz: $$fn in $$(dirname $$f) for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s $$(dirname $$f); \
+		done; \
+	done

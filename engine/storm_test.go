@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// TestStorm sends hundreds of concurrent requests through four channels
-// that fail at random (errors, hangs, resets, broken streams). Every
+// TestStorm sends 1,000 requests at concurrency 300 through four channels
+// that fail at random (errors, hangs, resets, broken and stalled streams),
+// under the race detector in `make test`. Every
 // request must be answered within its deadline, the proxy must serve
 // normally afterwards, and no goroutine may outlive the engine.
 func TestStorm(t *testing.T) {
@@ -47,10 +48,14 @@ func TestStorm(t *testing.T) {
 				case p < 45:
 					w.Header().Set("Retry-After", "0")
 					writeErr(w, 429, "")
-				case stream && p < 55:
+				case stream && p < 50:
 					s := startSSE(w)
 					s.data(chunk("part", ""))
 					hijackClose(w) // broken after commit
+				case stream && p < 55:
+					s := startSSE(w)
+					s.data(chunk("part", ""))
+					hang(w, r) // stalled after commit: the idle timeout ends it
 				case stream:
 					s := startSSE(w)
 					for range 3 {
@@ -67,7 +72,7 @@ func TestStorm(t *testing.T) {
 
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 400}}
 		defer client.CloseIdleConnections()
-		const total, conc = 600, 300
+		const total, conc = 1000, 300
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, conc)
 		var mu sync.Mutex
@@ -85,8 +90,18 @@ func TestStorm(t *testing.T) {
 					t.Errorf("request %d not answered: %v", i, err)
 					return
 				}
-				io.Copy(io.Discard, resp.Body)
+				body, err := io.ReadAll(resp.Body)
 				resp.Body.Close()
+				if err != nil {
+					t.Errorf("request %d: answer not read to its end: %v", i, err)
+				}
+				// A stream ends complete or with an error event, never
+				// silently truncated.
+				if ev := sseEvents(string(body)); resp.StatusCode == 200 && i%2 == 0 {
+					if len(ev) == 0 || ev[len(ev)-1] != "[DONE]" && !strings.HasPrefix(ev[len(ev)-1], `{"error":`) {
+						t.Errorf("request %d: stream ends with neither [DONE] nor an error: %q", i, body)
+					}
+				}
 				mu.Lock()
 				codes[resp.StatusCode]++
 				mu.Unlock()

@@ -49,7 +49,7 @@ func (e *Engine) Metrics(ctx context.Context) ([]byte, error) {
 	w.family("catfish_build_info", "gauge", "Build information.")
 	w.sample("catfish_build_info", 1, "version", e.cfg.Version)
 
-	w.family("catfish_requests_total", "counter", "Client requests answered, by scheme and result (success: a 2xx answer).")
+	w.family("catfish_requests_total", "counter", "Client requests answered, by scheme and result (success: a complete 2xx answer; a stream that broke midway is a failure).")
 	for _, name := range slices.Sorted(maps.Keys(m.schemes)) {
 		sc := m.schemes[name]
 		w.sample("catfish_requests_total", float64(sc.Success), "scheme", name, "result", "success")

@@ -158,7 +158,7 @@ func TestUsageChunkHidden(t *testing.T) {
 		s.data("[DONE]")
 	})
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": u.v1()})
+	id := h.addChannel(map[string]any{"url": u.v1()})
 
 	_, _, body := h.chat("default", true)
 	want := "data: " + chunk("a", "") + "\n\ndata: " + chunk("", "stop") + "\n\ndata: [DONE]\n\n"
@@ -173,6 +173,10 @@ func TestUsageChunkHidden(t *testing.T) {
 		`{"model":"default","stream":true,"stream_options":{"include_usage":true},"messages":[]}`)
 	if !strings.Contains(body, `"choices":[],"usage":{"prompt_tokens":3`) || !strings.Contains(body, `"usage":null`) {
 		t.Errorf("client that asked for usage must get it untouched: %q", body)
+	}
+	// Hidden or shown, each stream's usage chunk is counted for the channel.
+	if got, want := h.statsAfter(2).ByConfigID[id].Tokens, (Tokens{Prompt: 6, Completion: 4, Total: 10}); got != want {
+		t.Errorf("tokens: got %+v, want %+v", got, want)
 	}
 }
 

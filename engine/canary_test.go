@@ -1,0 +1,369 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The canary-key test: distinctive keys go in (the admin key, which
+// clients also use, and the channels' upstream keys), everything is
+// exercised, and no output but /admin/export may show any of them: no log
+// line, API answer, header or metric.
+
+const canaryMark = "CANARY"
+
+func canary(kind string) string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return "sk-" + canaryMark + "-" + kind + "-" + hex.EncodeToString(b)
+}
+
+// canaryModes are the upstream behaviours, chosen by the channel URL's
+// path (/m/<mode>/v1), so the proxy and the channel test both reach them.
+// Every "echo" mode puts the Authorization it received into its answer,
+// as some providers do ("Incorrect API key provided: ...").
+var canaryModes = []string{
+	"ok", "echo-header", "echo-500", "echo-429", "echo-401-text", "echo-400", "echo-context-length",
+	"echo-200-error", "echo-stream-error-first", "echo-stream-error-mid", "stream-break",
+	"malformed-echo", "hang", "reset",
+}
+
+func canaryUpstream(t *testing.T, adminKey string, sawAdmin *atomic.Bool) *upstream {
+	return newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		for _, vs := range r.Header {
+			for _, v := range vs {
+				if strings.Contains(v, adminKey) {
+					sawAdmin.Store(true)
+				}
+			}
+		}
+		if strings.Contains(r.URL.String(), adminKey) {
+			sawAdmin.Store(true)
+		}
+		b, _ := io.ReadAll(r.Body)
+		stream := strings.Contains(string(b), `"stream":true`)
+		auth := r.Header.Get("Authorization")
+		q, _ := json.Marshal("invalid key: " + auth)
+		jsonErr := func(status int, code string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"error":{"message":%s,"type":"invalid_request_error","code":%q}}`, q, code)
+		}
+		mode := strings.Split(strings.TrimPrefix(r.URL.Path, "/m/"), "/")[0]
+		if !stream && strings.Contains(mode, "stream") || mode == "malformed-echo" && !stream {
+			// A stream that nobody asked for would be relayed untouched, as
+			// any successful answer is: the proxy does not rewrite those.
+			mode = "ok"
+		}
+		switch mode {
+		case "ok", "echo-header":
+			if mode == "echo-header" {
+				w.Header().Set("X-Upstream-Echo", auth)
+			}
+			if !stream {
+				writeChat(w, "fine")
+				return
+			}
+			s := startSSE(w)
+			s.data(chunk("fine", ""))
+			s.data(chunk("", "stop"))
+			s.data(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+			s.data("[DONE]")
+		case "echo-500":
+			jsonErr(500, "server_error")
+		case "echo-429":
+			w.Header().Set("Retry-After", "0")
+			jsonErr(429, "rate_limit_exceeded")
+		case "echo-401-text":
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(401)
+			fmt.Fprintf(w, "Unauthorized: %s", auth)
+		case "echo-400":
+			jsonErr(400, "content_policy_violation")
+		case "echo-context-length":
+			jsonErr(400, "context_length_exceeded")
+		case "echo-200-error":
+			jsonErr(200, "oops")
+		case "echo-stream-error-first":
+			startSSE(w).data(fmt.Sprintf(`{"error":{"message":%s,"type":"server_error"}}`, q))
+		case "echo-stream-error-mid":
+			s := startSSE(w)
+			s.data(chunk("a", ""))
+			s.data(fmt.Sprintf(`{"error":{"message":%s,"type":"server_error"}}`, q))
+		case "stream-break":
+			s := startSSE(w)
+			s.data(chunk("a", ""))
+			hijackClose(w)
+		case "malformed-echo":
+			s := startSSE(w)
+			s.data(chunk("a", ""))
+			s.data(`{"broken": "` + auth) // not JSON: dropped and logged
+			s.data(chunk("", "stop"))
+			s.data("[DONE]")
+		case "hang":
+			hang(w, r)
+		case "reset":
+			hijackClose(w)
+		default:
+			http.Error(w, "unknown mode", 404)
+		}
+	})
+}
+
+// canaryClient sends requests with the admin key and keeps every answer.
+type canaryClient struct {
+	t       *testing.T
+	base    string
+	key     string
+	answers []string // "METHOD path → status", headers, body
+	proxied int64    // answers that went through the proxy (they carry a request id)
+}
+
+func (c *canaryClient) send(method, path, auth, body string) (int, http.Header, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body) // a broken stream may end with an error: keep what came
+	if resp.Header.Get("X-Catfish-Request-Id") != "" {
+		c.proxied++
+	}
+	var hdr strings.Builder
+	resp.Header.Write(&hdr)
+	if path != "/admin/export" {
+		c.answers = append(c.answers, fmt.Sprintf("%s %s → %d\n%s\n%s", method, path, resp.StatusCode, hdr.String(), b))
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func (c *canaryClient) do(method, path, body string) (int, http.Header, string) {
+	c.t.Helper()
+	return c.send(method, path, "Bearer "+c.key, body)
+}
+
+func TestCanaryKeysNeverLeak(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) { canaryRun(t, format) })
+	}
+}
+
+func canaryRun(t *testing.T, format string) {
+	adminKey := canary("admin")
+	keys := map[string]string{"A": canary("upstream"), "B": canary("upstream")}
+	cfg := testConfig(t)
+	cfg.AdminKey = adminKey
+	cfg.LogFormat = format
+	cfg.FirstByteTimeout = 300 * time.Millisecond
+	cfg.IdleTimeout = 300 * time.Millisecond
+	cfg.BreakerCooldown = 50 * time.Millisecond
+	cfg.BreakerMaxCooldown = 50 * time.Millisecond
+	n := startNode(t, cfg)
+	c := &canaryClient{t: t, base: n.base, key: adminKey}
+	var sawAdmin atomic.Bool
+	u := canaryUpstream(t, adminKey, &sawAdmin)
+
+	// Two channels per mode, each scheme named after its mode.
+	ids := map[string][]string{}
+	for _, mode := range canaryModes {
+		for _, name := range []string{"A", "B"} {
+			body, _ := json.Marshal(map[string]any{"url": u.URL + "/m/" + mode + "/v1", "api_key": keys[name],
+				"priority": 1, "scheme_name": mode, "name": mode + "-" + name})
+			code, _, got := c.do("POST", "/admin/config", string(body))
+			if code != 200 {
+				t.Fatalf("create: %d %s", code, got)
+			}
+			var ch struct{ ID string }
+			json.Unmarshal([]byte(got), &ch)
+			ids[mode] = append(ids[mode], ch.ID)
+		}
+	}
+
+	// Proxy traffic: every mode, stream and not, twice (the second time
+	// some breakers are open).
+	for range 2 {
+		for _, mode := range canaryModes {
+			for _, stream := range []bool{false, true} {
+				c.do("POST", "/v1/chat/completions", fmt.Sprintf(`{"model":%q,"stream":%v,"messages":[{"role":"user","content":"hi"}]}`, mode, stream))
+			}
+		}
+	}
+	c.do("POST", "/v1/embeddings", `{"model":"echo-500","input":"x"}`)
+	c.do("POST", "/v1/chat/completions", `{"model":"ok","messages":[`) // bad JSON
+	c.do("POST", "/v1/chat/completions", `{"messages":[]}`)            // no model
+	c.do("GET", "/v1/models", "")
+	c.do("GET", "/v1/nothing", "")
+	// Wrong keys and malformed Authorization carrying the admin key.
+	for _, auth := range []string{"", "Bearer wrong", "Basic " + adminKey, adminKey, "Bearer " + adminKey + "x", "Token " + keys["A"]} {
+		c.send("POST", "/v1/chat/completions", auth, chatBody("ok", false))
+		c.send("GET", "/admin/config", auth, "")
+		c.send("GET", "/metrics", auth, "")
+	}
+
+	// Admin operations.
+	for _, mode := range []string{"ok", "echo-500", "echo-401-text", "echo-200-error", "echo-400", "hang", "reset"} {
+		code, _, got := c.do("POST", "/admin/config/"+ids[mode][0]+"/test", "")
+		if code != 200 {
+			t.Errorf("test of %s: %d %s", mode, code, got)
+		}
+	}
+	c.do("POST", "/admin/config/"+ids["echo-500"][0]+"/reset", "")
+	c.do("PUT", "/admin/config/"+ids["ok"][0], `{"name":"renamed","api_key":"sk-…"}`)
+	c.do("PUT", "/admin/config/"+ids["ok"][1], `{"api_key":"`+keys["B"]+`"}`)
+	c.do("PUT", "/admin/config/"+ids["ok"][1], `{"api_key":"`+keys["B"]+`","url":"ftp://bad"}`)
+	c.do("POST", "/admin/config", `{"url":"https://x.example/v1","api_key":"`+keys["A"]+`","priority":"high"}`)
+	c.do("POST", "/admin/config", `{"url":"https://x.example/v1","api_key":{"k":"`+keys["A"]+`"},"priority":1}`)
+	_, _, export := c.do("GET", "/admin/export", "")
+	c.do("POST", "/admin/import?dry_run=true", export)
+	c.do("POST", "/admin/import", `{"x":[{"priority":1,"url":"ftp://x","api_key":"`+keys["A"]+`"}]}`)
+	c.do("POST", "/admin/import", `{"x":[{"priority":1,"url":"https://x.example/v1","api_key":["`+keys["A"]+`"]}]}`)
+	c.do("POST", "/admin/import", `[{"priority":1,"url":"https://x.example/v1","api_key":"`+keys["A"]+"\x01"+`"}]`)
+	c.do("DELETE", "/admin/config/"+ids["reset"][1], "")
+
+	// Let the recorder catch up, then read every view.
+	waitFor(t, 15*time.Second, "the recorder", func() bool {
+		var v StatsView
+		_, _, got := c.do("GET", "/admin/stats", "")
+		json.Unmarshal([]byte(got), &v)
+		return v.Total.Success+v.Total.Fail+v.Canceled >= c.proxied
+	})
+	for _, path := range []string{"/admin/config", "/admin/stats", "/admin/requests", "/admin/logs", "/metrics", "/healthz", "/v1/models"} {
+		if code, _, got := c.do("GET", path, ""); code != 200 {
+			t.Errorf("GET %s: %d %s", path, code, got)
+		}
+	}
+	_, _, logsJSON := c.do("GET", "/admin/logs", "")
+	var ringLines []string
+	json.Unmarshal([]byte(logsJSON), &ringLines)
+
+	// Positive controls: the canaries really went through the system.
+	for name, k := range keys {
+		if !strings.Contains(export, k) {
+			t.Errorf("/admin/export lacks key %s: the canary check would prove nothing", name)
+		}
+	}
+	if u.hits.Load() == 0 || !strings.Contains(u.lastHeader().Get("Authorization"), canaryMark) {
+		t.Errorf("the upstream did not get a canary key")
+	}
+
+	// The checks.
+	if sawAdmin.Load() {
+		t.Errorf("the admin (client) key reached an upstream")
+	}
+	if strings.Contains(export, adminKey) {
+		t.Errorf("/admin/export holds the admin key")
+	}
+	secrets := []string{adminKey, keys["A"], keys["B"]}
+	check := func(what, text string) {
+		t.Helper()
+		for _, k := range secrets {
+			if strings.Contains(text, k) {
+				t.Errorf("%s shows a key:\n%s", what, excerpt(text, k))
+				return
+			}
+		}
+		if strings.Contains(text, canaryMark) {
+			t.Errorf("%s shows part of a key:\n%s", what, excerpt(text, canaryMark))
+		}
+	}
+	for _, a := range c.answers {
+		first, _, _ := strings.Cut(a, "\n")
+		check("answer to "+first, a)
+	}
+	n.stop()
+	for i, line := range strings.Split(n.logs.String(), "\n") {
+		check(fmt.Sprintf("engine log line %d", i+1), line)
+	}
+	for i, line := range ringLines {
+		check(fmt.Sprintf("/admin/logs line %d", i+1), line)
+	}
+	if len(ringLines) < 20 {
+		t.Errorf("only %d log lines: the traffic did not log much", len(ringLines))
+	}
+	t.Logf("%d answers and %d log lines checked", len(c.answers), len(ringLines))
+}
+
+// excerpt shows the text around the first needle.
+func excerpt(text, needle string) string {
+	i := strings.Index(text, needle)
+	lo, hi := max(0, i-200), min(len(text), i+len(needle)+100)
+	return "…" + text[lo:hi] + "…"
+}
+
+func TestRedactKey(t *testing.T) {
+	const key = "sk-proj-0123456789abcdef"
+	cases := []struct{ name, in, key, want string }{
+		{"absent", `{"error":"nope"}`, key, `{"error":"nope"}`},
+		{"once", `{"error":{"message":"Incorrect API key provided: sk-proj-0123456789abcdef."}}`, key,
+			`{"error":{"message":"Incorrect API key provided: sk-…cdef."}}`},
+		{"twice", "Bearer " + key + " / " + key, key, "Bearer sk-…cdef / sk-…cdef"},
+		{"short key left alone", `{"n":1234}`, "1234", `{"n":1234}`},
+		{"empty key", `abc`, "", `abc`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(redactKey([]byte(tc.in), tc.key)); got != tc.want {
+				t.Errorf("redactKey: got %q, want %q", got, tc.want)
+			}
+			if got := redactKeyString(tc.in, tc.key); got != tc.want {
+				t.Errorf("redactKeyString: got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// Without the key, the very same slice comes back: no copy on the hot path.
+	b := []byte(`{"ok":true}`)
+	if got := redactKey(b, key); &got[0] != &b[0] {
+		t.Errorf("redactKey copied a body without the key")
+	}
+}
+
+func TestCopyAnswerHeadersRedactsWithoutTouchingTheSource(t *testing.T) {
+	const key = "sk-proj-0123456789abcdef"
+	src := http.Header{"X-Echo": {"ok", "Bearer " + key}, "X-Plain": {"v"}, "Set-Cookie": {"a=b"}}
+	dst := http.Header{}
+	copyAnswerHeaders(dst, src, key)
+	if got := dst["X-Echo"]; len(got) != 2 || got[0] != "ok" || got[1] != "Bearer sk-…cdef" {
+		t.Errorf("X-Echo: %q", got)
+	}
+	if src["X-Echo"][1] != "Bearer "+key {
+		t.Errorf("the upstream's header was changed in place")
+	}
+	if dst.Get("X-Plain") != "v" || dst.Get("Set-Cookie") != "" {
+		t.Errorf("headers: %v", dst)
+	}
+}
+
+// TestUpstreamErrorRelayedWithTheKeyMasked: an upstream error passed back
+// to the client keeps its bytes, except the echoed key, which is masked.
+func TestUpstreamErrorRelayedWithTheKeyMasked(t *testing.T) {
+	const key = "sk-echo-0123456789abcdef"
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(400)
+		fmt.Fprintf(w, `{"error":{"message":"bad request from %s","code":"content_policy_violation"}}`, r.Header.Get("Authorization"))
+	})
+	h := newHarness(t, nil)
+	h.addChannel(map[string]any{"url": u.v1(), "api_key": key})
+	code, _, body := h.chat("default", false)
+	want := `{"error":{"message":"bad request from Bearer sk-…cdef","code":"content_policy_violation"}}`
+	if code != 400 || body != want {
+		t.Errorf("got %d %s\nwant 400 %s", code, body, want)
+	}
+}

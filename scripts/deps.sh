@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need when it is missing: Debian's Chromium and
-# CJK fonts for the browser tests (never a downloaded browser), and the
-# e2e package's npm dependencies. Safe to run again: it skips what is there.
+# CJK fonts for the browser tests (never a downloaded browser), promtool
+# (Debian's prometheus package) for the /metrics check, and the e2e
+# package's npm dependencies. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,45 @@ if [ ${#need[@]} -gt 0 ]; then
 	if ! $sudo apt-get install -y -q "${need[@]}"; then
 		$sudo apt-get update -q
 		$sudo apt-get install -y -q "${need[@]}"
+	fi
+fi
+
+# promtool, which checks the live /metrics output (engine/metrics_test.go),
+# comes with Debian's prometheus package. Only promtool is used: the
+# package's service must not start, so a policy-rc.d refuses it for the
+# install (unless the machine already has one, as containers do), and the
+# recommended node exporter is left out.
+if ! command -v promtool >/dev/null 2>&1; then
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		sudo="sudo"
+	fi
+	echo "deps: installing prometheus (for promtool only; its service is not started)"
+	export DEBIAN_FRONTEND=noninteractive
+	policy=/usr/sbin/policy-rc.d
+	own_policy=""
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\n# scripts/deps.sh: no service starts while it installs packages\nexit 101\n' | $sudo tee "$policy" >/dev/null
+		$sudo chmod 755 "$policy"
+		own_policy=1
+		trap '$sudo rm -f "$policy"' EXIT
+	fi
+	status=0
+	if ! $sudo apt-get install -y -q --no-install-recommends prometheus; then
+		$sudo apt-get update -q
+		$sudo apt-get install -y -q --no-install-recommends prometheus || status=$?
+	fi
+	if [ -n "$own_policy" ]; then
+		$sudo rm -f "$policy"
+		trap - EXIT
+	fi
+	if [ "$status" -ne 0 ]; then
+		echo "deps: installing prometheus failed" >&2
+		exit "$status"
+	fi
+	# Where systemd enabled the unit, keep it from starting at boot too.
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		$sudo systemctl disable prometheus >/dev/null 2>&1 || true
 	fi
 fi
 

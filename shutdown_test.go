@@ -199,8 +199,8 @@ func TestShutdownCutsStreamsAtTheBound(t *testing.T) {
 	if strings.Contains(o.body.String(), "[DONE]") {
 		t.Errorf("a stream cut by the shutdown ended with [DONE]")
 	}
-	if o.err == nil && !strings.Contains(o.body.String(), `data: {"error":`) {
-		t.Errorf("the cut stream looked complete to the client: no read error, no error event:\n%s", o.body.String())
+	if !strings.Contains(o.body.String(), `data: {"error":`) || !strings.Contains(o.body.String(), "shutting_down") {
+		t.Errorf("the cut stream did not end with a shutting_down error event:\n%s", o.body.String())
 	}
 	t.Logf("stream cut %v after SIGTERM (client read error: %v)", cut.Round(time.Millisecond), o.err)
 	select {

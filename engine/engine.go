@@ -36,6 +36,10 @@ import (
 // errStopped is returned by calls to an engine actor after shutdown.
 var errStopped = errors.New("engine stopped")
 
+// errShuttingDown is the cause of requests cut by a shutdown that ran out
+// of time.
+var errShuttingDown = errors.New("shutting down")
+
 // Engine is a running Catfish.
 type Engine struct {
 	cfg       Config
@@ -59,9 +63,13 @@ type Engine struct {
 	actors  map[string]*actorHandle
 	restore map[string]breakerRec // breaker states loaded at start-up, used once
 
-	actx     context.Context // the actors' context, set by Serve
-	actorsWG sync.WaitGroup
-	inflight sync.WaitGroup // HTTP handlers still running
+	actx context.Context // the actors' context, set by Serve
+	// drain ends when shutdown runs out of time; requests still open then
+	// finish with an error event.
+	drain     context.Context
+	stopDrain context.CancelFunc
+	actorsWG  sync.WaitGroup
+	inflight  sync.WaitGroup // HTTP handlers still running
 }
 
 type actorHandle struct {
@@ -95,6 +103,7 @@ func New(cfg Config, logOut io.Writer) (*Engine, error) {
 		gate:   make(chan struct{}, 1),
 		actors: map[string]*actorHandle{},
 	}
+	e.drain, e.stopDrain = context.WithCancel(context.Background())
 	e.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	e.relays.New = func() any { return &streamRelay{br: bufio.NewReaderSize(nil, 16<<10)} }
 	e.transport = newTransport(cfg)
@@ -211,7 +220,14 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		e.log.Warn("shutdown timeout: closing the remaining connections")
+		e.log.Warn("shutdown timeout: ending the remaining requests")
+		e.stopDrain() // open streams get a final error event
+		done := make(chan struct{})
+		go func() { e.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
 		srv.Close()
 	}
 	e.inflight.Wait()
@@ -331,7 +347,8 @@ func (e *Engine) finish(x *exchange, err error) {
 	rec := &requestRecord{ID: x.id, Start: x.start, End: end, Path: x.req.Path, Model: x.req.Info.Model,
 		Scheme: x.scheme, Stream: x.req.Info.Stream, Status: status, Outcome: outcome, Attempts: x.attempts,
 		Canceled: status == httpapi.StatusClientClosed || errors.Is(err, errClientGone),
-		Broken:   err == nil && x.answered != nil && x.answered.verdict == channel.Failure}
+		Broken: err == nil && x.answered != nil &&
+			(x.answered.verdict == channel.Failure || x.answered.outcome == "shutdown")}
 	if x.answered != nil && x.answered.verdict != channel.Neutral {
 		rec.Answered, rec.Usage = x.currentChannel(), x.answered.usage
 	}

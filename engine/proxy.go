@@ -107,7 +107,12 @@ type exchange struct {
 
 // Proxy runs one client request through its scheme's channels.
 func (e *Engine) Proxy(w http.ResponseWriter, r *http.Request, req *httpapi.ProxyRequest) error {
-	ctx := r.Context()
+	// A shutdown that runs out of time ends the request with a proper
+	// error instead of a cut connection.
+	ctx, stop := context.WithCancelCause(r.Context())
+	defer stop(nil)
+	unhook := context.AfterFunc(e.drain, func() { stop(errShuttingDown) })
+	defer unhook()
 	if e.cfg.RequestTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, e.cfg.RequestTimeout)

@@ -96,6 +96,13 @@ func (a *upstreamAnswer) stream() result {
 			var err error
 			ev, err = sr.sse.next()
 			if err != nil {
+				if errors.Is(context.Cause(x.ctx), errShuttingDown) {
+					x.w.Write(appendEvent(nil, nil, httpapi.ErrorJSON("server_error", "shutting_down",
+						"the proxy is shutting down and could not wait for this stream to end", "")))
+					rc.Flush()
+					res.outcome, res.verdict = "shutdown", channel.Neutral
+					return res
+				}
 				if x.ctx.Err() != nil {
 					return x.goneAfterCommit(res)
 				}

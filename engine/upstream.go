@@ -198,6 +198,10 @@ func (x *exchange) classifyNetError(actx context.Context, err error) result {
 }
 
 func clientGone(ctx context.Context) result {
+	if errors.Is(context.Cause(ctx), errShuttingDown) {
+		return result{outcome: "shutdown", verdict: channel.Neutral, next: stepDone,
+			err: httpapi.Errorf(http.StatusServiceUnavailable, "server_error", "shutting_down", "the proxy is shutting down")}
+	}
 	err := ctx.Err()
 	if errors.Is(err, context.DeadlineExceeded) {
 		return result{outcome: "request_timeout", verdict: channel.Neutral, next: stepDone, err: err}

@@ -157,6 +157,11 @@ type chanStats struct {
 	Tokens Tokens    `json:"tokens"`
 	TTFB   histogram `json:"ttfb"`
 	Hours  hours     `json:"hours"`
+
+	// Changed since the last take: flags on the value itself, so counting
+	// an attempt costs no extra map operation.
+	dirty      bool
+	dirtyHours []int64
 }
 
 // schemeStats is one scheme's request statistics.
@@ -164,6 +169,7 @@ type schemeStats struct {
 	Counts
 	Tokens   Tokens    `json:"tokens"`
 	Duration histogram `json:"duration"`
+	dirty    bool
 }
 
 // today is the current day's counts, by the configured time zone.
@@ -188,9 +194,14 @@ type Stats struct {
 
 	// Changed since the last take.
 	dirtyTotals   bool
-	dirtyChannels map[string]map[int64]bool // channel → hours touched
-	dirtySchemes  map[string]bool
+	dirtyChannels []string // ids whose chanStats.dirty is set
+	dirtySchemes  []string // names whose schemeStats.dirty is set
 	dirtyHours    map[int64]bool
+	lastHour      int64 // the hour last put in dirtyHours (-1: none)
+
+	// dayStart and dayEnd bound today in loc, so most records need no
+	// date formatting.
+	dayStart, dayEnd time.Time
 }
 
 func newStats(loc *time.Location) *Stats {
@@ -202,9 +213,8 @@ func newStats(loc *time.Location) *Stats {
 		today:         today{ByChannel: map[string]*Counts{}},
 		channels:      map[string]*chanStats{},
 		schemes:       map[string]*schemeStats{},
-		dirtyChannels: map[string]map[int64]bool{},
-		dirtySchemes:  map[string]bool{},
 		dirtyHours:    map[int64]bool{},
+		lastHour:      -1,
 	}
 }
 
@@ -232,14 +242,20 @@ func hourOf(t time.Time) int64 { return t.Unix() / 3600 }
 
 // record counts one request and its attempts.
 func (s *Stats) record(r *requestRecord) {
-	date := r.End.In(s.loc).Format(time.DateOnly)
-	if date > s.today.Date {
-		// Midnight passed: today starts afresh. Records are counted in
-		// arrival order by one goroutine, so nothing is lost at the turn.
-		s.today = today{Date: date, ByChannel: map[string]*Counts{}}
-		s.dirtyTotals = true
+	isToday := !r.End.Before(s.dayStart) && r.End.Before(s.dayEnd) && s.today.Date != ""
+	if !isToday {
+		date := r.End.In(s.loc).Format(time.DateOnly)
+		if date > s.today.Date {
+			// Midnight passed: today starts afresh. Records are counted in
+			// arrival order by one goroutine, so nothing is lost at the turn.
+			s.today = today{Date: date, ByChannel: map[string]*Counts{}}
+			s.dirtyTotals = true
+		}
+		isToday = date == s.today.Date
+		if isToday {
+			s.setDay(r.End)
+		}
 	}
-	isToday := date == s.today.Date
 	if len(r.Attempts) > 1 && r.Attempts[0].ChannelID != r.Attempts[len(r.Attempts)-1].ChannelID {
 		s.failovers++
 	}
@@ -263,11 +279,12 @@ func (s *Stats) record(r *requestRecord) {
 			}
 			tc.add(ok)
 		}
-		s.touchChannel(a.ChannelID, h)
+		s.touch(a.ChannelID, c, h)
 	}
 	if r.Answered != "" && r.Usage.Total > 0 {
-		s.channel(r.Answered).Tokens.add(r.Usage)
-		s.touchChannel(r.Answered, -1)
+		c := s.channel(r.Answered)
+		c.Tokens.add(r.Usage)
+		s.touch(r.Answered, c, -1)
 	}
 	if r.Canceled {
 		s.canceled++
@@ -281,7 +298,10 @@ func (s *Stats) record(r *requestRecord) {
 	}
 	h := hourOf(r.End)
 	s.hours.add(h, ok)
-	s.dirtyHours[h] = true
+	if h != s.lastHour {
+		s.dirtyHours[h] = true
+		s.lastHour = h
+	}
 	s.dirtyTotals = true
 	if r.Scheme != "" {
 		sc := s.schemes[r.Scheme]
@@ -292,7 +312,10 @@ func (s *Stats) record(r *requestRecord) {
 		sc.add(ok)
 		sc.Tokens.add(r.Usage)
 		sc.Duration.observe(r.End.Sub(r.Start))
-		s.dirtySchemes[r.Scheme] = true
+		if !sc.dirty {
+			sc.dirty = true
+			s.dirtySchemes = append(s.dirtySchemes, r.Scheme)
+		}
 	}
 }
 
@@ -305,22 +328,27 @@ func (s *Stats) channel(id string) *chanStats {
 	return c
 }
 
-// touchChannel marks a channel (and one of its hours, if h ≥ 0) changed.
-func (s *Stats) touchChannel(id string, h int64) {
-	m := s.dirtyChannels[id]
-	if m == nil {
-		m = map[int64]bool{}
-		s.dirtyChannels[id] = m
+// touch marks channel c (and one of its hours, if h ≥ 0) changed.
+func (s *Stats) touch(id string, c *chanStats, h int64) {
+	if !c.dirty {
+		c.dirty = true
+		s.dirtyChannels = append(s.dirtyChannels, id)
 	}
-	if h >= 0 {
-		m[h] = true
+	if h >= 0 && !slices.Contains(c.dirtyHours, h) {
+		c.dirtyHours = append(c.dirtyHours, h)
 	}
+}
+
+// setDay sets today's bounds to the local day holding t.
+func (s *Stats) setDay(t time.Time) {
+	y, m, d := t.In(s.loc).Date()
+	s.dayStart = time.Date(y, m, d, 0, 0, 0, 0, s.loc)
+	s.dayEnd = time.Date(y, m, d+1, 0, 0, 0, 0, s.loc)
 }
 
 // forget drops a deleted channel's statistics.
 func (s *Stats) forget(id string) {
 	delete(s.channels, id)
 	delete(s.today.ByChannel, id)
-	delete(s.dirtyChannels, id)
-	s.dirtyTotals = true
+	s.dirtyTotals = true // a dirty id without stats is skipped by takeDelta
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"maps"
 	"slices"
+	"time"
 )
 
 // statsDoc is statistics as they are journaled and snapshotted. Every
@@ -27,6 +28,7 @@ func (s *Stats) merge(d *statsDoc) {
 		s.canceled = *d.Canceled
 	}
 	if t := d.Today; t != nil {
+		s.dayStart, s.dayEnd = time.Time{}, time.Time{} // recomputed by the next record
 		switch {
 		case t.Date > s.today.Date:
 			s.today = today{Date: t.Date, Counts: t.Counts, ByChannel: map[string]*Counts{}}
@@ -84,26 +86,34 @@ func (s *Stats) takeDelta() *statsDoc {
 	if s.dirtyTotals || len(s.dirtyChannels) > 0 {
 		total, canceled := s.total, s.canceled
 		d.Total, d.Canceled = &total, &canceled
-		d.Today = s.copyToday(s.dirtyChannels)
+		only := make(map[string]bool, len(s.dirtyChannels))
+		for _, id := range s.dirtyChannels {
+			only[id] = true
+		}
+		d.Today = s.copyToday(only)
 	}
 	if len(s.dirtyChannels) > 0 {
 		d.Channels = make(map[string]*chanStats, len(s.dirtyChannels))
-		for id, hrs := range s.dirtyChannels {
+		for _, id := range s.dirtyChannels {
 			c, ok := s.channels[id]
-			if !ok {
-				continue
+			if !ok || !c.dirty {
+				continue // forgotten since
 			}
 			v := chanStats{Counts: c.Counts, Tokens: c.Tokens, TTFB: c.TTFB}
-			for _, h := range slices.Sorted(maps.Keys(hrs)) {
+			slices.Sort(c.dirtyHours)
+			for _, h := range c.dirtyHours {
 				v.Hours = append(v.Hours, c.Hours.get(h))
 			}
 			d.Channels[id] = &v
+			c.dirty, c.dirtyHours = false, c.dirtyHours[:0]
 		}
 	}
 	if len(s.dirtySchemes) > 0 {
 		d.Schemes = make(map[string]*schemeStats, len(s.dirtySchemes))
-		for name := range s.dirtySchemes {
-			v := *s.schemes[name]
+		for _, name := range s.dirtySchemes {
+			sc := s.schemes[name]
+			sc.dirty = false
+			v := *sc
 			d.Schemes[name] = &v
 		}
 	}
@@ -111,14 +121,15 @@ func (s *Stats) takeDelta() *statsDoc {
 		d.Hours = append(d.Hours, s.hours.get(h))
 	}
 	s.dirtyTotals = false
-	clear(s.dirtyChannels)
-	clear(s.dirtySchemes)
+	s.dirtyChannels = s.dirtyChannels[:0]
+	s.dirtySchemes = s.dirtySchemes[:0]
 	clear(s.dirtyHours)
+	s.lastHour = -1
 	return d
 }
 
 // copyToday copies today; with only set, just those channels' entries.
-func (s *Stats) copyToday(only map[string]map[int64]bool) *today {
+func (s *Stats) copyToday(only map[string]bool) *today {
 	t := today{Date: s.today.Date, Counts: s.today.Counts, ByChannel: map[string]*Counts{}}
 	for id, c := range s.today.ByChannel {
 		if only != nil {

@@ -58,7 +58,7 @@ func TestCutMember(t *testing.T) {
 			if err != nil || !info.UsageMember.Present() {
 				t.Fatalf("ScanObject: %v, UsageMember %v", err, info.UsageMember)
 			}
-			got := cutMember(in, info.UsageMember)
+			got := cutMember(nil, in, info.UsageMember)
 			if string(got) != tt.want {
 				t.Errorf("cutMember = %q, want %q", got, tt.want)
 			}

@@ -209,6 +209,7 @@ func isDone(data []byte) bool {
 // streamTracker watches a relayed stream for its end and its usage, and
 // hides what the proxy itself asked for.
 type streamTracker struct {
+	scratch  []byte // reused for the cut events, so hiding costs no allocation
 	hide     bool // the proxy added include_usage: hide its traces
 	finished bool // a finish_reason, a usage chunk or a completed response was seen
 }
@@ -236,7 +237,8 @@ func (t *streamTracker) event(name, data []byte, info *httpapi.BodyInfo, u *usag
 		return nil, false // the usage chunk the client did not ask for
 	}
 	if m := info.UsageMember; m.Present() && !info.Usage.Present() {
-		return cutMember(data, m), true // "usage":null added by include_usage
+		t.scratch = cutMember(t.scratch[:0], data, m)
+		return t.scratch, true // "usage":null added by include_usage
 	}
 	return data, true
 }
@@ -262,9 +264,9 @@ func hasFinishReason(data []byte) bool {
 	}
 }
 
-// cutMember removes one object member and the comma that joins it to its
-// neighbour, leaving the rest of the bytes as they were.
-func cutMember(data []byte, m httpapi.Span) []byte {
+// cutMember appends to dst the bytes of data without one object member and
+// the comma that joins it to its neighbour; the rest is left as it was.
+func cutMember(dst, data []byte, m httpapi.Span) []byte {
 	start, end := m.Start, m.End
 	i := start - 1
 	for i >= 0 && isSpace(data[i]) {
@@ -284,9 +286,8 @@ func cutMember(data []byte, m httpapi.Span) []byte {
 			}
 		}
 	}
-	out := make([]byte, 0, len(data)-(end-start))
-	out = append(out, data[:start]...)
-	return append(out, data[end:]...)
+	dst = append(dst, data[:start]...)
+	return append(dst, data[end:]...)
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -209,12 +209,12 @@ func newStats(loc *time.Location) *Stats {
 		loc = time.Local
 	}
 	return &Stats{
-		loc:           loc,
-		today:         today{ByChannel: map[string]*Counts{}},
-		channels:      map[string]*chanStats{},
-		schemes:       map[string]*schemeStats{},
-		dirtyHours:    map[int64]bool{},
-		lastHour:      -1,
+		loc:        loc,
+		today:      today{ByChannel: map[string]*Counts{}},
+		channels:   map[string]*chanStats{},
+		schemes:    map[string]*schemeStats{},
+		dirtyHours: map[int64]bool{},
+		lastHour:   -1,
 	}
 }
 

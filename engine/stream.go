@@ -210,8 +210,8 @@ func isDone(data []byte) bool {
 // hides what the proxy itself asked for.
 type streamTracker struct {
 	scratch  []byte // reused for the cut events, so hiding costs no allocation
-	hide     bool // the proxy added include_usage: hide its traces
-	finished bool // a finish_reason, a usage chunk or a completed response was seen
+	hide     bool   // the proxy added include_usage: hide its traces
+	finished bool   // a finish_reason, a usage chunk or a completed response was seen
 }
 
 // event inspects one valid event. It returns the data to relay and whether

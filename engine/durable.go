@@ -177,7 +177,7 @@ func (e *Engine) openStore() (*recovered, error) {
 	if info.Fresh || info.Replayed > 0 {
 		// Start from a snapshot: an import becomes durable before anything
 		// else happens, and a replayed journal is folded in.
-		if err := store.WriteSnapshot(store.LastSeq(), r.snapshot(nil)); err != nil {
+		if err := store.WriteSnapshot(store.LastSeq(), r.snapshot()); err != nil {
 			store.Close()
 			return nil, err
 		}
@@ -188,7 +188,7 @@ func (e *Engine) openStore() (*recovered, error) {
 }
 
 // snapshot renders the recovered state (at start-up).
-func (r *recovered) snapshot(_ []byte) []byte {
+func (r *recovered) snapshot() []byte {
 	st := snapshotState{Config: r.doc.SchemesInOrder(), Breakers: r.breakers, Stats: r.stats.doc()}
 	b, _ := json.Marshal(st)
 	return b
@@ -306,9 +306,6 @@ func (e *Engine) compact(ctx context.Context) error {
 	return nil
 }
 
-// originalChannel is one channel of catfishAPIAgg's config.json.
-type originalChannel = channel.Settings
-
 // importOriginal reads catfishAPIAgg's data/config.json (a scheme map, or
 // the legacy top-level array meaning scheme "default") and stats.json from
 // dir. It returns the names of the files it used, or an error naming the
@@ -343,10 +340,10 @@ func importOriginal(dir string, r *recovered, loc *time.Location) (string, error
 // parseOriginalConfig decodes and checks a config document of the
 // original's shape. Channels keep their ids; missing ids get new ones.
 func parseOriginalConfig(b []byte) ([]channel.Settings, error) {
-	var schemes map[string][]originalChannel
-	var legacy []originalChannel
+	var schemes map[string][]channel.Settings
+	var legacy []channel.Settings
 	if err := json.Unmarshal(b, &legacy); err == nil {
-		schemes = map[string][]originalChannel{channel.DefaultScheme: legacy}
+		schemes = map[string][]channel.Settings{channel.DefaultScheme: legacy}
 	} else if err := json.Unmarshal(b, &schemes); err != nil {
 		return nil, fmt.Errorf("want a scheme map {\"name\": [channels]} or a list of channels: %w", err)
 	}

@@ -340,10 +340,11 @@ func (e *Engine) finish(x *exchange, err error) {
 		outcome = "error"
 	}
 	end := time.Now()
-	e.log.Log(context.Background(), level, "request", "id", x.id,
-		"path", x.req.Path, "model", x.req.Info.Model, "scheme", x.scheme, "stream", x.req.Info.Stream,
-		"status", status, "outcome", outcome, "attempts", x.attemptsValue(),
-		"duration_ms", end.Sub(x.start).Milliseconds())
+	// LogAttrs: typed attributes, no boxing on the hot path.
+	e.log.LogAttrs(context.Background(), level, "request", slog.String("id", x.id),
+		slog.String("path", x.req.Path), slog.String("model", x.req.Info.Model), slog.String("scheme", x.scheme),
+		slog.Bool("stream", x.req.Info.Stream), slog.Int("status", status), slog.String("outcome", outcome),
+		slog.String("attempts", x.attemptsValue()), slog.Int64("duration_ms", end.Sub(x.start).Milliseconds()))
 	rec := &requestRecord{ID: x.id, Start: x.start, End: end, Path: x.req.Path, Model: x.req.Info.Model,
 		Scheme: x.scheme, Stream: x.req.Info.Stream, Status: status, Outcome: outcome, Attempts: x.attempts,
 		Canceled: status == httpapi.StatusClientClosed || errors.Is(err, errClientGone),

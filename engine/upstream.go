@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -461,17 +460,13 @@ func expectJSON(ct string) bool {
 	if ct == "" {
 		return true
 	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return true
-	}
-	return mt == "application/json" || strings.HasSuffix(mt, "+json") ||
+	mt := httpapi.MediaType(ct)
+	return mt == "" || mt == "application/json" || strings.HasSuffix(mt, "+json") ||
 		(strings.HasPrefix(mt, "text/") && mt != "text/event-stream")
 }
 
 func isEventStream(h http.Header) bool {
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	return mt == "text/event-stream"
+	return httpapi.MediaType(h.Get("Content-Type")) == "text/event-stream"
 }
 
 // answerSkip reports upstream answer headers that are not relayed.

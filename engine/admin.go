@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,80 +13,94 @@ import (
 	"github.com/google/uuid"
 
 	"catfish/channel"
-	"catfish/httpapi"
+	"catfish/engine/state"
 )
 
 // Channels returns every channel by scheme, keys masked, breakers attached.
-func (e *Engine) Channels(ctx context.Context) (map[string][]httpapi.ChannelView, error) {
+func (e *Engine) Channels(ctx context.Context) (map[string][]channel.View, error) {
 	if err := e.lock(ctx); err != nil {
 		return nil, err
 	}
-	schemes := e.doc.Schemes()
-	e.unlock()
-	_, health, err := e.router.Schemes(ctx)
+	defer e.unlock()
+	health, err := e.healthLocked(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string][]httpapi.ChannelView, len(schemes))
+	schemes := e.doc.Schemes()
+	out := make(map[string][]channel.View, len(schemes))
 	for name, list := range schemes {
-		views := make([]httpapi.ChannelView, len(list))
+		views := make([]channel.View, len(list))
 		for i, s := range list {
-			views[i] = view(s, health[s.ID])
+			views[i] = channel.NewView(s, health[s.ID])
 		}
 		out[name] = views
 	}
 	return out, nil
 }
 
-func view(s channel.Settings, h channel.Health) httpapi.ChannelView {
-	v := httpapi.ChannelView{Settings: s.Public(), Breaker: httpapi.BreakerView{State: h.State.String(), ConsecutiveFails: h.Fails}}
-	if h.State != channel.Closed {
-		until := h.OpenUntil
-		v.Breaker.OpenUntil = &until
+// healthLocked asks every channel's actor for its breaker health. The
+// caller holds the gate.
+func (e *Engine) healthLocked(ctx context.Context) (map[string]channel.Health, error) {
+	out := make(map[string]channel.Health, len(e.actors))
+	for id, h := range e.actors {
+		hl, err := h.actor.Health(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = hl
 	}
-	return v
+	return out, nil
+}
+
+// health is healthLocked for callers without the gate.
+func (e *Engine) health(ctx context.Context) (map[string]channel.Health, error) {
+	if err := e.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer e.unlock()
+	return e.healthLocked(ctx)
 }
 
 // CreateChannel adds a channel. The change is applied only once it is
 // durable.
-func (e *Engine) CreateChannel(ctx context.Context, p channel.Patch) (httpapi.ChannelView, error) {
+func (e *Engine) CreateChannel(ctx context.Context, p channel.Patch) (channel.View, error) {
 	s, err := channel.NewFromPatch(uuid.NewString(), p)
 	if err != nil {
-		return httpapi.ChannelView{}, err
+		return channel.View{}, err
 	}
 	if err := e.lock(ctx); err != nil {
-		return httpapi.ChannelView{}, err
+		return channel.View{}, err
 	}
 	defer e.unlock()
 	return e.putLocked(ctx, s)
 }
 
 // UpdateChannel changes the fields p names; the rest stays.
-func (e *Engine) UpdateChannel(ctx context.Context, id string, p channel.Patch) (httpapi.ChannelView, error) {
+func (e *Engine) UpdateChannel(ctx context.Context, id string, p channel.Patch) (channel.View, error) {
 	if err := e.lock(ctx); err != nil {
-		return httpapi.ChannelView{}, err
+		return channel.View{}, err
 	}
 	defer e.unlock()
 	old, _, ok := e.doc.Get(id)
 	if !ok {
-		return httpapi.ChannelView{}, channel.ErrNotFound
+		return channel.View{}, channel.ErrNotFound
 	}
 	s, err := channel.ApplyPatch(old, p)
 	if err != nil {
-		return httpapi.ChannelView{}, err
+		return channel.View{}, err
 	}
 	return e.putLocked(ctx, s)
 }
 
-func (e *Engine) putLocked(ctx context.Context, s channel.Settings) (httpapi.ChannelView, error) {
-	if err := e.commit(ctx, recPut, putPayload{Channel: s}); err != nil {
-		return httpapi.ChannelView{}, err
+func (e *Engine) putLocked(ctx context.Context, s channel.Settings) (channel.View, error) {
+	if err := e.commit(ctx, state.Put(s)); err != nil {
+		return channel.View{}, err
 	}
 	h, err := e.actors[s.ID].actor.Health(ctx)
 	if err != nil {
-		return httpapi.ChannelView{}, err
+		return channel.View{}, err
 	}
-	return view(s, h), nil
+	return channel.NewView(s, h), nil
 }
 
 // DeleteChannel removes a channel.
@@ -99,25 +112,20 @@ func (e *Engine) DeleteChannel(ctx context.Context, id string) error {
 	if _, _, ok := e.doc.Get(id); !ok {
 		return channel.ErrNotFound
 	}
-	if err := e.commit(ctx, recDelete, deletePayload{ID: id}); err != nil {
+	if err := e.commit(ctx, state.Delete(id)); err != nil {
 		return err
 	}
-	_, err := e.stats.call(context.WithoutCancel(ctx), statsAsk{kind: askForget, id: id})
-	return err
+	return e.stats.Forget(context.WithoutCancel(ctx), id)
 }
 
 // commit makes one config change: record it durably, apply it to the
 // document with the same Apply that replay uses, then bring actors and
 // routing in line. The caller holds the gate.
-func (e *Engine) commit(ctx context.Context, typ string, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", typ, err)
-	}
-	if err := e.journalConfig(typ, b); err != nil {
+func (e *Engine) commit(ctx context.Context, c state.Change) error {
+	if err := e.journal.Commit(c); err != nil {
 		return err
 	}
-	touched, err := e.doc.Apply(typ, b)
+	touched, err := e.doc.Apply(c.Type, c.Payload)
 	if err != nil {
 		return err
 	}
@@ -129,13 +137,6 @@ func (e *Engine) commit(ctx context.Context, typ string, payload any) error {
 		}
 	}
 	return nil
-}
-
-// journalConfig makes a config record durable (appended and fsync'd)
-// before it is applied, so an acknowledged change survives kill -9.
-func (e *Engine) journalConfig(typ string, payload []byte) error {
-	_, err := e.store.Commit(typ, payload)
-	return err
 }
 
 // ensureAdminKey generates an admin key on first start when none is

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"catfish/channel"
+	"catfish/engine/state"
+	"catfish/engine/stats"
 )
 
 // crashChildEnv makes the engine's test binary run an engine instead of
@@ -489,7 +491,7 @@ func (m *crashModel) check(t *testing.T, p *proc, round int) {
 	if err != nil || code != 200 {
 		t.Fatalf("round %d: stats: %d %v", round, code, err)
 	}
-	var st StatsView
+	var st stats.View
 	json.Unmarshal(body, &st)
 	if n := st.Total.Success + st.Total.Fail; n < m.requests {
 		t.Errorf("round %d: %d requests counted, fewer than the %d after the previous restart", round, n, m.requests)
@@ -634,8 +636,8 @@ func killNearTick(p *proc, rng *rand.Rand) time.Duration {
 		return time.Duration(rng.Int64N(int64(time.Second)))
 	}
 	now := time.Now()
-	ticks := now.Sub(since)/flushEvery + 1 + time.Duration(rng.IntN(2))
-	return since.Add(ticks*flushEvery).Sub(now) + time.Duration(rng.Int64N(int64(30*time.Millisecond)))
+	ticks := now.Sub(since)/state.FlushEvery + 1 + time.Duration(rng.IntN(2))
+	return since.Add(ticks*state.FlushEvery).Sub(now) + time.Duration(rng.Int64N(int64(30*time.Millisecond)))
 }
 
 func crashUpstream(t *testing.T) string {

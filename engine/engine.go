@@ -1,19 +1,18 @@
-// Package engine wires Catfish together: configuration, the router and
-// channel actors, the proxy's request path, the admin operations and the
-// HTTP server.
+// Package engine is Catfish's composition root: it reads the
+// configuration, builds the router, the channel actors, the statistics
+// recorder, the proxy, the durable state and the HTTP surface, runs them
+// and stops them. It also holds the admin operations, which coordinate
+// the configuration document with the actors.
 //
-// Concurrency: the scheme router and every channel are actors (see the
-// scheme and channel packages). A client request runs in its own
-// goroutine: it asks the router for a plan, asks each channel's actor for a
-// permit, does the upstream call itself and reports the outcome back; no
-// actor waits on the network or on another actor. Admin changes are
-// serialised by the admin gate (a one-slot semaphore): its holder alone
-// reads and writes the configuration document and starts, updates and
-// stops channel actors.
+// Concurrency: the scheme router, every channel, and the statistics
+// recorder are actors. A client request runs in its own goroutine (see
+// engine/proxy). Admin changes are serialised by the admin gate (a
+// one-slot semaphore): its holder alone reads and writes the
+// configuration document and starts, updates and stops channel actors.
+// docs/architecture.md draws the whole house.
 package engine
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -26,19 +25,16 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"catfish/channel"
+	"catfish/engine/proxy"
+	"catfish/engine/state"
+	"catfish/engine/stats"
 	"catfish/httpapi"
-	"catfish/persist"
 	"catfish/scheme"
 	"catfish/ui"
 )
-
-// errStopped is returned by calls to an engine actor after shutdown.
-var errStopped = errors.New("engine stopped")
-
-// errShuttingDown is the cause of requests cut by a shutdown that ran out
-// of time.
-var errShuttingDown = errors.New("shutting down")
 
 // Engine is a running Catfish.
 type Engine struct {
@@ -48,27 +44,27 @@ type Engine struct {
 	router    *scheme.Router
 	transport *http.Transport
 	defaults  channel.Defaults
-	handler   http.Handler
-
-	bufs   sync.Pool // *[]byte, 32 KiB copy buffers
-	relays sync.Pool // *streamRelay
-
-	store *persist.Store
-	stats *recorder
+	proxy     *proxy.Proxy
+	stats     *stats.Recorder
+	journal   *state.Journal
+	flusher   *state.Flusher
 
 	// gate admits one admin change at a time; its holder owns doc, actors
 	// and restore.
 	gate    chan struct{}
-	doc     *Doc
+	doc     *state.Doc
 	actors  map[string]*actorHandle
-	restore map[string]breakerRec // breaker states loaded at start-up, used once
+	restore map[string]state.BreakerRec // breaker states loaded at start-up, used once
 
-	actx context.Context // the actors' context, set by Serve
+	// actx is the actors' context: it outlives the server's so actors
+	// answer until every request has finished.
+	actx       context.Context
+	stopActors context.CancelFunc
+	actorsWG   sync.WaitGroup
 	// drain ends when shutdown runs out of time; requests still open then
 	// finish with an error event.
 	drain     context.Context
 	stopDrain context.CancelFunc
-	actorsWG  sync.WaitGroup
 	inflight  sync.WaitGroup // HTTP handlers still running
 }
 
@@ -77,7 +73,8 @@ type actorHandle struct {
 	cancel context.CancelFunc
 }
 
-// New builds an engine from cfg. It does not listen yet.
+// New builds an engine from cfg: it recovers the data directory and
+// prepares everything, but starts nothing; Serve or Run do.
 func New(cfg Config, logOut io.Writer) (*Engine, error) {
 	cfg.setDefaults()
 	if logOut == nil {
@@ -103,31 +100,26 @@ func New(cfg Config, logOut io.Writer) (*Engine, error) {
 		gate:   make(chan struct{}, 1),
 		actors: map[string]*actorHandle{},
 	}
+	e.actx, e.stopActors = context.WithCancel(context.Background())
 	e.drain, e.stopDrain = context.WithCancel(context.Background())
-	e.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
-	e.relays.New = func() any { return &streamRelay{br: bufio.NewReaderSize(nil, 16<<10)} }
 	e.transport = newTransport(cfg)
 	if err := e.ensureAdminKey(); err != nil {
 		return nil, err
 	}
-	rec, err := e.openStore()
+	journal, rec, err := state.Open(cfg.DataDir, cfg.Location, e.log)
 	if err != nil {
 		return nil, err
 	}
-	e.doc, e.restore = rec.doc, rec.breakers
-	for id := range rec.stats.channels {
-		if _, _, ok := e.doc.Get(id); !ok {
-			rec.stats.forget(id) // a channel deleted since its last counts
-		}
-	}
-	e.stats = newRecorder(rec.stats, cfg.LogLines)
-	e.handler = httpapi.New(httpapi.Options{
-		AdminKey:      e.cfg.AdminKey,
-		BodyLimit:     cfg.BodyLimit,
-		MetricsPublic: cfg.MetricsPublic,
-		Version:       cfg.Version,
-		UI:            ui.FS(),
-	}, e, e)
+	e.journal, e.doc, e.restore = journal, rec.Doc, rec.Breakers
+	e.stats = stats.NewRecorder(rec.Stats, cfg.LogLines)
+	e.flusher = state.NewFlusher(journal, e, cfg.CompactBytes, rec.Breakers, e.log)
+	e.proxy = proxy.New(proxy.Config{
+		IdleTimeout:    cfg.IdleTimeout,
+		RequestTimeout: cfg.RequestTimeout,
+		RetryAfterMax:  cfg.RetryAfterMax,
+		BackoffBase:    cfg.BackoffBase,
+		BodyLimit:      cfg.BodyLimit,
+	}, e.router, e.transport, e.stats, e.log, e.drain)
 	return e, nil
 }
 
@@ -154,9 +146,6 @@ func newTransport(cfg Config) *http.Transport {
 	}
 }
 
-// Handler is the engine's HTTP handler (for tests that bring their own server).
-func (e *Engine) Handler() http.Handler { return e.handler }
-
 // AdminKey is the key guarding /admin and /v1.
 func (e *Engine) AdminKey() string { return e.cfg.AdminKey }
 
@@ -171,19 +160,18 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // Serve serves on ln until ctx ends, then shuts down gracefully: stop
 // accepting, let open requests (streams included) finish within
-// ShutdownTimeout, then stop the actors.
+// ShutdownTimeout, write a final snapshot, then stop the actors. An engine
+// serves once.
 func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
-	actx, stopActors := context.WithCancel(context.WithoutCancel(ctx))
-	e.actx = actx
-	var loops sync.WaitGroup
-	loops.Go(func() { e.router.Run(actx) })
-	loops.Go(func() { e.stats.Run(actx) })
+	var loops errgroup.Group // the long-lived actors; they end with actx
+	loops.Go(func() error { return e.router.Run(e.actx) })
+	loops.Go(func() error { e.stats.Run(e.actx); return nil })
 	defer func() {
-		stopActors()
+		e.stopActors()
 		e.actorsWG.Wait()
 		loops.Wait()
 		e.transport.CloseIdleConnections()
-		if err := e.store.Close(); err != nil {
+		if err := e.journal.Close(); err != nil {
 			e.log.Error("closing the journal", "error", err.Error())
 		}
 	}()
@@ -194,34 +182,51 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 	}
 
 	srv := &http.Server{
-		Handler:           e.track(e.handler),
+		Handler:           e.track(e.handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	fctx, stopFlusher := context.WithCancel(actx)
+	// The server, its shutdown and the flusher: a server that fails ends
+	// the group's context, which runs the same graceful shutdown as a
+	// signal does.
+	g, gctx := errgroup.WithContext(ctx)
+	fctx, stopFlusher := context.WithCancel(e.actx)
 	defer stopFlusher()
-	flusherDone := make(chan struct{})
-	go func() {
-		defer close(flusherDone)
-		e.flusher(fctx)
-	}()
+	g.Go(func() error { e.flusher.Run(fctx); return nil })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		e.shutdown(srv)
+		stopFlusher()
+		return nil
+	})
 	e.log.Info("catfish listening", "addr", ln.Addr().String(), "version", e.cfg.Version, "channels", n)
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	err = g.Wait()
+	// Everything counted so far goes into a final snapshot, so the next
+	// start replays nothing.
+	if cerr := e.flusher.Compact(e.actx); cerr != nil {
+		e.log.Error("final snapshot failed; the journal still holds everything", "error", cerr.Error())
 	}
+	e.log.Info("stopped")
+	return err
+}
+
+// shutdown stops accepting and lets open requests finish within
+// ShutdownTimeout; past it, open streams end with a final error event.
+func (e *Engine) shutdown(srv *http.Server) {
 	e.log.Info("shutting down: finishing open requests", "timeout", e.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		e.log.Warn("shutdown timeout: ending the remaining requests")
-		e.stopDrain() // open streams get a final error event
+		e.stopDrain()
 		done := make(chan struct{})
 		go func() { e.inflight.Wait(); close(done) }()
 		select {
@@ -231,15 +236,17 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 		srv.Close()
 	}
 	e.inflight.Wait()
-	stopFlusher()
-	<-flusherDone
-	// Everything counted so far goes into a final snapshot, so the next
-	// start replays nothing.
-	if err := e.compact(actx); err != nil {
-		e.log.Error("final snapshot failed; the journal still holds everything", "error", err.Error())
-	}
-	e.log.Info("stopped")
-	return nil
+}
+
+// handler is the HTTP surface over this engine.
+func (e *Engine) handler() http.Handler {
+	return httpapi.New(httpapi.Options{
+		AdminKey:      e.cfg.AdminKey,
+		BodyLimit:     e.cfg.BodyLimit,
+		MetricsPublic: e.cfg.MetricsPublic,
+		Version:       e.cfg.Version,
+		UI:            ui.FS(),
+	}, e, e)
 }
 
 // track counts running handlers so shutdown can wait for all of them.
@@ -299,7 +306,7 @@ func (e *Engine) syncActor(ctx context.Context, id string) error {
 		e.actorsWG.Go(func() { a.Run(actx) })
 		if saved, ok := e.restore[id]; ok {
 			delete(e.restore, id)
-			if _, err := a.Restore(ctx, saved.saved()); err != nil {
+			if _, err := a.Restore(ctx, saved.Saved()); err != nil {
 				return err
 			}
 		}
@@ -312,54 +319,4 @@ func (e *Engine) syncActor(ctx context.Context, id string) error {
 		ID: id, Scheme: s.Scheme, Priority: s.Priority, Order: order,
 		Enabled: s.Enabled, Actor: h.actor, Health: health,
 	})
-}
-
-// Models lists the schemes, which clients see as models.
-func (e *Engine) Models(ctx context.Context) ([]string, error) {
-	names, _, err := e.router.Schemes(ctx)
-	return names, err
-}
-
-// finish logs a finished request and hands it to the statistics.
-func (e *Engine) finish(x *exchange, err error) {
-	status := 0
-	switch {
-	case err == nil && x.answered != nil:
-		status = x.answered.status
-	case err != nil:
-		status = httpapi.StatusOf(err)
-	}
-	level := slog.LevelInfo
-	if status >= 500 || (x.answered != nil && x.answered.verdict == channel.Failure) {
-		level = slog.LevelWarn
-	}
-	outcome := "ok"
-	if x.answered != nil {
-		outcome = x.answered.outcome
-	} else if err != nil {
-		outcome = "error"
-	}
-	end := time.Now()
-	// LogAttrs: typed attributes, no boxing on the hot path.
-	e.log.LogAttrs(context.Background(), level, "request", slog.String("id", x.id),
-		slog.String("path", x.req.Path), slog.String("model", x.req.Info.Model), slog.String("scheme", x.scheme),
-		slog.Bool("stream", x.req.Info.Stream), slog.Int("status", status), slog.String("outcome", outcome),
-		slog.String("attempts", x.attemptsValue()), slog.Int64("duration_ms", end.Sub(x.start).Milliseconds()))
-	rec := &requestRecord{ID: x.id, Start: x.start, End: end, Path: x.req.Path, Model: x.req.Info.Model,
-		Scheme: x.scheme, Stream: x.req.Info.Stream, Status: status, Outcome: outcome, Attempts: x.attempts,
-		Canceled: status == httpapi.StatusClientClosed || errors.Is(err, errClientGone),
-		Broken: err == nil && x.answered != nil &&
-			(x.answered.verdict == channel.Failure || x.answered.outcome == "shutdown")}
-	if x.answered != nil && x.answered.verdict != channel.Neutral {
-		rec.Answered, rec.Usage = x.currentChannel(), x.answered.usage
-	}
-	e.stats.send(rec)
-}
-
-// currentChannel is the channel of the attempt under way, for logs.
-func (x *exchange) currentChannel() string {
-	if len(x.attempts) == 0 {
-		return ""
-	}
-	return x.attempts[len(x.attempts)-1].ChannelID
 }

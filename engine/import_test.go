@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"catfish/channel"
+	"catfish/engine/state"
+	"catfish/engine/stats"
 )
 
 // Ids as catfishAPIAgg wrote them (uuid4).
@@ -131,23 +133,23 @@ func TestImportOriginalSchemeMap(t *testing.T) {
 		t.Errorf("channel B breaker %+v", vb.Breaker)
 	}
 
-	var st StatsView
+	var st stats.View
 	n.getJSON("/admin/stats", &st)
-	if st.Total != (Counts{Success: 11, Fail: 5}) {
+	if st.Total != (stats.Counts{Success: 11, Fail: 5}) {
 		t.Errorf("total %+v, want 11/5", st.Total)
 	}
 	if st.Today.Date == date {
-		if st.Today.Counts != (Counts{Success: 5, Fail: 3}) {
+		if st.Today.Counts != (stats.Counts{Success: 5, Fail: 3}) {
 			t.Errorf("today %+v, want 5/3", st.Today)
 		}
-		if st.Today.ByConfigID[origA] != (Counts{Fail: 3}) || st.Today.ByConfigID[origB] != (Counts{Success: 5}) {
+		if st.Today.ByConfigID[origA] != (stats.Counts{Fail: 3}) || st.Today.ByConfigID[origB] != (stats.Counts{Success: 5}) {
 			t.Errorf("today by channel %+v", st.Today.ByConfigID)
 		}
 	}
-	if s := st.ByConfigID[origA]; s == nil || s.Counts != (Counts{Fail: 5}) || s.ConsecutiveFails != 3 || s.State != "open" {
+	if s := st.ByConfigID[origA]; s == nil || s.Counts != (stats.Counts{Fail: 5}) || s.ConsecutiveFails != 3 || s.State != "open" {
 		t.Errorf("stats of A: %+v", s)
 	}
-	if s := st.ByConfigID[origB]; s == nil || s.Counts != (Counts{Success: 11}) || s.State != "closed" {
+	if s := st.ByConfigID[origB]; s == nil || s.Counts != (stats.Counts{Success: 11}) || s.State != "closed" {
 		t.Errorf("stats of B: %+v", s)
 	}
 	if _, ok := st.ByConfigID[origGone]; ok {
@@ -307,7 +309,7 @@ func TestAdminImportExport(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("import of an export: %d %s", code, body)
 	}
-	var res ImportResult
+	var res state.ImportResult
 	json.Unmarshal([]byte(body), &res)
 	if res.Added != 0 || res.Updated != 3 || res.Removed != 0 || res.DryRun || res.Mode != "replace" {
 		t.Errorf("result %+v, want 3 updated", res)
@@ -365,7 +367,7 @@ func TestAdminImportReplaceAndMerge(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("merge: %d %s", code, body)
 		}
-		var res ImportResult
+		var res state.ImportResult
 		json.Unmarshal([]byte(body), &res)
 		if res.Mode != "merge" || res.Added != 1 || res.Updated != 1 || res.Removed != 0 {
 			t.Errorf("result %+v", res)
@@ -398,7 +400,7 @@ func TestAdminImportDryRunAndRefusals(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("dry run: %d %s", code, body)
 	}
-	var res ImportResult
+	var res state.ImportResult
 	json.Unmarshal([]byte(body), &res)
 	if !res.DryRun || res.Added != 1 || res.Removed != 3 || !slices.Equal(res.Schemes, []string{"x"}) {
 		t.Errorf("dry run result %+v", res)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"catfish/engine/stats"
 	"fmt"
 	"math"
 	"net/http"
@@ -414,7 +415,7 @@ func TestMetricsMatchTheStats(t *testing.T) {
 	if got := fams["catfish_build_info"].value(t, "catfish_build_info", "version", "v9.8.7-test"); got != 1 {
 		t.Errorf("build info: %v", got)
 	}
-	var total Counts
+	var total stats.Counts
 	for name, sc := range v.Schemes {
 		ok := fams["catfish_requests_total"].value(t, "catfish_requests_total", "scheme", name, "result", "success")
 		bad := fams["catfish_requests_total"].value(t, "catfish_requests_total", "scheme", name, "result", "fail")
@@ -428,7 +429,7 @@ func TestMetricsMatchTheStats(t *testing.T) {
 			t.Errorf("duration count of %q: %v, stats %d", name, n, sc.Duration.Count)
 		}
 	}
-	if total != v.Total || total != (Counts{Success: 3, Fail: 1}) {
+	if total != v.Total || total != (stats.Counts{Success: 3, Fail: 1}) {
 		t.Errorf("requests: metrics %+v, stats %+v, want 3 successes and 1 failure", total, v.Total)
 	}
 	if got := fams["catfish_requests_canceled_total"].value(t, "catfish_requests_canceled_total"); got != float64(v.Canceled) {
@@ -459,13 +460,13 @@ func TestMetricsMatchTheStats(t *testing.T) {
 			t.Errorf("consecutive failures of %s: %v, stats %d", id, fails, cs.ConsecutiveFails)
 		}
 	}
-	wantAttempts := map[string]Counts{a: {Fail: 2}, b: {Success: 3}, c: {}}
+	wantAttempts := map[string]stats.Counts{a: {Fail: 2}, b: {Success: 3}, c: {}}
 	for id, want := range wantAttempts {
 		if v.ByConfigID[id].Counts != want {
 			t.Errorf("attempts of %s: %+v, want %+v", id, v.ByConfigID[id].Counts, want)
 		}
 	}
-	if got := v.ByConfigID[b].Tokens; got != (Tokens{Prompt: 13, Completion: 12, Total: 25}) {
+	if got := v.ByConfigID[b].Tokens; got != (stats.Tokens{Prompt: 13, Completion: 12, Total: 25}) {
 		t.Errorf("B's tokens: %+v", got)
 	}
 	states := map[string]float64{a: 1, b: 0, c: 0}

@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"catfish/channel"
+	"catfish/engine/state"
+	"catfish/engine/stats"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -13,13 +16,13 @@ import (
 // checks live in import_test.go.)
 
 // testChannel is POST /admin/config/{id}/test.
-func (h *harness) testChannel(id, body string) TestResult {
+func (h *harness) testChannel(id, body string) channel.TestResult {
 	h.t.Helper()
 	code, _, raw := h.call("POST", "/admin/config/"+id+"/test", body)
 	if code != 200 {
 		h.t.Fatalf("test %s: %d %s", id, code, raw)
 	}
-	var res TestResult
+	var res channel.TestResult
 	if err := json.Unmarshal([]byte(raw), &res); err != nil {
 		h.t.Fatalf("test answer: %v in %s", err, raw)
 	}
@@ -91,7 +94,7 @@ func TestChannelTest(t *testing.T) {
 			if res.LatencyMS <= 0 || res.LatencyMS < tc.minLatency {
 				t.Errorf("latency %v ms, want more than %v", res.LatencyMS, tc.minLatency)
 			}
-			if res.Model != testModel || res.Breaker != "closed" {
+			if res.Model != "default" || res.Breaker != "closed" {
 				t.Errorf("model %q breaker %q", res.Model, res.Breaker)
 			}
 			if strings.Contains(res.Error, url) {
@@ -104,7 +107,7 @@ func TestChannelTest(t *testing.T) {
 					Messages  []any  `json:"messages"`
 				}
 				json.Unmarshal(u.lastBody(), &body)
-				if body.MaxTokens != 1 || body.Model != testModel || len(body.Messages) != 1 {
+				if body.MaxTokens != 1 || body.Model != "default" || len(body.Messages) != 1 {
 					t.Errorf("the test request was %s", u.lastBody())
 				}
 				if got := u.lastHeader().Get("Authorization"); got != "Bearer sk-test-key-000000000001" {
@@ -112,7 +115,7 @@ func TestChannelTest(t *testing.T) {
 				}
 			}
 			// A test is no client request.
-			if v := h.stats(); v.Total != (Counts{}) || v.ByConfigID[id].Counts != (Counts{}) {
+			if v := h.stats(); v.Total != (stats.Counts{}) || v.ByConfigID[id].Counts != (stats.Counts{}) {
 				t.Errorf("the test counted as traffic: %+v %+v", v.Total, v.ByConfigID[id].Counts)
 			}
 		})
@@ -130,7 +133,7 @@ func TestChannelTestModel(t *testing.T) {
 		return b.Model
 	}
 	for _, tc := range []struct{ id, body, want string }{
-		{plain, "", testModel},
+		{plain, "", "default"},
 		{plain, `{"model":"asked-for"}`, "asked-for"},
 		{override, "", "the-override"},
 		{override, `{}`, "the-override"},
@@ -291,7 +294,7 @@ func TestExportImportOntoAFreshServer(t *testing.T) {
 
 	dst := newHarness(t, nil)
 	code, raw := dst.importDoc("?dry_run=true", backup)
-	var res ImportResult
+	var res state.ImportResult
 	json.Unmarshal([]byte(raw), &res)
 	if code != 200 || !res.DryRun || res.Added != 2 || res.Updated != 0 || res.Removed != 0 {
 		t.Fatalf("dry run: %d %s", code, raw)
@@ -364,7 +367,7 @@ func TestImportReplaceForgetsRemovedChannels(t *testing.T) {
 	delete(doc, "a")
 	b, _ := json.Marshal(doc)
 	code, raw := h.importDoc("", string(b))
-	var res ImportResult
+	var res state.ImportResult
 	json.Unmarshal([]byte(raw), &res)
 	if code != 200 || res.Removed != 1 || res.Updated != 1 {
 		t.Fatalf("import: %d %s", code, raw)
@@ -376,7 +379,7 @@ func TestImportReplaceForgetsRemovedChannels(t *testing.T) {
 	if _, ok := v.Today.ByConfigID[gone]; ok {
 		t.Errorf("the removed channel is still in today's stats")
 	}
-	if v.ByConfigID[kept].Counts != (Counts{Success: 1}) || v.Total != (Counts{Success: 2}) {
+	if v.ByConfigID[kept].Counts != (stats.Counts{Success: 1}) || v.Total != (stats.Counts{Success: 2}) {
 		t.Errorf("kept %+v, total %+v", v.ByConfigID[kept].Counts, v.Total)
 	}
 	if m := h.metrics(); strings.Contains(m, gone) || !strings.Contains(m, kept) {
@@ -402,7 +405,7 @@ func TestImportOriginalConfigOverHTTP(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, nil)
 			code, raw := h.importDoc("?dry_run=1", tc.doc)
-			var res ImportResult
+			var res state.ImportResult
 			json.Unmarshal([]byte(raw), &res)
 			if code != 200 || !res.DryRun || res.Channels != tc.channels || res.Added != tc.channels || strings.Join(res.Schemes, ",") != strings.Join(tc.schemes, ",") {
 				t.Fatalf("dry run: %d %s", code, raw)

@@ -20,7 +20,8 @@ import (
 	"time"
 
 	"catfish/channel"
-	"catfish/httpapi"
+	"catfish/engine/state"
+	"catfish/engine/stats"
 	"catfish/persist"
 )
 
@@ -111,14 +112,14 @@ func (h *harness) exportRaw() string {
 	return body
 }
 
-// listed is one channel of GET /admin/config. (httpapi.ChannelView itself
+// listed is one channel of GET /admin/config. (channel.View itself
 // does not decode: it embeds channel.Settings, whose UnmarshalJSON would
 // take over the whole object.)
 type listed struct {
 	ID      string              `json:"id"`
 	APIKey  string              `json:"api_key"`
 	Name    string              `json:"name"`
-	Breaker httpapi.BreakerView `json:"breaker"`
+	Breaker channel.BreakerView `json:"breaker"`
 }
 
 // views is GET /admin/config by channel id.
@@ -141,9 +142,9 @@ func (h *harness) views() map[string]listed {
 type durable struct {
 	Export   map[string][]channel.Settings
 	Breakers map[string]string // id → state, fails, open_until
-	Total    Counts
+	Total    stats.Counts
 	Canceled int64
-	Today    TodayView
+	Today    stats.TodayView
 	Channels map[string]string // id → counts and tokens
 	Schemes  map[string]string
 }
@@ -158,7 +159,7 @@ func (h *harness) durable() durable {
 		}
 		d.Breakers[id] = fmt.Sprintf("%s fails=%d until=%s", v.Breaker.State, v.Breaker.ConsecutiveFails, until)
 	}
-	var st StatsView
+	var st stats.View
 	h.getJSON("/admin/stats", &st)
 	d.Total, d.Canceled, d.Today = st.Total, st.Canceled, st.Today
 	for id, c := range st.ByConfigID {
@@ -402,21 +403,21 @@ func trafficSetup(t *testing.T, n *node, bad, good *upstream) (badID, goodID str
 
 // waitFlushed waits until the journal holds a breakers record opening id
 // and a stats record with total want.
-func waitFlushed(t *testing.T, dir, id string, want Counts) {
+func waitFlushed(t *testing.T, dir, id string, want stats.Counts) {
 	t.Helper()
 	waitFor(t, 15*time.Second, "the flusher to journal stats and the breaker", func() bool {
 		var open bool
-		var total Counts
+		var total stats.Counts
 		for _, r := range journal(t, dir) {
 			switch r.Type {
-			case recBreakers:
-				var m map[string]breakerRec
+			case state.RecBreakers:
+				var m map[string]state.BreakerRec
 				json.Unmarshal(r.Payload, &m)
 				if b, ok := m[id]; ok {
 					open = b.State == "open"
 				}
-			case recStats:
-				var d statsDoc
+			case state.RecStats:
+				var d stats.Doc
 				json.Unmarshal(r.Payload, &d)
 				if d.Total != nil {
 					total = *d.Total
@@ -433,9 +434,9 @@ func TestStatsAndBreakerSurviveRestart(t *testing.T) {
 			bad, good := failingUpstream(t), goodUpstream(t)
 			n := startNode(t, testConfig(t))
 			badID, _ := trafficSetup(t, n, bad, good)
-			waitFlushed(t, n.cfg.DataDir, badID, Counts{Success: 4, Fail: 1})
+			waitFlushed(t, n.cfg.DataDir, badID, stats.Counts{Success: 4, Fail: 1})
 			before := n.durable()
-			if before.Total != (Counts{Success: 4, Fail: 1}) {
+			if before.Total != (stats.Counts{Success: 4, Fail: 1}) {
 				t.Fatalf("total before restart %+v", before.Total)
 			}
 
@@ -468,7 +469,7 @@ func TestCompactionKeepsEverything(t *testing.T) {
 
 	// settled: a snapshot covers every record and the journal is empty.
 	settled := func() bool {
-		return n.e.store.Size() == 0 && snapshotSeq(t, cfg.DataDir) == n.e.store.LastSeq() && n.e.store.LastSeq() > 0
+		return n.e.journal.Size() == 0 && snapshotSeq(t, cfg.DataDir) == n.e.journal.LastSeq() && n.e.journal.LastSeq() > 0
 	}
 	waitFor(t, 15*time.Second, "a compaction", func() bool {
 		return strings.Contains(n.logs.String(), "journal compacted") && settled()
@@ -515,7 +516,7 @@ func TestReimportedChannelStartsFreshAfterCrash(t *testing.T) {
 	bad, good := failingUpstream(t), goodUpstream(t)
 	n := startNode(t, testConfig(t))
 	badID, _ := trafficSetup(t, n, bad, good)
-	waitFlushed(t, n.cfg.DataDir, badID, Counts{Success: 4, Fail: 1})
+	waitFlushed(t, n.cfg.DataDir, badID, stats.Counts{Success: 4, Fail: 1})
 	backup := n.exportRaw()
 	if code, _, _ := n.call("DELETE", "/admin/config/"+badID, ""); code != 204 {
 		t.Fatalf("delete: %d", code)
@@ -723,7 +724,7 @@ func TestMeasureAdminWriteLatency(t *testing.T) {
 	start = time.Now()
 	for range seqN {
 		t0 := time.Now()
-		if _, err := s.Commit(recPut, rec); err != nil {
+		if _, err := s.Commit(state.RecPut, rec); err != nil {
 			t.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))
@@ -735,7 +736,7 @@ func TestMeasureAdminWriteLatency(t *testing.T) {
 		wg.Go(func() {
 			for range each {
 				t0 := time.Now()
-				if _, err := s.Commit(recPut, rec); err != nil {
+				if _, err := s.Commit(state.RecPut, rec); err != nil {
 					t.Error(err)
 				}
 				mu.Lock()
@@ -752,10 +753,10 @@ func TestMeasureAdminWriteLatency(t *testing.T) {
 // periods and returns its size.
 func waitJournalStill(t *testing.T, n *node) int64 {
 	t.Helper()
-	last := n.e.store.Size()
+	last := n.e.journal.Size()
 	for range 20 {
-		time.Sleep(2*flushEvery + 200*time.Millisecond)
-		cur := n.e.store.Size()
+		time.Sleep(2*state.FlushEvery + 200*time.Millisecond)
+		cur := n.e.journal.Size()
 		if cur == last {
 			return cur
 		}
@@ -847,42 +848,45 @@ func TestMeasureRestart(t *testing.T) {
 	buildStart := time.Now()
 	for i := range channels {
 		ids[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
-		b, _ := json.Marshal(putPayload{Channel: channel.Settings{ID: ids[i], Priority: i % 7,
+		b, _ := json.Marshal(map[string]any{"channel": channel.Settings{ID: ids[i], Priority: i % 7,
 			URL: fmt.Sprintf("https://upstream-%d.example/v1", i), APIKey: fmt.Sprintf("sk-%040d", i),
 			Name: fmt.Sprintf("channel %d", i), Enabled: true, Scheme: fmt.Sprintf("scheme-%d", i%50)}})
-		if _, err := s.Append(recPut, b); err != nil {
+		if _, err := s.Append(state.RecPut, b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Then a long history of stats and breaker flushes, 100 channels each.
-	hour := hourOf(time.Now())
-	total := Counts{}
+	// Then a long history of stats and breaker flushes, 100 channels each,
+	// in the journal's JSON shape.
+	hour := time.Now().Unix() / 3600
+	var total int64
 	for k := 0; s.Size() < target; k++ {
-		d := statsDoc{Total: &total, Today: &today{Date: time.Now().Format(time.DateOnly), ByChannel: map[string]*Counts{}},
-			Channels: map[string]*chanStats{}, Schemes: map[string]*schemeStats{}}
-		br := map[string]breakerRec{}
+		chans, today := map[string]any{}, map[string]any{}
+		br := map[string]state.BreakerRec{}
 		for j := range 100 {
 			id := ids[(k*100+j)%channels]
-			c := &chanStats{Counts: Counts{Success: int64(k), Fail: int64(j)}, Tokens: Tokens{Prompt: int64(k * 10), Completion: int64(k * 20), Total: int64(k * 30)}}
-			for b := range 8 {
-				c.TTFB.observe(time.Duration(b*k+1) * time.Millisecond)
-			}
-			c.Hours = hours{{H: hour, Counts: c.Counts}}
-			d.Channels[id] = c
-			d.Today.ByChannel[id] = &Counts{Success: int64(k)}
+			buckets := make([]int64, 31)
+			buckets[k%31] = 8
+			chans[id] = map[string]any{"success": k, "fail": j,
+				"tokens": map[string]any{"prompt": k * 10, "completion": k * 20, "total": k * 30},
+				"ttfb":   map[string]any{"sum_ms": 8 * k, "count": 8, "buckets": buckets},
+				"hours":  []any{map[string]any{"h": hour, "success": k, "fail": j}}}
+			today[id] = map[string]any{"success": k}
 			if j%10 == 0 {
-				br[id] = breakerRec{State: "closed", Fails: j % 3}
+				br[id] = state.BreakerRec{State: "closed", Fails: j % 3}
 			}
 		}
-		d.Schemes[fmt.Sprintf("scheme-%d", k%50)] = &schemeStats{Counts: Counts{Success: int64(k)}}
-		d.Hours = hours{{H: hour, Counts: total}}
-		total.Success++
-		b, _ := json.Marshal(&d)
-		if _, err := s.Append(recStats, b); err != nil {
+		d := map[string]any{"total": map[string]any{"success": total},
+			"today":    map[string]any{"date": time.Now().Format(time.DateOnly), "by_config_id": today},
+			"channels": chans,
+			"schemes":  map[string]any{fmt.Sprintf("scheme-%d", k%50): map[string]any{"success": k}},
+			"hours":    []any{map[string]any{"h": hour, "success": total}}}
+		total++
+		b, _ := json.Marshal(d)
+		if _, err := s.Append(state.RecStats, b); err != nil {
 			t.Fatal(err)
 		}
 		b, _ = json.Marshal(br)
-		if _, err := s.Append(recBreakers, b); err != nil {
+		if _, err := s.Append(state.RecBreakers, b); err != nil {
 			t.Fatal(err)
 		}
 	}

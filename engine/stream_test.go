@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"catfish/engine/stats"
 	"context"
 	"io"
 	"net/http"
@@ -175,7 +176,7 @@ func TestUsageChunkHidden(t *testing.T) {
 		t.Errorf("client that asked for usage must get it untouched: %q", body)
 	}
 	// Hidden or shown, each stream's usage chunk is counted for the channel.
-	if got, want := h.statsAfter(2).ByConfigID[id].Tokens, (Tokens{Prompt: 6, Completion: 4, Total: 10}); got != want {
+	if got, want := h.statsAfter(2).ByConfigID[id].Tokens, (stats.Tokens{Prompt: 6, Completion: 4, Total: 10}); got != want {
 		t.Errorf("tokens: got %+v, want %+v", got, want)
 	}
 }

@@ -16,70 +16,49 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"catfish/channel"
+	"catfish/engine/dialect"
+	"catfish/engine/state"
+	"catfish/engine/stats"
 )
-
-// ProxyRequest is one client request to /v1, read and scanned.
-type ProxyRequest struct {
-	Path   string // after "/v1", e.g. "/chat/completions"
-	Query  string // raw query string, passed upstream
-	Body   []byte
-	Info   BodyInfo
-	Header http.Header // the client's headers
-}
 
 // Proxy serves /v1.
 type Proxy interface {
 	// Proxy answers one request. It either writes the whole answer and
 	// returns nil, or writes nothing and returns the error to send.
-	Proxy(w http.ResponseWriter, r *http.Request, req *ProxyRequest) error
+	Proxy(w http.ResponseWriter, r *http.Request, in *dialect.Inbound) error
 	// Models lists the scheme names, which clients use as model ids.
 	Models(ctx context.Context) ([]string, error)
-}
-
-// ChannelView is a channel as the admin API shows it: key masked, breaker
-// state attached.
-type ChannelView struct {
-	channel.Settings
-	Breaker BreakerView `json:"breaker"`
-}
-
-// BreakerView is a channel's breaker as the admin API shows it.
-type BreakerView struct {
-	State            string     `json:"state"` // closed, open, half_open
-	ConsecutiveFails int        `json:"consecutive_fails"`
-	OpenUntil        *time.Time `json:"open_until"`
 }
 
 // Admin serves /admin.
 type Admin interface {
 	// Channels returns every channel by scheme, keys masked.
-	Channels(ctx context.Context) (map[string][]ChannelView, error)
-	CreateChannel(ctx context.Context, p channel.Patch) (ChannelView, error)
-	UpdateChannel(ctx context.Context, id string, p channel.Patch) (ChannelView, error)
+	Channels(ctx context.Context) (map[string][]channel.View, error)
+	CreateChannel(ctx context.Context, p channel.Patch) (channel.View, error)
+	UpdateChannel(ctx context.Context, id string, p channel.Patch) (channel.View, error)
 	DeleteChannel(ctx context.Context, id string) error
 	// ResetChannel closes the channel's breaker.
-	ResetChannel(ctx context.Context, id string) (ChannelView, error)
-	// TestChannel sends a one-token chat request through that channel
-	// only; model may be empty.
-	TestChannel(ctx context.Context, id, model string) (any, error)
+	ResetChannel(ctx context.Context, id string) (channel.View, error)
+	// TestChannel sends a one-token request through that channel only;
+	// model may be empty.
+	TestChannel(ctx context.Context, id, model string) (channel.TestResult, error)
 	// Stats is the /admin/stats document.
-	Stats(ctx context.Context) (any, error)
+	Stats(ctx context.Context) (*stats.View, error)
 	// Requests lists recent requests with their attempt chains.
-	Requests(ctx context.Context) (any, error)
+	Requests(ctx context.Context) ([]stats.Recent, error)
 	// Logs returns the newest log lines, oldest first.
 	Logs(ctx context.Context) ([]string, error)
 	// Export returns the whole configuration, keys included.
-	Export(ctx context.Context) (any, error)
+	Export(ctx context.Context) (map[string][]channel.Settings, error)
 	// Import replaces (or with merge, upserts) the configuration from a
 	// Catfish export or catfishAPIAgg's config.json. dryRun only checks.
-	Import(ctx context.Context, doc []byte, dryRun, merge bool) (any, error)
+	Import(ctx context.Context, doc []byte, dryRun, merge bool) (state.ImportResult, error)
 	// Metrics renders Prometheus text.
 	Metrics(ctx context.Context) ([]byte, error)
 }
@@ -134,8 +113,8 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /admin/config/{id}", s.adm(s.deleteChannel))
 	m.HandleFunc("POST /admin/config/{id}/reset", s.adm(s.resetChannel))
 	m.HandleFunc("POST /admin/config/{id}/test", s.adm(s.testChannel))
-	m.HandleFunc("GET /admin/stats", s.adm(s.get(s.admin.Stats)))
-	m.HandleFunc("GET /admin/requests", s.adm(s.get(s.admin.Requests)))
+	m.HandleFunc("GET /admin/stats", s.adm(get(s.admin.Stats)))
+	m.HandleFunc("GET /admin/requests", s.adm(get(s.admin.Requests)))
 	m.HandleFunc("GET /admin/logs", s.adm(s.logs))
 	m.HandleFunc("GET /admin/export", s.adm(s.export))
 	m.HandleFunc("POST /admin/import", s.adm(s.importConfig))
@@ -167,7 +146,7 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], s.keySum[:]) == 1
 }
 
-var errUnauthorized = &APIError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+var errUnauthorized = &dialect.Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
 	Message: "Incorrect API key provided. Send it as 'Authorization: Bearer <key>'."}
 
 // v1 wraps /v1 handlers: CORS for browser clients, then the key check.
@@ -175,11 +154,11 @@ func (s *Server) v1(h func(http.ResponseWriter, *http.Request) error) http.Handl
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		if !s.authorized(r) {
-			WriteError(w, errUnauthorized)
+			writeError(w, errUnauthorized, dialect.Chat)
 			return
 		}
 		if err := h(w, r); err != nil {
-			WriteError(w, err)
+			writeError(w, err, dialect.Chat)
 		}
 	}
 }
@@ -189,11 +168,11 @@ func (s *Server) adm(h func(http.ResponseWriter, *http.Request) error) http.Hand
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if !s.authorized(r) {
-			WriteError(w, errUnauthorized)
+			writeError(w, errUnauthorized, dialect.Chat)
 			return
 		}
 		if err := h(w, r); err != nil {
-			WriteError(w, err)
+			writeError(w, err, dialect.Chat)
 		}
 	}
 }
@@ -208,7 +187,7 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) error {
-	return Errorf(http.StatusNotFound, "invalid_request_error", "unknown_url",
+	return dialect.Errorf(http.StatusNotFound, "invalid_request_error", "unknown_url",
 		"Unknown request URL: "+r.Method+" "+r.URL.Path)
 }
 
@@ -225,20 +204,20 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	info, err := ScanObject(body)
+	info, err := dialect.ScanObject(body)
 	if err != nil {
 		return err
 	}
 	if !info.HasModel {
-		return &APIError{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "missing_model", Param: "model",
+		return &dialect.Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "missing_model", Param: "model",
 			Message: "you must provide a model parameter (a string naming a scheme)"}
 	}
 	path, err := upstreamPath(r)
 	if err != nil {
 		return err
 	}
-	req := &ProxyRequest{Path: path, Query: r.URL.RawQuery, Body: body, Info: info, Header: r.Header}
-	return s.proxy.Proxy(w, r, req)
+	in := &dialect.Inbound{Dialect: dialect.Chat, Path: path, Query: r.URL.RawQuery, Header: r.Header, Body: body, Info: info}
+	return s.proxy.Proxy(w, r, in)
 }
 
 func checkJSONContentType(r *http.Request) error {
@@ -246,14 +225,14 @@ func checkJSONContentType(r *http.Request) error {
 	if ct == "" {
 		return nil // many clients omit it; the body is checked anyway
 	}
-	mt := MediaType(ct)
+	mt := dialect.MediaType(ct)
 	// curl -d sends x-www-form-urlencoded unless told otherwise; the body
 	// is still checked as JSON, so accepting it costs nothing and spares
 	// every curl user a confusing first error.
 	if mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "application/x-www-form-urlencoded" {
 		return nil
 	}
-	return &APIError{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error", Code: "unsupported_media_type",
+	return &dialect.Error{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error", Code: "unsupported_media_type",
 		Message: "Content-Type must be application/json, got " + strconv.Quote(ct)}
 }
 
@@ -263,7 +242,7 @@ func checkJSONContentType(r *http.Request) error {
 func upstreamPath(r *http.Request) (string, error) {
 	for seg := range strings.SplitSeq(r.PathValue("path"), "/") {
 		if seg == "." || seg == ".." {
-			return "", Errorf(http.StatusBadRequest, "invalid_request_error", "invalid_path", "the request path may not contain . or .. segments")
+			return "", dialect.Errorf(http.StatusBadRequest, "invalid_request_error", "invalid_path", "the request path may not contain . or .. segments")
 		}
 	}
 	return strings.TrimPrefix(r.URL.EscapedPath(), "/v1"), nil
@@ -273,21 +252,6 @@ func upstreamPath(r *http.Request) (string, error) {
 // trickle it (ReadHeaderTimeout only covers the headers).
 const bodyReadTimeout = 2 * time.Minute
 
-// MediaType is a Content-Type's media type, lower case, without
-// parameters; "" when absent or malformed. The common plain values skip
-// the full parser, which allocates.
-func MediaType(ct string) string {
-	switch ct {
-	case "application/json", "text/event-stream":
-		return ct
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return ""
-	}
-	return mt
-}
-
 // readBody reads the whole body, refusing more than limit bytes.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	rc := http.NewResponseController(w)
@@ -296,7 +260,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		// client leaving during a long stream must not time out.
 		defer rc.SetReadDeadline(time.Time{})
 	}
-	tooLarge := &APIError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
+	tooLarge := &dialect.Error{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
 		Message: "request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
 	if r.ContentLength > limit {
 		return nil, tooLarge
@@ -318,7 +282,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		if r.Context().Err() != nil {
 			return nil, r.Context().Err()
 		}
-		return nil, Errorf(http.StatusBadRequest, "invalid_request_error", "bad_body", "could not read the request body: "+err.Error())
+		return nil, dialect.Errorf(http.StatusBadRequest, "invalid_request_error", "bad_body", "could not read the request body: "+err.Error())
 	}
 	return body, nil
 }
@@ -365,7 +329,7 @@ func (s *Server) readPatch(w http.ResponseWriter, r *http.Request) (channel.Patc
 	if err != nil {
 		return channel.Patch{}, err
 	}
-	if _, err := ScanObject(body); err != nil {
+	if _, err := dialect.ScanObject(body); err != nil {
 		return channel.Patch{}, err
 	}
 	return channel.DecodePatch(body)
@@ -406,7 +370,7 @@ func (s *Server) deleteChannel(w http.ResponseWriter, r *http.Request) error {
 }
 
 // get serves a read-only admin document.
-func (s *Server) get(read func(context.Context) (any, error)) func(http.ResponseWriter, *http.Request) error {
+func get[T any](read func(context.Context) (T, error)) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		v, err := read(r.Context())
 		if err != nil {
@@ -448,7 +412,7 @@ func (s *Server) testChannel(w http.ResponseWriter, r *http.Request) error {
 		Model string `json:"model"`
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
-		if _, err := ScanObject(body); err != nil {
+		if _, err := dialect.ScanObject(body); err != nil {
 			return err
 		}
 		if err := json.Unmarshal(body, &in); err != nil {
@@ -482,9 +446,9 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !json.Valid(body) {
-		_, err := ScanObject(body)
+		_, err := dialect.ScanObject(body)
 		if err == nil {
-			err = Errorf(http.StatusBadRequest, "invalid_request_error", "invalid_json", "the body is not valid JSON")
+			err = dialect.Errorf(http.StatusBadRequest, "invalid_request_error", "invalid_json", "the body is not valid JSON")
 		}
 		return err
 	}
@@ -502,12 +466,12 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request) error {
 // MetricsPublic is set.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	if !s.opts.MetricsPublic && !s.authorized(r) {
-		WriteError(w, errUnauthorized)
+		writeError(w, errUnauthorized, dialect.Chat)
 		return
 	}
 	b, err := s.admin.Metrics(r.Context())
 	if err != nil {
-		WriteError(w, err)
+		writeError(w, err, dialect.Chat)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -518,7 +482,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		WriteError(w, err)
+		writeError(w, err, dialect.Chat)
 		return
 	}
 	h := w.Header()

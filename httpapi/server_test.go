@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"catfish/channel"
+	"catfish/engine/dialect"
 	"catfish/scheme"
 )
 
@@ -27,12 +28,12 @@ const testAdminKey = "sk-admin-0123456789abcdef"
 // or a fixed error.
 type fakeProxy struct {
 	mu     sync.Mutex
-	reqs   []*ProxyRequest
+	reqs   []*dialect.Inbound
 	err    error    // returned by Proxy instead of answering
 	models []string // returned by Models
 }
 
-func (p *fakeProxy) Proxy(w http.ResponseWriter, r *http.Request, req *ProxyRequest) error {
+func (p *fakeProxy) Proxy(w http.ResponseWriter, r *http.Request, req *dialect.Inbound) error {
 	p.mu.Lock()
 	p.reqs = append(p.reqs, req)
 	err := p.err
@@ -50,7 +51,7 @@ func (p *fakeProxy) Models(ctx context.Context) ([]string, error) {
 	return p.models, p.err
 }
 
-func (p *fakeProxy) last(t *testing.T) *ProxyRequest {
+func (p *fakeProxy) last(t *testing.T) *dialect.Inbound {
 	t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -77,14 +78,14 @@ type fakeAdmin struct {
 
 func newFakeAdmin() *fakeAdmin { return &fakeAdmin{chans: map[string]channel.Settings{}} }
 
-func view(s channel.Settings) ChannelView {
-	return ChannelView{Settings: s.Public(), Breaker: BreakerView{State: "closed"}}
+func view(s channel.Settings) channel.View {
+	return channel.View{Settings: s.Public(), Breaker: channel.BreakerView{State: "closed"}}
 }
 
-func (a *fakeAdmin) Channels(ctx context.Context) (map[string][]ChannelView, error) {
+func (a *fakeAdmin) Channels(ctx context.Context) (map[string][]channel.View, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := map[string][]ChannelView{}
+	out := map[string][]channel.View{}
 	ids := make([]string, 0, len(a.chans))
 	for id := range a.chans {
 		ids = append(ids, id)
@@ -97,28 +98,28 @@ func (a *fakeAdmin) Channels(ctx context.Context) (map[string][]ChannelView, err
 	return out, nil
 }
 
-func (a *fakeAdmin) CreateChannel(ctx context.Context, p channel.Patch) (ChannelView, error) {
+func (a *fakeAdmin) CreateChannel(ctx context.Context, p channel.Patch) (channel.View, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.next++
 	s, err := channel.NewFromPatch(fmt.Sprintf("ch-%02d", a.next), p)
 	if err != nil {
-		return ChannelView{}, err
+		return channel.View{}, err
 	}
 	a.chans[s.ID] = s
 	return view(s), nil
 }
 
-func (a *fakeAdmin) UpdateChannel(ctx context.Context, id string, p channel.Patch) (ChannelView, error) {
+func (a *fakeAdmin) UpdateChannel(ctx context.Context, id string, p channel.Patch) (channel.View, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s, ok := a.chans[id]
 	if !ok {
-		return ChannelView{}, fmt.Errorf("update %s: %w", id, channel.ErrNotFound)
+		return channel.View{}, fmt.Errorf("update %s: %w", id, channel.ErrNotFound)
 	}
 	s, err := channel.ApplyPatch(s, p)
 	if err != nil {
-		return ChannelView{}, err
+		return channel.View{}, err
 	}
 	a.chans[id] = s
 	return view(s), nil
@@ -510,7 +511,7 @@ func TestProxyErrorsBecomeAnswers(t *testing.T) {
 		{"no scheme", scheme.ErrNoScheme, 503, "no_channels"},
 		{"stopped", fmt.Errorf("route: %w", scheme.ErrStopped), 503, "shutting_down"},
 		{"timeout", context.DeadlineExceeded, 504, "request_timeout"},
-		{"api error", &APIError{Status: 429, Type: "rate_limit", Code: "rate_limited", Message: "slow down", RetryAfter: 7}, 429, "rate_limited"},
+		{"api error", &dialect.Error{Status: 429, Type: "rate_limit", Code: "rate_limited", Message: "slow down", RetryAfter: 7}, 429, "rate_limited"},
 		{"unknown", errors.New("boom"), 500, "internal_error"},
 	}
 	for _, tt := range tests {
@@ -530,7 +531,7 @@ func TestProxyErrorsBecomeAnswers(t *testing.T) {
 	// An upstream's own error body is passed through as it came.
 	ts := newTestServer(t, nil)
 	upstream := []byte(`{"error":{"message":"bad","type":"invalid_request_error","param":null,"code":"content_policy_violation"}}`)
-	ts.proxy.err = &APIError{Status: 400, Body: upstream, Header: http.Header{"Content-Type": {"application/json"}}}
+	ts.proxy.err = &dialect.Error{Status: 400, Body: upstream, Header: http.Header{"Content-Type": {"application/json"}}}
 	w := ts.do("POST", "/v1/chat/completions", bearer, `{"model":"m"}`)
 	if w.Code != 400 || !bytes.Equal(w.Body.Bytes(), upstream) {
 		t.Errorf("passed-through error: %d %s", w.Code, w.Body)
@@ -592,7 +593,7 @@ func TestUnknownRoutes(t *testing.T) {
 }
 
 // channelOf decodes an admin answer into a channel.
-func channelOf(t *testing.T, w *httptest.ResponseRecorder) ChannelView {
+func channelOf(t *testing.T, w *httptest.ResponseRecorder) channel.View {
 	t.Helper()
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d, want 200; body %s", w.Code, w.Body)
@@ -600,7 +601,7 @@ func channelOf(t *testing.T, w *httptest.ResponseRecorder) ChannelView {
 	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	var v ChannelView
+	var v channel.View
 	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
 		t.Fatalf("answer %s: %v", w.Body, err)
 	}
@@ -635,7 +636,7 @@ func TestAdminCRUD(t *testing.T) {
 
 	// List.
 	w = ts.do("GET", "/admin/config", bearer, "")
-	var all map[string][]ChannelView
+	var all map[string][]channel.View
 	if err := json.Unmarshal(w.Body.Bytes(), &all); err != nil || w.Code != 200 {
 		t.Fatalf("list: %d %s %v", w.Code, w.Body, err)
 	}
@@ -741,7 +742,7 @@ func TestAdminContentType(t *testing.T) {
 func TestWriteError(t *testing.T) {
 	w := httptest.NewRecorder()
 	w.Header().Set("Content-Length", "999")
-	WriteError(w, Errorf(418, "teapot", "short_and_stout", "I'm a teapot"))
+	writeError(w, dialect.Errorf(418, "teapot", "short_and_stout", "I'm a teapot"), dialect.Chat)
 	if w.Code != 418 {
 		t.Fatalf("status %d", w.Code)
 	}
@@ -758,11 +759,11 @@ func TestWriteError(t *testing.T) {
 	if got := StatusOf(fmt.Errorf("x: %w", channel.ErrNotFound)); got != 404 {
 		t.Errorf("StatusOf(ErrNotFound) = %d", got)
 	}
-	if got := StatusOf(context.Canceled); got != StatusClientClosed {
+	if got := StatusOf(context.Canceled); got != dialect.StatusClientClosed {
 		t.Errorf("StatusOf(Canceled) = %d", got)
 	}
 	var doc map[string]map[string]any
-	json.Unmarshal(ErrorJSON("t", "", "m", "p"), &doc)
+	json.Unmarshal(dialect.OpenAIErrorJSON("t", "", "m", "p"), &doc)
 	if doc["error"]["code"] != nil || doc["error"]["param"] != "p" {
 		t.Errorf("ErrorJSON without code: %v", doc)
 	}

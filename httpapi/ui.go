@@ -3,6 +3,8 @@ package httpapi
 import (
 	"io/fs"
 	"net/http"
+
+	"catfish/engine/dialect"
 )
 
 // uiCSP allows the admin page its own files and nothing else: no inline
@@ -18,8 +20,8 @@ func uiHandler(files fs.FS) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			WriteError(w, Errorf(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
-				"Method "+r.Method+" is not allowed for "+r.URL.Path))
+			writeError(w, dialect.Errorf(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
+				"Method "+r.Method+" is not allowed for "+r.URL.Path), dialect.Chat)
 			return
 		}
 		h := w.Header()

@@ -132,13 +132,3 @@ func (p *Plan) Next() (Candidate, bool) {
 	}
 	return Candidate{}, false
 }
-
-// Order lists the ids of a whole plan; tests and diagnostics use it.
-func Order(v *View, n uint64) []string {
-	p := NewPlan(v, n)
-	var ids []string
-	for c, ok := p.Next(); ok; c, ok = p.Next() {
-		ids = append(ids, c.ID)
-	}
-	return ids
-}

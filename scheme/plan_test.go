@@ -343,3 +343,13 @@ func FuzzPlanInvariants(f *testing.F) {
 		}
 	})
 }
+
+// Order lists the ids of a whole plan.
+func Order(v *View, n uint64) []string {
+	p := NewPlan(v, n)
+	var ids []string
+	for c, ok := p.Next(); ok; c, ok = p.Next() {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}

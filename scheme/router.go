@@ -2,8 +2,9 @@
 //
 // A scheme is a named pool of channels; the request's "model" picks it.
 // The Router actor owns every scheme's membership, the round-robin
-// counters and a copy of each channel's breaker health, relayed to it by
-// request goroutines after each change. It answers a plan request with an
+// counters and a routing copy of each channel's breaker health, relayed
+// to it by request goroutines after each change (the channel actors own
+// the breakers themselves; this copy only decides who is offered). It answers a plan request with an
 // immutable View and a rotation number; the request goroutine walks that
 // plan on its own, asking each channel's actor for a permit. The router
 // never talks to channel actors and never waits on anything but its
@@ -50,13 +51,7 @@ type setReq struct {
 }
 
 type readReq struct {
-	takeDirty bool
-	reply     chan readReply
-}
-
-type readReply struct {
-	names  []string
-	health map[string]channel.Health
+	reply chan []string
 }
 
 // Router is the scheme router actor.
@@ -68,7 +63,7 @@ type Router struct {
 	healthc chan channel.Health
 	// setc: the engine (admin changes, start-up) → loop.
 	setc chan setReq
-	// readc: the engine (admin reads, journaling) → loop.
+	// readc: the engine (model list) → loop.
 	readc chan readReq
 	// done is closed when the loop has exited.
 	done chan struct{}
@@ -77,8 +72,7 @@ type Router struct {
 	defaultScheme string
 	members       map[string]*Member
 	schemes       map[string]*schemeState
-	names         []string                  // sorted scheme names
-	dirty         map[string]channel.Health // health changes not yet taken for the journal
+	names         []string // sorted scheme names
 	now           func() time.Time
 }
 
@@ -94,7 +88,6 @@ func NewRouter(defaultScheme string) *Router {
 		defaultScheme: defaultScheme,
 		members:       map[string]*Member{},
 		schemes:       map[string]*schemeState{},
-		dirty:         map[string]channel.Health{},
 		now:           time.Now,
 	}
 }
@@ -114,7 +107,7 @@ func (r *Router) Run(ctx context.Context) error {
 			r.onSet(req)
 			req.reply <- struct{}{}
 		case req := <-r.readc:
-			req.reply <- r.onRead(req.takeDirty)
+			req.reply <- slices.Clone(r.names)
 		}
 	}
 }
@@ -157,7 +150,6 @@ func (r *Router) onHealth(h channel.Health) {
 	}
 	routing := m.Health.State != h.State || !m.Health.OpenUntil.Equal(h.OpenUntil)
 	m.Health = h
-	r.dirty[h.ID] = h
 	if routing {
 		r.schemes[m.Scheme].stale = true
 	}
@@ -165,7 +157,7 @@ func (r *Router) onHealth(h channel.Health) {
 
 func (r *Router) onSet(req setReq) {
 	if req.put == nil {
-		r.removeMember(req.remove, true)
+		r.removeMember(req.remove)
 		return
 	}
 	m := *req.put
@@ -173,7 +165,7 @@ func (r *Router) onSet(req setReq) {
 		if old.Health.Version > m.Health.Version {
 			m.Health = old.Health
 		}
-		r.removeMember(m.ID, false)
+		r.removeMember(m.ID)
 	}
 	r.members[m.ID] = &m
 	s, ok := r.schemes[m.Scheme]
@@ -187,17 +179,13 @@ func (r *Router) onSet(req setReq) {
 	s.stale = true
 }
 
-// removeMember takes a member out of its scheme. Only a real removal
-// forgets its unjournaled health change; a replacement keeps it.
-func (r *Router) removeMember(id string, forget bool) {
+// removeMember takes a member out of its scheme.
+func (r *Router) removeMember(id string) {
 	m, ok := r.members[id]
 	if !ok {
 		return
 	}
 	delete(r.members, id)
-	if forget {
-		delete(r.dirty, id)
-	}
 	s := r.schemes[m.Scheme]
 	s.members = slices.DeleteFunc(s.members, func(x *Member) bool { return x.ID == id })
 	s.stale = true
@@ -206,19 +194,6 @@ func (r *Router) removeMember(id string, forget bool) {
 		delete(r.schemes, m.Scheme)
 		r.names = slices.DeleteFunc(r.names, func(n string) bool { return n == m.Scheme })
 	}
-}
-
-func (r *Router) onRead(takeDirty bool) readReply {
-	if takeDirty {
-		out := r.dirty
-		r.dirty = map[string]channel.Health{}
-		return readReply{health: out}
-	}
-	h := make(map[string]channel.Health, len(r.members))
-	for id, m := range r.members {
-		h[id] = m.Health
-	}
-	return readReply{names: slices.Clone(r.names), health: h}
 }
 
 // call sends req on mailbox and waits for the reply, giving up when ctx
@@ -274,16 +249,8 @@ func (r *Router) Remove(ctx context.Context, id string) error {
 	return err
 }
 
-// Schemes returns the scheme names, sorted, and every member's health.
-func (r *Router) Schemes(ctx context.Context) ([]string, map[string]channel.Health, error) {
-	reply := make(chan readReply, 1)
-	rep, err := call(ctx, r, r.readc, readReq{reply: reply}, reply)
-	return rep.names, rep.health, err
-}
-
-// TakeDirty returns the health changes since the last call, for the journal.
-func (r *Router) TakeDirty(ctx context.Context) (map[string]channel.Health, error) {
-	reply := make(chan readReply, 1)
-	rep, err := call(ctx, r, r.readc, readReq{takeDirty: true, reply: reply}, reply)
-	return rep.health, err
+// Names returns the scheme names, sorted.
+func (r *Router) Names(ctx context.Context) ([]string, error) {
+	reply := make(chan []string, 1)
+	return call(ctx, r, r.readc, readReq{reply: reply}, reply)
 }

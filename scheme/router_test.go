@@ -61,9 +61,9 @@ func plan(t *testing.T, r *Router, model string) (string, []string) {
 
 func schemeNames(t *testing.T, r *Router) []string {
 	t.Helper()
-	names, _, err := r.Schemes(context.Background())
+	names, err := r.Names(context.Background())
 	if err != nil {
-		t.Fatalf("Schemes: %v", err)
+		t.Fatalf("Names: %v", err)
 	}
 	return names
 }
@@ -182,13 +182,6 @@ func TestRouterPutRemove(t *testing.T) {
 		if _, ids := plan(t, r, "beta"); !slices.Equal(ids, []string{"a2"}) {
 			t.Fatalf("beta with b1 disabled: got %v, want [a2]", ids)
 		}
-		_, health, err := r.Schemes(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := health["a1"]; ok || len(health) != 2 {
-			t.Fatalf("Schemes health: got %v, want a2 and b1 only", health)
-		}
 	})
 }
 
@@ -264,13 +257,6 @@ func TestRouterPutKeepsNewerHealth(t *testing.T) {
 		if _, ids := plan(t, r, "s"); len(ids) != 2 {
 			t.Fatalf("Put with newer health: got %v, want x and y", ids)
 		}
-		_, health, err := r.Schemes(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h := health["x"]; h.Version != 6 || h.State != channel.Closed {
-			t.Fatalf("Schemes health[x]: got %+v, want closed version 6", h)
-		}
 	})
 }
 
@@ -296,74 +282,24 @@ func TestRouterRoundRobin(t *testing.T) {
 	})
 }
 
-func TestRouterTakeDirty(t *testing.T) {
+// TestRouterRelayKeepsTheNewest: routing follows the newest relayed
+// health of each channel; stale and unknown relays change nothing.
+func TestRouterRelayKeepsTheNewest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := startRouter(t, "")
-		ctx := context.Background()
 		mustPut(t, r, member("x", "s", 1, 1), member("y", "s", 1, 2))
-		if d, err := r.TakeDirty(ctx); err != nil || len(d) != 0 {
-			t.Fatalf("TakeDirty before any relay: got %v, %v, want empty", d, err)
-		}
-
-		hx := channel.Health{ID: "x", State: channel.Closed, Fails: 1, Version: 2} // not a routing change
-		hy := channel.Health{ID: "y", State: channel.Open, OpenUntil: time.Now().Add(time.Minute), Fails: 3, Version: 2}
-		r.Relay(hx)
-		r.Relay(hy)
+		r.Relay(channel.Health{ID: "y", State: channel.Open, OpenUntil: time.Now().Add(time.Minute), Fails: 3, Version: 2})
 		r.Relay(channel.Health{ID: "y", State: channel.Closed, Version: 1})   // stale
 		r.Relay(channel.Health{ID: "ghost", State: channel.Open, Version: 7}) // unknown
-		d, err := r.TakeDirty(ctx)
-		if err != nil {
-			t.Fatal(err)
+		if _, ids := plan(t, r, "s"); !slices.Equal(ids, []string{"x"}) {
+			t.Fatalf("after relays: got %v, want [x]", ids)
 		}
-		if len(d) != 2 || d["x"] != hx || d["y"] != hy {
-			t.Fatalf("TakeDirty: got %v, want x and y as relayed", d)
+		if names := schemeNames(t, r); !slices.Equal(names, []string{"s"}) {
+			t.Fatalf("an unknown relay made a scheme: %v", names)
 		}
-		if d, err := r.TakeDirty(ctx); err != nil || len(d) != 0 {
-			t.Fatalf("second TakeDirty: got %v, %v, want empty", d, err)
-		}
-
-		// The latest relay per channel wins.
-		hx3 := channel.Health{ID: "x", State: channel.Closed, Fails: 2, Version: 3}
-		hx4 := channel.Health{ID: "x", State: channel.Closed, Fails: 0, Version: 4}
-		r.Relay(hx3)
-		r.Relay(hx4)
-		if d, _ := r.TakeDirty(ctx); len(d) != 1 || d["x"] != hx4 {
-			t.Fatalf("TakeDirty after two relays: got %v, want x at version 4", d)
-		}
-
-		// A deleted channel's pending change goes with it.
 		r.Relay(channel.Health{ID: "y", State: channel.Closed, Version: 3})
-		if err := r.Remove(ctx, "y"); err != nil {
-			t.Fatal(err)
-		}
-		if d, _ := r.TakeDirty(ctx); len(d) != 0 {
-			t.Fatalf("TakeDirty after Remove: got %v, want empty", d)
-		}
-	})
-}
-
-// TestRouterPutDropsDirtyHealth pins that an admin update (Put of an
-// existing member) silently discards a relayed health change that the
-// journal has not taken yet: onSet calls removeMember, which deletes the
-// id from r.dirty. The change is then never journaled, and a crash loses
-// the breaker state although no second change came.
-func TestRouterPutDropsDirtyHealth(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := startRouter(t, "")
-		ctx := context.Background()
-		mustPut(t, r, member("x", "s", 1, 1))
-		h := channel.Health{ID: "x", State: channel.Open, OpenUntil: time.Now().Add(time.Minute), Fails: 3, Version: 2}
-		r.Relay(h)
-		// The admin renames the channel: same health, new priority.
-		m := member("x", "s", 5, 1)
-		m.Health = h
-		mustPut(t, r, m)
-		d, err := r.TakeDirty(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, ok := d["x"]; !ok || got != h {
-			t.Fatalf("TakeDirty after Put: got %v, want x's relayed health %+v", d, h)
+		if _, ids := plan(t, r, "s"); len(ids) != 2 {
+			t.Fatalf("after y closed: got %v, want both", ids)
 		}
 	})
 }
@@ -371,28 +307,11 @@ func TestRouterPutDropsDirtyHealth(t *testing.T) {
 func TestRouterRepliesAreCopies(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := startRouter(t, "")
-		ctx := context.Background()
 		mustPut(t, r, member("x", "b", 1, 1), member("y", "a", 1, 2))
-		names, health, err := r.Schemes(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		names := schemeNames(t, r)
 		names[0] = "mutated"
-		delete(health, "x")
-		health["z"] = channel.Health{}
-		names2, health2, err := r.Schemes(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(names2, []string{"a", "b"}) || len(health2) != 2 {
-			t.Fatalf("Schemes after mutating a reply: got %v %v, want [a b] and x, y", names2, health2)
-		}
-		r.Relay(channel.Health{ID: "x", State: channel.Closed, Version: 2})
-		d, _ := r.TakeDirty(ctx)
-		d["x"] = channel.Health{ID: "x", Version: 100}
-		r.Relay(channel.Health{ID: "y", State: channel.Closed, Version: 2})
-		if d2, _ := r.TakeDirty(ctx); len(d2) != 1 || d2["y"].Version != 2 {
-			t.Fatalf("TakeDirty after mutating an earlier reply: got %v, want y only", d2)
+		if names2 := schemeNames(t, r); !slices.Equal(names2, []string{"a", "b"}) {
+			t.Fatalf("Names after mutating a reply: got %v, want [a b]", names2)
 		}
 	})
 }
@@ -414,8 +333,7 @@ func TestRouterStopped(t *testing.T) {
 			{"Plan", func() error { _, err := r.Plan(bg, "s"); return err }},
 			{"Put", func() error { return r.Put(bg, member("y", "s", 1, 2)) }},
 			{"Remove", func() error { return r.Remove(bg, "x") }},
-			{"Schemes", func() error { _, _, err := r.Schemes(bg); return err }},
-			{"TakeDirty", func() error { _, err := r.TakeDirty(bg); return err }},
+			{"Names", func() error { _, err := r.Names(bg); return err }},
 			{"Relay", func() error { r.Relay(channel.Health{ID: "x", Version: 9}); return ErrStopped }},
 		}
 		for _, c := range checks {
@@ -476,7 +394,7 @@ func TestRouterConcurrentUse(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if _, err := r.TakeDirty(context.Background()); err != nil {
+		if _, err := r.Names(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -1,4 +1,4 @@
-package engine
+package stats
 
 import (
 	"maps"
@@ -6,21 +6,21 @@ import (
 	"time"
 )
 
-// statsDoc is statistics as they are journaled and snapshotted. Every
+// Doc is statistics as they are journaled and snapshotted. Every
 // field holds absolute values, never increments: replaying a record twice,
 // or a record the snapshot already covers, changes nothing. A journal
 // record carries only what changed since the previous one.
-type statsDoc struct {
-	Total    *Counts                 `json:"total,omitempty"`
-	Canceled *int64                  `json:"canceled,omitempty"`
-	Today    *today                  `json:"today,omitempty"`
-	Channels map[string]*chanStats   `json:"channels,omitempty"`
-	Schemes  map[string]*schemeStats `json:"schemes,omitempty"`
-	Hours    hours                   `json:"hours,omitempty"`
+type Doc struct {
+	Total    *Counts                  `json:"total,omitempty"`
+	Canceled *int64                   `json:"canceled,omitempty"`
+	Today    *Today                   `json:"today,omitempty"`
+	Channels map[string]*ChannelStats `json:"channels,omitempty"`
+	Schemes  map[string]*SchemeStats  `json:"schemes,omitempty"`
+	Hours    hours                    `json:"hours,omitempty"`
 }
 
-// merge overwrites s with what d holds.
-func (s *Stats) merge(d *statsDoc) {
+// Merge overwrites s with what d holds.
+func (s *Stats) Merge(d *Doc) {
 	if d.Total != nil {
 		s.total = *d.Total
 	}
@@ -31,7 +31,7 @@ func (s *Stats) merge(d *statsDoc) {
 		s.dayStart, s.dayEnd = time.Time{}, time.Time{} // recomputed by the next record
 		switch {
 		case t.Date > s.today.Date:
-			s.today = today{Date: t.Date, Counts: t.Counts, ByChannel: map[string]*Counts{}}
+			s.today = Today{Date: t.Date, Counts: t.Counts, ByChannel: map[string]*Counts{}}
 			fallthrough
 		case t.Date == s.today.Date:
 			s.today.Counts = t.Counts
@@ -57,12 +57,12 @@ func (s *Stats) merge(d *statsDoc) {
 	}
 }
 
-// doc returns everything, for a snapshot.
-func (s *Stats) doc() *statsDoc {
+// Doc returns everything, for a snapshot.
+func (s *Stats) Doc() *Doc {
 	total, canceled := s.total, s.canceled
-	d := &statsDoc{Total: &total, Canceled: &canceled, Today: s.copyToday(nil),
-		Channels: make(map[string]*chanStats, len(s.channels)),
-		Schemes:  make(map[string]*schemeStats, len(s.schemes)),
+	d := &Doc{Total: &total, Canceled: &canceled, Today: s.copyToday(nil),
+		Channels: make(map[string]*ChannelStats, len(s.channels)),
+		Schemes:  make(map[string]*SchemeStats, len(s.schemes)),
 		Hours:    slices.Clone(s.hours)}
 	for id, c := range s.channels {
 		v := *c
@@ -78,11 +78,11 @@ func (s *Stats) doc() *statsDoc {
 
 // takeDelta returns what changed since the last call (nil if nothing did)
 // and forgets the changes.
-func (s *Stats) takeDelta() *statsDoc {
+func (s *Stats) takeDelta() *Doc {
 	if !s.dirtyTotals && len(s.dirtyChannels) == 0 && len(s.dirtySchemes) == 0 && len(s.dirtyHours) == 0 {
 		return nil
 	}
-	d := &statsDoc{}
+	d := &Doc{}
 	if s.dirtyTotals || len(s.dirtyChannels) > 0 {
 		total, canceled := s.total, s.canceled
 		d.Total, d.Canceled = &total, &canceled
@@ -93,13 +93,13 @@ func (s *Stats) takeDelta() *statsDoc {
 		d.Today = s.copyToday(only)
 	}
 	if len(s.dirtyChannels) > 0 {
-		d.Channels = make(map[string]*chanStats, len(s.dirtyChannels))
+		d.Channels = make(map[string]*ChannelStats, len(s.dirtyChannels))
 		for _, id := range s.dirtyChannels {
 			c, ok := s.channels[id]
 			if !ok || !c.dirty {
 				continue // forgotten since
 			}
-			v := chanStats{Counts: c.Counts, Tokens: c.Tokens, TTFB: c.TTFB}
+			v := ChannelStats{Counts: c.Counts, Tokens: c.Tokens, TTFB: c.TTFB}
 			slices.Sort(c.dirtyHours)
 			for _, h := range c.dirtyHours {
 				v.Hours = append(v.Hours, c.Hours.get(h))
@@ -109,7 +109,7 @@ func (s *Stats) takeDelta() *statsDoc {
 		}
 	}
 	if len(s.dirtySchemes) > 0 {
-		d.Schemes = make(map[string]*schemeStats, len(s.dirtySchemes))
+		d.Schemes = make(map[string]*SchemeStats, len(s.dirtySchemes))
 		for _, name := range s.dirtySchemes {
 			sc := s.schemes[name]
 			sc.dirty = false
@@ -129,8 +129,8 @@ func (s *Stats) takeDelta() *statsDoc {
 }
 
 // copyToday copies today; with only set, just those channels' entries.
-func (s *Stats) copyToday(only map[string]bool) *today {
-	t := today{Date: s.today.Date, Counts: s.today.Counts, ByChannel: map[string]*Counts{}}
+func (s *Stats) copyToday(only map[string]bool) *Today {
+	t := Today{Date: s.today.Date, Counts: s.today.Counts, ByChannel: map[string]*Counts{}}
 	for id, c := range s.today.ByChannel {
 		if only != nil {
 			if _, ok := only[id]; !ok {

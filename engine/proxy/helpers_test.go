@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"catfish/httpapi"
+	"catfish/engine/dialect"
 )
 
 func TestHasFinishReason(t *testing.T) {
@@ -54,7 +54,7 @@ func TestCutMember(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := []byte(tt.in)
-			info, err := httpapi.ScanObject(in)
+			info, err := dialect.ScanObject(in)
 			if err != nil || !info.UsageMember.Present() {
 				t.Fatalf("ScanObject: %v, UsageMember %v", err, info.UsageMember)
 			}
@@ -113,7 +113,7 @@ func TestWithIncludeUsage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := []byte(tt.in)
-			info, err := httpapi.ScanObject(in)
+			info, err := dialect.ScanObject(in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +130,7 @@ func TestWithIncludeUsage(t *testing.T) {
 			if tt.want != "" && string(out) != tt.want {
 				t.Errorf("out = %q, want %q", out, tt.want)
 			}
-			info2, err := httpapi.ScanObject(out)
+			info2, err := dialect.ScanObject(out)
 			if err != nil {
 				t.Fatalf("result %q: %v", out, err)
 			}
@@ -374,30 +374,30 @@ func TestStreamTrackerEvent(t *testing.T) {
 		data         string
 		want         string // relayed data; "" = not relayed
 		wantFinished bool
-		wantUsage    usage
+		wantUsage    dialect.Usage
 	}{
-		{"hide usage-only chunk", true, "", usageOnly, "", true, usage{9, 12, 21}},
-		{"show usage-only chunk", false, "", usageOnly, usageOnly, true, usage{9, 12, 21}},
-		{"hide null usage at end", true, "", nullAtEnd, nullCut, false, usage{}},
-		{"keep null usage", false, "", nullAtEnd, nullAtEnd, false, usage{}},
-		{"hide null usage in the middle", true, "", nullMiddle, middleCut, true, usage{}},
-		{"plain chunk, hide", true, "", plain, plain, false, usage{}},
-		{"plain chunk", false, "", plain, plain, false, usage{}},
-		{"finish_reason", false, "", stop, stop, true, usage{}},
-		{"usage with choices is relayed", true, "", usageFinal, usageFinal, true, usage{1, 2, 3}},
-		{"responses completed", false, "response.completed", respDone, respDone, true, usage{5, 7, 12}},
-		{"responses completed without event name", true, "", respDone, respDone, true, usage{5, 7, 12}},
-		{"responses delta", false, "response.output_text.delta", respDelta, respDelta, false, usage{}},
+		{"hide usage-only chunk", true, "", usageOnly, "", true, dialect.Usage{Prompt: 9, Completion: 12, Total: 21}},
+		{"show usage-only chunk", false, "", usageOnly, usageOnly, true, dialect.Usage{Prompt: 9, Completion: 12, Total: 21}},
+		{"hide null usage at end", true, "", nullAtEnd, nullCut, false, dialect.Usage{}},
+		{"keep null usage", false, "", nullAtEnd, nullAtEnd, false, dialect.Usage{}},
+		{"hide null usage in the middle", true, "", nullMiddle, middleCut, true, dialect.Usage{}},
+		{"plain chunk, hide", true, "", plain, plain, false, dialect.Usage{}},
+		{"plain chunk", false, "", plain, plain, false, dialect.Usage{}},
+		{"finish_reason", false, "", stop, stop, true, dialect.Usage{}},
+		{"usage with choices is relayed", true, "", usageFinal, usageFinal, true, dialect.Usage{Prompt: 1, Completion: 2, Total: 3}},
+		{"responses completed", false, "response.completed", respDone, respDone, true, dialect.Usage{Prompt: 5, Completion: 7, Total: 12}},
+		{"responses completed without event name", true, "", respDone, respDone, true, dialect.Usage{Prompt: 5, Completion: 7, Total: 12}},
+		{"responses delta", false, "response.output_text.delta", respDelta, respDelta, false, dialect.Usage{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data := []byte(tt.data)
-			info, err := httpapi.ScanObject(data)
+			info, err := dialect.ScanObject(data)
 			if err != nil {
 				t.Fatal(err)
 			}
 			tr := streamTracker{hide: tt.hide}
-			var u usage
+			var u dialect.Usage
 			out, keep := tr.event([]byte(tt.event), data, &info, &u)
 			if keep != (tt.want != "") {
 				t.Fatalf("keep = %v, want %v", keep, tt.want != "")
@@ -420,13 +420,13 @@ func TestStreamTrackerEvent(t *testing.T) {
 
 func TestStreamTrackerStaysFinished(t *testing.T) {
 	tr := streamTracker{hide: true}
-	var u usage
+	var u dialect.Usage
 	for i, d := range []string{
 		`{"choices":[{"delta":{"content":"a"},"finish_reason":null}],"usage":null}`,
 		`{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":null}`,
 		`{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`,
 	} {
-		info, err := httpapi.ScanObject([]byte(d))
+		info, err := dialect.ScanObject([]byte(d))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -441,7 +441,7 @@ func TestStreamTrackerStaysFinished(t *testing.T) {
 			t.Errorf("event %d: keep = %v", i, keep)
 		}
 	}
-	if u != (usage{1, 1, 2}) {
+	if u != (dialect.Usage{Prompt: 1, Completion: 1, Total: 2}) {
 		t.Errorf("usage = %+v, want {1 1 2}", u)
 	}
 }

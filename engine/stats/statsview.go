@@ -1,17 +1,16 @@
-package engine
+package stats
 
 import (
-	"context"
 	"maps"
 	"time"
 
 	"catfish/channel"
 )
 
-// StatsView is the /admin/stats document. total, today and by_config_id
+// View is the /admin/stats document. total, today and by_config_id
 // keep the original's keys and meaning: total and today count client
 // requests, by_config_id counts attempts.
-type StatsView struct {
+type View struct {
 	Total       Counts                       `json:"total"`
 	Today       TodayView                    `json:"today"`
 	ByConfigID  map[string]*ChannelStatsView `json:"by_config_id"`
@@ -68,8 +67,8 @@ func latencyView(h *histogram) LatencyView {
 func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
 
 // view renders the statistics at now. Its maps and slices are new.
-func (s *Stats) view(now time.Time) *StatsView {
-	v := &StatsView{
+func (s *Stats) view(now time.Time) *View {
+	v := &View{
 		Total:       s.total,
 		Canceled:    s.canceled,
 		ByConfigID:  make(map[string]*ChannelStatsView, len(s.channels)),
@@ -87,7 +86,7 @@ func (s *Stats) view(now time.Time) *StatsView {
 	for id, c := range s.channels {
 		cv := &ChannelStatsView{Counts: c.Counts, Tokens: c.Tokens, TTFB: latencyView(&c.TTFB), Hourly: []HourView{}}
 		for _, h := range c.Hours {
-			if h.H > hourOf(now)-keepHours {
+			if h.H > hourOf(now)-KeepHours {
 				cv.Hourly = append(cv.Hourly, HourView{Hour: time.Unix(h.H*3600, 0).UTC(), Counts: h.Counts})
 			}
 		}
@@ -97,57 +96,34 @@ func (s *Stats) view(now time.Time) *StatsView {
 		v.Schemes[name] = SchemeStatsView{Counts: sc.Counts, Tokens: sc.Tokens, Duration: latencyView(&sc.Duration)}
 	}
 	cur := hourOf(now)
-	v.Hourly = make([]HourView, 0, keepHours)
-	for h := cur - keepHours + 1; h <= cur; h++ {
+	v.Hourly = make([]HourView, 0, KeepHours)
+	for h := cur - KeepHours + 1; h <= cur; h++ {
 		v.Hourly = append(v.Hourly, HourView{Hour: time.Unix(h*3600, 0).UTC(), Counts: s.hours.get(h).Counts})
 	}
 	return v
 }
 
-// Stats returns the /admin/stats document: the recorder's counts with each
-// channel's breaker from the router. Every configured channel is listed,
-// counted or not.
-func (e *Engine) Stats(ctx context.Context) (any, error) {
-	v, err := e.stats.call(ctx, statsAsk{kind: askView})
-	if err != nil {
-		return nil, err
-	}
-	view := v.(*StatsView)
-	_, health, err := e.router.Schemes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for id := range maps.Keys(view.ByConfigID) {
+// AttachBreakers completes the view with each channel's breaker, from
+// health (every configured channel, keyed by id, as their actors report
+// it): every configured channel is listed, counted or not, and a deleted
+// one is not.
+func (v *View) AttachBreakers(health map[string]channel.Health) {
+	for id := range maps.Keys(v.ByConfigID) {
 		if _, ok := health[id]; !ok {
-			delete(view.ByConfigID, id) // deleted channel
+			delete(v.ByConfigID, id)
 		}
 	}
 	for id, h := range health {
-		cv := view.ByConfigID[id]
+		cv := v.ByConfigID[id]
 		if cv == nil {
 			cv = &ChannelStatsView{Hourly: []HourView{}}
-			view.ByConfigID[id] = cv
+			v.ByConfigID[id] = cv
 		}
 		cv.ConsecutiveFails = h.Fails
-		cv.State = h.StateAt(view.GeneratedAt).String()
+		cv.State = h.StateAt(v.GeneratedAt).String()
 		if h.State != channel.Closed {
 			until := h.OpenUntil
 			cv.DisabledUntil = &until
 		}
 	}
-	return view, nil
-}
-
-// Requests returns the recent requests, oldest first.
-func (e *Engine) Requests(ctx context.Context) (any, error) {
-	v, err := e.stats.call(ctx, statsAsk{kind: askRecent})
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// Logs returns the newest log lines, oldest first.
-func (e *Engine) Logs(ctx context.Context) ([]string, error) {
-	return e.logs.Lines(), nil
 }

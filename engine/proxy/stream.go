@@ -1,10 +1,9 @@
-package engine
+package proxy
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -12,7 +11,7 @@ import (
 	"time"
 
 	"catfish/channel"
-	"catfish/httpapi"
+	"catfish/engine/dialect"
 )
 
 var doneEvent = []byte("data: [DONE]\n\n")
@@ -21,7 +20,7 @@ var doneEvent = []byte("data: [DONE]\n\n")
 // stream costs no allocation per event.
 type streamRelay struct {
 	br  *bufio.Reader
-	sse sseReader
+	sse dialect.SSEReader
 	out []byte
 }
 
@@ -31,36 +30,36 @@ type streamRelay struct {
 // events are relayed one by one, each flushed.
 func (a *upstreamAnswer) stream() result {
 	x := a.x
-	sr := x.e.relays.Get().(*streamRelay)
+	sr := x.p.relays.Get().(*streamRelay)
 	sr.br.Reset(a.resp.Body)
-	sr.sse.r = sr.br
+	sr.sse.Reset(sr.br)
 	defer func() {
 		sr.br.Reset(nil)
-		x.e.relays.Put(sr)
+		x.p.relays.Put(sr)
 	}()
 
-	var ev sseEvent
-	var info httpapi.BodyInfo
+	var ev dialect.Event
+	var info dialect.BodyInfo
 	for {
 		var err error
-		ev, err = sr.sse.next()
+		ev, err = sr.sse.Next()
 		if err != nil {
 			return a.brokenBeforeCommit(err)
 		}
-		if ev.comment {
+		if ev.Comment {
 			continue
 		}
-		if isDone(ev.data) {
+		if isDone(ev.Data) {
 			return result{outcome: "empty_stream", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry}
 		}
-		info, err = httpapi.ScanObject(ev.data)
+		info, err = dialect.ScanObject(ev.Data)
 		if err != nil {
-			x.e.log.Warn("dropped a malformed stream event", "channel", x.currentChannel(), "error", err.Error())
+			x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel(), "error", err.Error())
 			continue
 		}
 		if info.Error.Present() {
 			return result{outcome: "stream_error", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry,
-				fail: &httpapi.APIError{Status: http.StatusBadGateway, Body: redactKey(bytes.Clone(ev.data), a.key),
+				fail: &dialect.Error{Status: http.StatusBadGateway, Body: redactKey(bytes.Clone(ev.Data), a.key),
 					Header: http.Header{"Content-Type": {"application/json"}}}}
 		}
 		break
@@ -82,8 +81,8 @@ func (a *upstreamAnswer) stream() result {
 	t := streamTracker{hide: x.hideUsage}
 	var doneSeen bool
 	for {
-		if out, keep := t.event(ev.name, ev.data, &info, &res.usage); keep {
-			sr.out = appendEvent(sr.out[:0], ev.name, out)
+		if out, keep := t.event(ev.Name, ev.Data, &info, &res.usage); keep {
+			sr.out = dialect.AppendEvent(sr.out[:0], ev.Name, out)
 			if _, err := x.w.Write(sr.out); err != nil {
 				return x.goneAfterCommit(res)
 			}
@@ -92,12 +91,12 @@ func (a *upstreamAnswer) stream() result {
 			}
 		}
 		for {
-			a.timer.Reset(a.idle)
+			a.dog.kick()
 			var err error
-			ev, err = sr.sse.next()
+			ev, err = sr.sse.Next()
 			if err != nil {
-				if errors.Is(context.Cause(x.ctx), errShuttingDown) {
-					x.w.Write(appendEvent(nil, nil, httpapi.ErrorJSON("server_error", "shutting_down",
+				if errors.Is(context.Cause(x.ctx), ErrShuttingDown) {
+					x.w.Write(dialect.AppendEvent(nil, nil, dialect.OpenAIErrorJSON("server_error", "shutting_down",
 						"the proxy is shutting down and could not wait for this stream to end", "")))
 					rc.Flush()
 					res.outcome, res.verdict = "shutdown", channel.Neutral
@@ -116,10 +115,10 @@ func (a *upstreamAnswer) stream() result {
 				}
 				return a.brokenAfterCommit(res, err, rc)
 			}
-			if ev.comment || doneSeen {
+			if ev.Comment || doneSeen {
 				continue
 			}
-			if isDone(ev.data) {
+			if isDone(ev.Data) {
 				doneSeen = true
 				if _, err := x.w.Write(doneEvent); err != nil {
 					return x.goneAfterCommit(res)
@@ -127,15 +126,15 @@ func (a *upstreamAnswer) stream() result {
 				rc.Flush()
 				continue
 			}
-			info, err = httpapi.ScanObject(ev.data)
+			info, err = dialect.ScanObject(ev.Data)
 			if err != nil {
-				x.e.log.Warn("dropped a malformed stream event", "channel", x.currentChannel(), "error", err.Error())
+				x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel(), "error", err.Error())
 				continue
 			}
 			if info.Error.Present() {
 				// The upstream reported an error mid-stream: relay it as
 				// the final event; no [DONE] follows.
-				sr.out = appendEvent(sr.out[:0], nil, redactKey(ev.data, a.key))
+				sr.out = dialect.AppendEvent(sr.out[:0], nil, redactKey(ev.Data, a.key))
 				x.w.Write(sr.out)
 				rc.Flush()
 				res.outcome, res.verdict = "stream_error", channel.Failure
@@ -167,19 +166,19 @@ func (a *upstreamAnswer) brokenAfterCommit(res result, err error, rc *http.Respo
 	reason := "the upstream stream ended before the answer was complete"
 	res.outcome = "broken"
 	switch cause := context.Cause(a.actx); {
-	case errors.Is(cause, errIdleTimeout), errors.Is(cause, errFirstByteTimeout):
-		reason = "the upstream stream stalled (no data for " + a.idle.String() + ")"
+	case errors.Is(cause, errIdleTimeout):
+		reason = "the upstream stream stalled (no data for " + a.dog.d.String() + ")"
 		res.outcome = "idle_timeout"
-	case errors.Is(err, errEventTooLarge):
+	case errors.Is(err, dialect.ErrEventTooLarge):
 		reason = "the upstream sent an event larger than 8 MiB"
 	case !errors.Is(err, io.EOF):
 		// Never err's text to the client: it names the upstream's
 		// address ("read tcp 10.0.0.2:41234->203.0.113.9:443: ...").
 		reason = "the upstream stream broke (" + breakKind(err) + ")"
-		a.x.e.log.Warn("stream broke after commit", "id", a.x.id, "channel", a.x.currentChannel(), "detail", errDetail(err))
+		a.x.p.log.Warn("stream broke after commit", "id", a.x.id, "channel", a.x.currentChannel(), "detail", errDetail(err))
 	}
 	res.verdict = channel.Failure
-	a.x.w.Write(appendEvent(nil, nil, httpapi.ErrorJSON("upstream_error", "stream_broken", reason, "")))
+	a.x.w.Write(dialect.AppendEvent(nil, nil, dialect.OpenAIErrorJSON("upstream_error", "stream_broken", reason, "")))
 	rc.Flush()
 	return res
 }
@@ -216,13 +215,13 @@ type streamTracker struct {
 
 // event inspects one valid event. It returns the data to relay and whether
 // to relay it at all.
-func (t *streamTracker) event(name, data []byte, info *httpapi.BodyInfo, u *usage) ([]byte, bool) {
+func (t *streamTracker) event(name, data []byte, info *dialect.BodyInfo, u *dialect.Usage) ([]byte, bool) {
 	if info.Usage.Present() {
-		*u = parseUsage(data, info.Usage)
+		*u = dialect.ParseUsage(data, info.Usage)
 		t.finished = true
 	} else if bytes.Contains(data, []byte(`"response.completed"`)) || string(name) == "response.completed" {
 		// Responses API: usage sits inside the response object.
-		if nested := responseUsage(data); nested.Total > 0 {
+		if nested := dialect.ResponseUsage(data); nested.Total > 0 {
 			*u = nested
 		}
 		t.finished = true
@@ -266,7 +265,7 @@ func hasFinishReason(data []byte) bool {
 
 // cutMember appends to dst the bytes of data without one object member and
 // the comma that joins it to its neighbour; the rest is left as it was.
-func cutMember(dst, data []byte, m httpapi.Span) []byte {
+func cutMember(dst, data []byte, m dialect.Span) []byte {
 	start, end := m.Start, m.End
 	i := start - 1
 	for i >= 0 && isSpace(data[i]) {
@@ -291,51 +290,3 @@ func cutMember(dst, data []byte, m httpapi.Span) []byte {
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// usage is token usage as an answer reports it.
-type usage struct {
-	Prompt     int64
-	Completion int64
-	Total      int64
-}
-
-type usageDoc struct {
-	PromptTokens     int64 `json:"prompt_tokens"`
-	CompletionTokens int64 `json:"completion_tokens"`
-	TotalTokens      int64 `json:"total_tokens"`
-	InputTokens      int64 `json:"input_tokens"`
-	OutputTokens     int64 `json:"output_tokens"`
-}
-
-func (d usageDoc) usage() usage {
-	u := usage{Prompt: d.PromptTokens + d.InputTokens, Completion: d.CompletionTokens + d.OutputTokens, Total: d.TotalTokens}
-	if u.Total == 0 {
-		u.Total = u.Prompt + u.Completion
-	}
-	return u
-}
-
-// parseUsage decodes the usage object at span of data.
-func parseUsage(data []byte, span httpapi.Span) usage {
-	if !span.Present() {
-		return usage{}
-	}
-	var d usageDoc
-	if json.Unmarshal(data[span.Start:span.End], &d) != nil {
-		return usage{}
-	}
-	return d.usage()
-}
-
-// responseUsage finds usage in a Responses API "response.completed" event.
-func responseUsage(data []byte) usage {
-	var doc struct {
-		Response struct {
-			Usage usageDoc `json:"usage"`
-		} `json:"response"`
-	}
-	if json.Unmarshal(data, &doc) != nil {
-		return usage{}
-	}
-	return doc.Response.Usage.usage()
-}

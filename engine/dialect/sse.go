@@ -1,4 +1,4 @@
-package engine
+package dialect
 
 import (
 	"bufio"
@@ -7,37 +7,39 @@ import (
 	"io"
 )
 
-// sseEvent is one server-sent event. Its slices point into the reader's
-// buffers and are valid until the next call to next.
-type sseEvent struct {
-	name []byte // the "event:" field, if any
-	data []byte // "data:" lines joined by '\n'
-	// comment is true for a comment-only block (": keep-alive"): no data,
+// Event is one server-sent event. Its slices point into the reader's
+// buffers and are valid until the next call to Next.
+type Event struct {
+	Name []byte // the "event:" field, if any
+	Data []byte // "data:" lines joined by '\n'
+	// Comment is true for a comment-only block (": keep-alive"): no data,
 	// but proof that the upstream is alive.
-	comment bool
+	Comment bool
 }
 
-// maxEventSize bounds one event's data so a hostile upstream cannot make the
+// MaxEventSize bounds one event's data so a hostile upstream cannot make the
 // proxy buffer without limit.
-const maxEventSize = 8 << 20
+const MaxEventSize = 8 << 20
 
-var errEventTooLarge = errors.New("SSE event larger than 8 MiB")
+// ErrEventTooLarge ends a stream whose event outgrows MaxEventSize.
+var ErrEventTooLarge = errors.New("SSE event larger than 8 MiB")
 
-// sseReader splits an event stream (WHATWG server-sent events) into events.
+// SSEReader splits an event stream (WHATWG server-sent events) into events.
 // Lines end in "\n" or "\r\n". It reuses its buffers: no allocation per
 // event once they have grown to the stream's event size.
-type sseReader struct {
+type SSEReader struct {
 	r    *bufio.Reader
 	data []byte
 	name []byte
 	line []byte // holds a line longer than the bufio buffer
 }
 
-func newSSEReader(r *bufio.Reader) *sseReader { return &sseReader{r: r} }
+// Reset makes the reader read from r, keeping its buffers.
+func (s *SSEReader) Reset(r *bufio.Reader) { s.r = r }
 
-// next returns the next event. At the end of the stream it returns io.EOF;
+// Next returns the next event. At the end of the stream it returns io.EOF;
 // a last event without its closing blank line is still delivered first.
-func (s *sseReader) next() (sseEvent, error) {
+func (s *SSEReader) Next() (Event, error) {
 	s.data = s.data[:0]
 	s.name = s.name[:0]
 	hasData, sawComment := false, false
@@ -45,16 +47,16 @@ func (s *sseReader) next() (sseEvent, error) {
 		line, err := s.readLine()
 		if err != nil {
 			if errors.Is(err, io.EOF) && hasData {
-				return sseEvent{name: s.name, data: s.data}, nil
+				return Event{Name: s.name, Data: s.data}, nil
 			}
-			return sseEvent{}, err
+			return Event{}, err
 		}
 		if len(line) == 0 {
 			if hasData {
-				return sseEvent{name: s.name, data: s.data}, nil
+				return Event{Name: s.name, Data: s.data}, nil
 			}
 			if sawComment {
-				return sseEvent{comment: true}, nil
+				return Event{Comment: true}, nil
 			}
 			s.name = s.name[:0]
 			continue
@@ -75,8 +77,8 @@ func (s *sseReader) next() (sseEvent, error) {
 			if hasData {
 				s.data = append(s.data, '\n')
 			}
-			if len(s.data)+len(value) > maxEventSize {
-				return sseEvent{}, errEventTooLarge
+			if len(s.data)+len(value) > MaxEventSize {
+				return Event{}, ErrEventTooLarge
 			}
 			s.data = append(s.data, value...)
 			hasData = true
@@ -89,14 +91,14 @@ func (s *sseReader) next() (sseEvent, error) {
 
 // readLine returns one line without its terminator. The slice is valid
 // until the next call.
-func (s *sseReader) readLine() ([]byte, error) {
+func (s *SSEReader) readLine() ([]byte, error) {
 	line, err := s.r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		s.line = append(s.line[:0], line...)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			line, err = s.r.ReadSlice('\n')
-			if len(s.line)+len(line) > maxEventSize {
-				return nil, errEventTooLarge
+			if len(s.line)+len(line) > MaxEventSize {
+				return nil, ErrEventTooLarge
 			}
 			s.line = append(s.line, line...)
 		}
@@ -122,9 +124,9 @@ func trimEOL(line []byte) []byte {
 	return line
 }
 
-// appendEvent frames an event for the client: "event: name\n" if named,
+// AppendEvent frames an event for the client: "event: name\n" if named,
 // then "data: payload\n" per line of data, then a blank line.
-func appendEvent(dst []byte, name, data []byte) []byte {
+func AppendEvent(dst []byte, name, data []byte) []byte {
 	if len(name) > 0 {
 		dst = append(dst, "event: "...)
 		dst = append(dst, name...)

@@ -1,9 +1,14 @@
-package engine
+package stats
 
 import (
 	"cmp"
+	"iter"
+	"maps"
 	"slices"
 	"time"
+
+	"catfish/channel"
+	"catfish/engine/dialect"
 )
 
 // Counts is a success/fail pair, as the original's stats.json spells it.
@@ -27,7 +32,7 @@ type Tokens struct {
 	Total      int64 `json:"total"`
 }
 
-func (t *Tokens) add(u usage) {
+func (t *Tokens) add(u dialect.Usage) {
 	t.Prompt += u.Prompt
 	t.Completion += u.Completion
 	t.Total += u.Total
@@ -97,11 +102,11 @@ type hourCount struct {
 	Counts
 }
 
-// keepHours is how far back hourly buckets go: 7 days.
-const keepHours = 7 * 24
+// KeepHours is how far back hourly buckets go: 7 days.
+const KeepHours = 7 * 24
 
 // hours is a sparse series of hourly counts, oldest first, at most
-// keepHours long.
+// KeepHours long.
 type hours []hourCount
 
 func (hs *hours) add(h int64, ok bool) {
@@ -134,7 +139,7 @@ func (hs *hours) set(c hourCount) {
 
 func (s hours) trim(now int64) hours {
 	cut := 0
-	for cut < len(s) && s[cut].H <= now-keepHours {
+	for cut < len(s) && s[cut].H <= now-KeepHours {
 		cut++
 	}
 	if cut == 0 {
@@ -151,8 +156,8 @@ func (s hours) get(h int64) hourCount {
 	return s[i]
 }
 
-// chanStats is one channel's attempt statistics.
-type chanStats struct {
+// ChannelStats is one channel's attempt statistics.
+type ChannelStats struct {
 	Counts
 	Tokens Tokens    `json:"tokens"`
 	TTFB   histogram `json:"ttfb"`
@@ -164,16 +169,16 @@ type chanStats struct {
 	dirtyHours []int64
 }
 
-// schemeStats is one scheme's request statistics.
-type schemeStats struct {
+// SchemeStats is one scheme's request statistics.
+type SchemeStats struct {
 	Counts
 	Tokens   Tokens    `json:"tokens"`
 	Duration histogram `json:"duration"`
 	dirty    bool
 }
 
-// today is the current day's counts, by the configured time zone.
-type today struct {
+// Today is the current day's counts, by the configured time zone.
+type Today struct {
 	Date string `json:"date"`
 	Counts
 	ByChannel map[string]*Counts `json:"by_config_id"`
@@ -187,15 +192,15 @@ type Stats struct {
 	total     Counts
 	canceled  int64
 	failovers int64 // requests that tried more than one channel (not persisted)
-	today     today
-	channels  map[string]*chanStats
-	schemes   map[string]*schemeStats
+	today     Today
+	channels  map[string]*ChannelStats
+	schemes   map[string]*SchemeStats
 	hours     hours // client requests per hour
 
 	// Changed since the last take.
 	dirtyTotals   bool
-	dirtyChannels []string // ids whose chanStats.dirty is set
-	dirtySchemes  []string // names whose schemeStats.dirty is set
+	dirtyChannels []string // ids whose ChannelStats.dirty is set
+	dirtySchemes  []string // names whose SchemeStats.dirty is set
 	dirtyHours    map[int64]bool
 	lastHour      int64 // the hour last put in dirtyHours (-1: none)
 
@@ -204,51 +209,32 @@ type Stats struct {
 	dayStart, dayEnd time.Time
 }
 
-func newStats(loc *time.Location) *Stats {
+// New returns empty statistics whose days end at midnight in loc.
+func New(loc *time.Location) *Stats {
 	if loc == nil {
 		loc = time.Local
 	}
 	return &Stats{
 		loc:        loc,
-		today:      today{ByChannel: map[string]*Counts{}},
-		channels:   map[string]*chanStats{},
-		schemes:    map[string]*schemeStats{},
+		today:      Today{ByChannel: map[string]*Counts{}},
+		channels:   map[string]*ChannelStats{},
+		schemes:    map[string]*SchemeStats{},
 		dirtyHours: map[int64]bool{},
 		lastHour:   -1,
 	}
 }
 
-// requestRecord is one finished client request, as the exchange reports it.
-type requestRecord struct {
-	ID       string
-	Start    time.Time
-	End      time.Time
-	Path     string
-	Model    string
-	Scheme   string
-	Stream   bool
-	Status   int
-	Outcome  string
-	Canceled bool // the client left: neither success nor failure
-	// Broken: a 2xx went out, but the answer broke midway (the client got
-	// an error event, never a complete answer): a failed request.
-	Broken   bool
-	Attempts []attemptLog
-	Answered string // channel that produced the answer, if any
-	Usage    usage
-}
-
 func hourOf(t time.Time) int64 { return t.Unix() / 3600 }
 
 // record counts one request and its attempts.
-func (s *Stats) record(r *requestRecord) {
+func (s *Stats) record(r *Record) {
 	isToday := !r.End.Before(s.dayStart) && r.End.Before(s.dayEnd) && s.today.Date != ""
 	if !isToday {
 		date := r.End.In(s.loc).Format(time.DateOnly)
 		if date > s.today.Date {
 			// Midnight passed: today starts afresh. Records are counted in
 			// arrival order by one goroutine, so nothing is lost at the turn.
-			s.today = today{Date: date, ByChannel: map[string]*Counts{}}
+			s.today = Today{Date: date, ByChannel: map[string]*Counts{}}
 			s.dirtyTotals = true
 		}
 		isToday = date == s.today.Date
@@ -260,10 +246,10 @@ func (s *Stats) record(r *requestRecord) {
 		s.failovers++
 	}
 	for _, a := range r.Attempts {
-		if a.verdict == verdictNone {
+		if a.Verdict == channel.Neutral {
 			continue
 		}
-		ok := a.verdict == verdictOK
+		ok := a.Verdict == channel.Success
 		c := s.channel(a.ChannelID)
 		c.add(ok)
 		h := hourOf(a.At)
@@ -306,7 +292,7 @@ func (s *Stats) record(r *requestRecord) {
 	if r.Scheme != "" {
 		sc := s.schemes[r.Scheme]
 		if sc == nil {
-			sc = &schemeStats{}
+			sc = &SchemeStats{}
 			s.schemes[r.Scheme] = sc
 		}
 		sc.add(ok)
@@ -319,17 +305,17 @@ func (s *Stats) record(r *requestRecord) {
 	}
 }
 
-func (s *Stats) channel(id string) *chanStats {
+func (s *Stats) channel(id string) *ChannelStats {
 	c := s.channels[id]
 	if c == nil {
-		c = &chanStats{}
+		c = &ChannelStats{}
 		s.channels[id] = c
 	}
 	return c
 }
 
 // touch marks channel c (and one of its hours, if h ≥ 0) changed.
-func (s *Stats) touch(id string, c *chanStats, h int64) {
+func (s *Stats) touch(id string, c *ChannelStats, h int64) {
 	if !c.dirty {
 		c.dirty = true
 		s.dirtyChannels = append(s.dirtyChannels, id)
@@ -346,9 +332,12 @@ func (s *Stats) setDay(t time.Time) {
 	s.dayEnd = time.Date(y, m, d+1, 0, 0, 0, 0, s.loc)
 }
 
-// forget drops a deleted channel's statistics.
-func (s *Stats) forget(id string) {
+// Forget drops a deleted channel's statistics.
+func (s *Stats) Forget(id string) {
 	delete(s.channels, id)
 	delete(s.today.ByChannel, id)
 	s.dirtyTotals = true // a dirty id without stats is skipped by takeDelta
 }
+
+// Channels yields the ids of the channels that have statistics.
+func (s *Stats) Channels() iter.Seq[string] { return maps.Keys(s.channels) }

@@ -1,30 +1,31 @@
-package engine
+package stats
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"catfish/channel"
 )
 
-// metricsView is a copy of the counters /metrics reports.
-type metricsView struct {
+// MetricsView is a copy of the counters /metrics reports.
+type MetricsView struct {
 	total     Counts
 	canceled  int64
 	failovers int64
-	channels  map[string]chanStats
-	schemes   map[string]schemeStats
+	channels  map[string]ChannelStats
+	schemes   map[string]SchemeStats
 }
 
-func (s *Stats) metricsView() *metricsView {
-	m := &metricsView{total: s.total, canceled: s.canceled, failovers: s.failovers,
-		channels: make(map[string]chanStats, len(s.channels)), schemes: make(map[string]schemeStats, len(s.schemes))}
+func (s *Stats) metricsView() *MetricsView {
+	m := &MetricsView{total: s.total, canceled: s.canceled, failovers: s.failovers,
+		channels: make(map[string]ChannelStats, len(s.channels)), schemes: make(map[string]SchemeStats, len(s.schemes))}
 	for id, c := range s.channels {
-		m.channels[id] = chanStats{Counts: c.Counts, Tokens: c.Tokens, TTFB: c.TTFB}
+		m.channels[id] = ChannelStats{Counts: c.Counts, Tokens: c.Tokens, TTFB: c.TTFB}
 	}
 	for name, sc := range s.schemes {
 		m.schemes[name] = *sc
@@ -32,22 +33,15 @@ func (s *Stats) metricsView() *metricsView {
 	return m
 }
 
-// Metrics renders the Prometheus text exposition format (version 0.0.4).
-func (e *Engine) Metrics(ctx context.Context) ([]byte, error) {
-	v, err := e.stats.call(ctx, statsAsk{kind: askMetrics})
-	if err != nil {
-		return nil, err
-	}
-	m := v.(*metricsView)
-	_, health, err := e.router.Schemes(ctx)
-	if err != nil {
-		return nil, err
-	}
+// Metrics renders the Prometheus text exposition format (version 0.0.4)
+// from the counters m, every configured channel's breaker health, and the
+// build's version.
+func Metrics(m *MetricsView, health map[string]channel.Health, version string, now time.Time) []byte {
 	var b bytes.Buffer
 	w := promWriter{&b}
 
 	w.family("catfish_build_info", "gauge", "Build information.")
-	w.sample("catfish_build_info", 1, "version", e.cfg.Version)
+	w.sample("catfish_build_info", 1, "version", version)
 
 	w.family("catfish_requests_total", "counter", "Client requests answered, by scheme and result (success: a complete 2xx answer; a stream that broke midway is a failure).")
 	for _, name := range slices.Sorted(maps.Keys(m.schemes)) {
@@ -75,7 +69,7 @@ func (e *Engine) Metrics(ctx context.Context) ([]byte, error) {
 	}
 	w.family("catfish_breaker_state", "gauge", "Circuit breaker state by channel: 0 closed, 1 open, 2 half-open.")
 	for _, id := range ids {
-		w.sample("catfish_breaker_state", float64(health[id].StateAt(time.Now())), "channel", id)
+		w.sample("catfish_breaker_state", float64(health[id].StateAt(now)), "channel", id)
 	}
 	w.family("catfish_breaker_opens_total", "counter", "Times each channel's breaker opened since start.")
 	for _, id := range ids {
@@ -95,7 +89,7 @@ func (e *Engine) Metrics(ctx context.Context) ([]byte, error) {
 		sc := m.schemes[name]
 		w.histogram("catfish_request_duration_seconds", &sc.Duration, "scheme", name)
 	}
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 type promWriter struct{ b *bytes.Buffer }

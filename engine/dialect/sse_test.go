@@ -1,4 +1,4 @@
-package engine
+package dialect
 
 import (
 	"bufio"
@@ -29,14 +29,14 @@ func (e sseGot) String() string {
 // readAllSSE reads events until an error; it returns the events and the
 // error that ended them.
 func readAllSSE(br *bufio.Reader, limit int) ([]sseGot, error) {
-	r := newSSEReader(br)
+	r := &SSEReader{r: br}
 	var out []sseGot
 	for range limit {
-		ev, err := r.next()
+		ev, err := r.Next()
 		if err != nil {
 			return out, err
 		}
-		out = append(out, sseGot{Name: string(ev.name), Data: string(ev.data), Comment: ev.comment})
+		out = append(out, sseGot{Name: string(ev.Name), Data: string(ev.Data), Comment: ev.Comment})
 	}
 	return out, errors.New("readAllSSE: too many events")
 }
@@ -108,12 +108,12 @@ func TestSSEReader(t *testing.T) {
 }
 
 func TestSSEReaderEOFRepeats(t *testing.T) {
-	r := newSSEReader(bufio.NewReader(strings.NewReader("data: x")))
-	if ev, err := r.next(); err != nil || string(ev.data) != "x" {
-		t.Fatalf("first next = %q, %v; want \"x\", nil", ev.data, err)
+	r := &SSEReader{r: bufio.NewReader(strings.NewReader("data: x"))}
+	if ev, err := r.Next(); err != nil || string(ev.Data) != "x" {
+		t.Fatalf("first next = %q, %v; want \"x\", nil", ev.Data, err)
 	}
 	for i := range 3 {
-		if _, err := r.next(); !errors.Is(err, io.EOF) {
+		if _, err := r.Next(); !errors.Is(err, io.EOF) {
 			t.Fatalf("next #%d after the end = %v, want io.EOF", i+2, err)
 		}
 	}
@@ -154,31 +154,31 @@ func TestSSEReaderEventTooLarge(t *testing.T) {
 	}{
 		// A line longer than the reader's buffer is bounded as a whole,
 		// "data: " and newline included, so one line holds a few bytes
-		// less than maxEventSize of data.
-		{"near the limit in one line", line(maxEventSize-16) + "\n", false, maxEventSize - 16},
-		{"one byte over in one line", line(maxEventSize+1) + "\n", true, 0},
+		// less than MaxEventSize of data.
+		{"near the limit in one line", line(MaxEventSize-16) + "\n", false, MaxEventSize - 16},
+		{"one byte over in one line", line(MaxEventSize+1) + "\n", true, 0},
 		{"over the limit in many lines", strings.Repeat(line(1<<20), 9) + "\n", true, 0},
 		// 8 lines of 1 MiB are 8 MiB plus 7 joining newlines.
 		{"newlines count", strings.Repeat(line(1<<20), 8) + "\n", true, 0},
-		{"limit reached with joining newlines", strings.Repeat(line(1<<20-1), 8) + line(0) + "\n", false, maxEventSize},
-		{"an over-long comment line", ": " + strings.Repeat("c", maxEventSize+10) + "\n\n", true, 0},
+		{"limit reached with joining newlines", strings.Repeat(line(1<<20-1), 8) + line(0) + "\n", false, MaxEventSize},
+		{"an over-long comment line", ": " + strings.Repeat("c", MaxEventSize+10) + "\n\n", true, 0},
 	}
 	for _, tt := range tests {
 		for _, size := range sseBufSizes {
 			t.Run(fmt.Sprintf("%s/buf%d", tt.name, size), func(t *testing.T) {
-				r := newSSEReader(bufio.NewReaderSize(strings.NewReader(tt.in), size))
-				ev, err := r.next()
+				r := &SSEReader{r: bufio.NewReaderSize(strings.NewReader(tt.in), size)}
+				ev, err := r.Next()
 				if tt.wantErr {
-					if !errors.Is(err, errEventTooLarge) {
-						t.Fatalf("next = %d bytes, %v; want errEventTooLarge", len(ev.data), err)
+					if !errors.Is(err, ErrEventTooLarge) {
+						t.Fatalf("next = %d bytes, %v; want ErrEventTooLarge", len(ev.Data), err)
 					}
 					return
 				}
 				if err != nil {
 					t.Fatalf("next: %v", err)
 				}
-				if len(ev.data) != tt.wantLen {
-					t.Errorf("event of %d bytes, want %d", len(ev.data), tt.wantLen)
+				if len(ev.Data) != tt.wantLen {
+					t.Errorf("event of %d bytes, want %d", len(ev.Data), tt.wantLen)
 				}
 			})
 		}
@@ -201,9 +201,9 @@ func TestAppendEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := appendEvent([]byte("prefix|"), []byte(tt.event), []byte(tt.data))
+			got := AppendEvent([]byte("prefix|"), []byte(tt.event), []byte(tt.data))
 			if want := "prefix|" + tt.want; string(got) != want {
-				t.Errorf("appendEvent = %q, want %q", got, want)
+				t.Errorf("AppendEvent = %q, want %q", got, want)
 			}
 			// And it reads back as the same event.
 			evs, err := readAllSSE(bufio.NewReader(strings.NewReader(tt.want)), 10)
@@ -216,18 +216,18 @@ func TestAppendEvent(t *testing.T) {
 
 func TestAppendEventReusesDst(t *testing.T) {
 	buf := make([]byte, 0, 64)
-	out := appendEvent(buf, nil, []byte("x"))
+	out := AppendEvent(buf, nil, []byte("x"))
 	if &out[0] != &buf[:1][0] {
-		t.Error("appendEvent did not append into dst's spare capacity")
+		t.Error("AppendEvent did not append into dst's spare capacity")
 	}
-	allocs := testing.AllocsPerRun(100, func() { buf = appendEvent(buf[:0], []byte("e"), []byte("a\nb")) })
+	allocs := testing.AllocsPerRun(100, func() { buf = AppendEvent(buf[:0], []byte("e"), []byte("a\nb")) })
 	if allocs != 0 {
-		t.Errorf("appendEvent into a large enough buffer allocates %v times", allocs)
+		t.Errorf("AppendEvent into a large enough buffer allocates %v times", allocs)
 	}
 }
 
 // FuzzSSE checks that any bytes parse without panic, the same way whatever
-// the buffer size, and that a stream framed by appendEvent reads back as
+// the buffer size, and that a stream framed by AppendEvent reads back as
 // the events it was built from.
 func FuzzSSE(f *testing.F) {
 	f.Add([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n"))
@@ -257,7 +257,7 @@ func FuzzSSE(f *testing.F) {
 
 		// Round trip: NUL separates events; in each, what precedes \x01
 		// is the name and the rest the data; \x02 first adds a comment
-		// block before the event. appendEvent never writes CR, and a
+		// block before the event. AppendEvent never writes CR, and a
 		// name holds no line break.
 		var want []sseGot
 		var stream []byte
@@ -281,7 +281,7 @@ func FuzzSSE(f *testing.F) {
 				return r
 			}, name)
 			data = bytes.ReplaceAll(data, []byte("\r"), nil)
-			stream = appendEvent(stream, name, data)
+			stream = AppendEvent(stream, name, data)
 			want = append(want, sseGot{Name: string(name), Data: string(data)})
 		}
 		for _, size := range sseBufSizes {

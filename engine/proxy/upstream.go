@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 import (
 	"bytes"
@@ -14,11 +14,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"catfish/channel"
-	"catfish/httpapi"
+	"catfish/engine/dialect"
 )
 
 // Causes of an attempt's cancellation, told apart with context.Cause.
@@ -26,6 +27,35 @@ var (
 	errFirstByteTimeout = errors.New("first byte timeout")
 	errIdleTimeout      = errors.New("stream idle timeout")
 )
+
+// watchdog is an attempt's one timer. It first guards the first byte;
+// once bytes flow, every kick restarts it as the idle deadline. When it
+// fires it cancels the attempt with the cause of the deadline that passed.
+type watchdog struct {
+	t    *time.Timer
+	idle atomic.Bool
+	d    time.Duration // the idle limit
+}
+
+func newWatchdog(first, idle time.Duration, cancel context.CancelCauseFunc) *watchdog {
+	w := &watchdog{d: idle}
+	w.t = time.AfterFunc(first, func() {
+		if w.idle.Load() {
+			cancel(errIdleTimeout)
+		} else {
+			cancel(errFirstByteTimeout)
+		}
+	})
+	return w
+}
+
+// kick says data arrived: the idle deadline starts again.
+func (w *watchdog) kick() {
+	w.idle.Store(true)
+	w.t.Reset(w.d)
+}
+
+func (w *watchdog) stop() { w.t.Stop() }
 
 // maxErrorBody bounds how much of an upstream error answer is kept.
 const maxErrorBody = 1 << 20
@@ -37,21 +67,19 @@ func (x *exchange) attempt(c *channel.Actor, p channel.Permit) result {
 	start := time.Now()
 	actx, cancel := context.WithCancelCause(x.ctx)
 	defer cancel(nil)
-	// One timer per attempt: first the first-byte deadline, then, once
-	// bytes flow, the idle deadline, reset as they arrive.
-	timer := time.AfterFunc(s.FirstByte, func() { cancel(errFirstByteTimeout) })
-	defer timer.Stop()
+	dog := newWatchdog(s.FirstByte, x.p.cfg.IdleTimeout, cancel)
+	defer dog.stop()
 
 	ureq, err := x.upstreamRequest(actx, s)
 	if err != nil {
 		return result{outcome: "bad_url", verdict: channel.Failure, next: stepNext}
 	}
-	resp, err := x.e.transport.RoundTrip(ureq)
+	resp, err := x.p.transport.RoundTrip(ureq)
 	if err != nil {
 		return x.classifyError(actx, err)
 	}
 	defer resp.Body.Close()
-	a := &upstreamAnswer{x: x, resp: resp, timer: timer, actx: actx, idle: x.e.cfg.IdleTimeout, start: start,
+	a := &upstreamAnswer{x: x, resp: resp, dog: dog, actx: actx, start: start,
 		key: s.APIKey, commit: func() { x.commit(c, p.Admission) }}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return a.failure()
@@ -158,9 +186,9 @@ func (x *exchange) classifyNetError(actx context.Context, err error) result {
 	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 		// The proxy itself is out of file descriptors: no channel is at
 		// fault and none would do better. Say so plainly.
-		x.e.log.Error("out of file descriptors: raise the open-files limit (ulimit -n / LimitNOFILE)", "error", err.Error())
+		x.p.log.Error("out of file descriptors: raise the open-files limit (ulimit -n / LimitNOFILE)", "error", err.Error())
 		return result{outcome: "local_error", verdict: channel.Neutral, next: stepDone,
-			err: httpapi.Errorf(http.StatusServiceUnavailable, "server_error", "proxy_overloaded",
+			err: dialect.Errorf(http.StatusServiceUnavailable, "server_error", "proxy_overloaded",
 				"the proxy has run out of file descriptors; try again later")}
 	}
 	switch cause := context.Cause(actx); {
@@ -197,9 +225,9 @@ func (x *exchange) classifyNetError(actx context.Context, err error) result {
 }
 
 func clientGone(ctx context.Context) result {
-	if errors.Is(context.Cause(ctx), errShuttingDown) {
+	if errors.Is(context.Cause(ctx), ErrShuttingDown) {
 		return result{outcome: "shutdown", verdict: channel.Neutral, next: stepDone,
-			err: httpapi.Errorf(http.StatusServiceUnavailable, "server_error", "shutting_down", "the proxy is shutting down")}
+			err: dialect.Errorf(http.StatusServiceUnavailable, "server_error", "shutting_down", "the proxy is shutting down")}
 	}
 	err := ctx.Err()
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -214,9 +242,8 @@ func errClientGoneErr(err error) error { return errors.Join(errClientGone, err) 
 type upstreamAnswer struct {
 	x     *exchange
 	resp  *http.Response
-	timer *time.Timer
+	dog   *watchdog
 	actx  context.Context
-	idle  time.Duration
 	// start is when the attempt began: a channel's time to first byte runs
 	// from there, not from the client request's start, which would charge
 	// it the time earlier channels took.
@@ -234,7 +261,7 @@ var errTooLarge = errors.New("upstream answer larger than the limit")
 // sends one. Past limit it stops: with truncate it returns what it has,
 // otherwise errTooLarge.
 func (a *upstreamAnswer) readAll(limit int64, truncate bool) ([]byte, error) {
-	a.timer.Reset(a.idle)
+	a.dog.kick()
 	size := int64(4096)
 	if cl := a.resp.ContentLength; cl >= 0 && cl < limit {
 		size = cl + 1 // one spare byte to see EOF without growing
@@ -258,17 +285,13 @@ func (a *upstreamAnswer) readAll(limit int64, truncate bool) ([]byte, error) {
 		if err != nil {
 			return buf, err
 		}
-		a.timer.Reset(a.idle)
+		a.dog.kick()
 	}
 }
 
 // readError classifies a failure to read the body.
 func (a *upstreamAnswer) readError(err error) result {
-	res := a.x.classifyError(a.actx, err)
-	if res.outcome == "timeout" {
-		res.outcome = "idle_timeout" // the first-byte timer was already replaced
-	}
-	return res
+	return a.x.classifyError(a.actx, err)
 }
 
 // failure handles a non-2xx answer.
@@ -285,7 +308,7 @@ func (a *upstreamAnswer) failure() result {
 	case status == 429 || status == 500 || status == 502 || status == 503 || status == 504 || (status >= 520 && status <= 529):
 		res.verdict, res.next = channel.Failure, stepRetry
 		if ra, ok := retryAfter(a.resp.Header, time.Now()); ok {
-			if ra <= a.x.e.cfg.RetryAfterMax {
+			if ra <= a.x.p.cfg.RetryAfterMax {
 				res.wait, res.waitSet = ra, true
 			} else if status == 429 {
 				// Too long to wait here: keep the channel out until then.
@@ -312,9 +335,9 @@ func (a *upstreamAnswer) failure() result {
 
 // upstreamError keeps an upstream's error answer to pass on: its body as is
 // when it is OpenAI-shaped JSON, else wrapped in that shape.
-func upstreamError(status int, h http.Header, body []byte) *httpapi.APIError {
-	if info, err := httpapi.ScanObject(body); err == nil && info.Error.Present() {
-		return &httpapi.APIError{Status: status, Body: body, Message: "upstream error",
+func upstreamError(status int, h http.Header, body []byte) *dialect.Error {
+	if info, err := dialect.ScanObject(body); err == nil && info.Error.Present() {
+		return &dialect.Error{Status: status, Body: body, Message: "upstream error",
 			Header: http.Header{"Content-Type": {"application/json"}}}
 	}
 	text := strings.TrimSpace(string(body))
@@ -325,7 +348,7 @@ func upstreamError(status int, h http.Header, body []byte) *httpapi.APIError {
 	if text != "" {
 		msg += ": " + text
 	}
-	return httpapi.Errorf(status, "upstream_error", "upstream_"+strconv.Itoa(status), msg)
+	return dialect.Errorf(status, "upstream_error", "upstream_"+strconv.Itoa(status), msg)
 }
 
 // isContextLength reports whether an error answer says the prompt is too
@@ -385,26 +408,26 @@ func (a *upstreamAnswer) whole() result {
 	if !expectJSON(ct) {
 		return a.passThrough()
 	}
-	body, err := a.readAll(a.x.e.cfg.BodyLimit*4, false)
+	body, err := a.readAll(a.x.p.cfg.BodyLimit*4, false)
 	if errors.Is(err, errTooLarge) {
 		return result{outcome: "too_large", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext}
 	}
 	if err != nil {
 		return a.readError(err)
 	}
-	info, err := httpapi.ScanObject(body)
+	info, err := dialect.ScanObject(body)
 	if err != nil {
 		return result{outcome: "bad_response", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext}
 	}
 	if info.Error.Present() {
 		// 200 with an error document: the upstream failed, whatever its status says.
 		return result{outcome: "error_body", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext,
-			fail: &httpapi.APIError{Status: http.StatusBadGateway, Body: redactKey(body, a.key),
+			fail: &dialect.Error{Status: http.StatusBadGateway, Body: redactKey(body, a.key),
 				Header: http.Header{"Content-Type": {"application/json"}}}}
 	}
 	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
 		ttfb: time.Since(a.start)}
-	res.usage = parseUsage(body, info.Usage)
+	res.usage = dialect.ParseUsage(body, info.Usage)
 	h := a.x.w.Header()
 	copyAnswerHeaders(h, a.resp.Header, a.key)
 	h.Set(attemptsHeader, a.x.attemptsValueNow(res.outcome))
@@ -419,7 +442,7 @@ func (a *upstreamAnswer) whole() result {
 func (a *upstreamAnswer) passThrough() result {
 	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
 		ttfb: time.Since(a.start), committed: true}
-	a.timer.Reset(a.idle)
+	a.dog.kick()
 	a.commit()
 	h := a.x.w.Header()
 	copyAnswerHeaders(h, a.resp.Header, a.key)
@@ -429,12 +452,12 @@ func (a *upstreamAnswer) passThrough() result {
 	h.Set(attemptsHeader, a.x.attemptsValueNow(res.outcome))
 	a.x.w.WriteHeader(a.resp.StatusCode)
 	rc := http.NewResponseController(a.x.w)
-	buf := a.x.e.bufs.Get().(*[]byte)
-	defer a.x.e.bufs.Put(buf)
+	buf := a.x.p.bufs.Get().(*[]byte)
+	defer a.x.p.bufs.Put(buf)
 	for {
 		n, err := a.resp.Body.Read(*buf)
 		if n > 0 {
-			a.timer.Reset(a.idle)
+			a.dog.kick()
 			if _, werr := a.x.w.Write((*buf)[:n]); werr != nil {
 				return clientGone(a.x.ctx)
 			}
@@ -460,13 +483,13 @@ func expectJSON(ct string) bool {
 	if ct == "" {
 		return true
 	}
-	mt := httpapi.MediaType(ct)
+	mt := dialect.MediaType(ct)
 	return mt == "" || mt == "application/json" || strings.HasSuffix(mt, "+json") ||
 		(strings.HasPrefix(mt, "text/") && mt != "text/event-stream")
 }
 
 func isEventStream(h http.Header) bool {
-	return httpapi.MediaType(h.Get("Content-Type")) == "text/event-stream"
+	return dialect.MediaType(h.Get("Content-Type")) == "text/event-stream"
 }
 
 // answerSkip reports upstream answer headers that are not relayed.

@@ -1,4 +1,4 @@
-package engine
+package state
 
 import (
 	"cmp"
@@ -10,14 +10,40 @@ import (
 )
 
 // Record types: one per kind of state change. Admin changes are config
-// records; stats and breaker records come in batches.
+// records, made with the constructors below and applied by Doc.Apply;
+// stats and breaker records come in batches from the Flusher.
 const (
-	recPut      = "channel.put"    // create or replace one channel
-	recDelete   = "channel.delete" // delete one channel
-	recReplace  = "config.replace" // replace every channel (import)
-	recBreakers = "breakers"       // breaker states of channels that changed
-	recStats    = "stats"          // a batch of statistics deltas
+	RecPut      = "channel.put"    // create or replace one channel
+	RecDelete   = "channel.delete" // delete one channel
+	RecReplace  = "config.replace" // replace every channel (import)
+	RecBreakers = "breakers"       // breaker states of channels that changed
+	RecStats    = "stats"          // a batch of statistics deltas
 )
+
+// Change is one config record, ready to journal and apply.
+type Change struct {
+	Type    string
+	Payload []byte
+}
+
+func change(typ string, payload any) Change {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		panic(fmt.Sprintf("encode %s: %v", typ, err)) // plain structs of strings and numbers always encode
+	}
+	return Change{Type: typ, Payload: b}
+}
+
+// Put creates or replaces one channel.
+func Put(s channel.Settings) Change { return change(RecPut, putPayload{Channel: s}) }
+
+// Delete removes one channel.
+func Delete(id string) Change { return change(RecDelete, deletePayload{ID: id}) }
+
+// Replace replaces every channel with list, in creation order.
+func Replace(list []channel.Settings) Change {
+	return change(RecReplace, replacePayload{Channels: list})
+}
 
 // putPayload is the payload of recPut.
 type putPayload struct {
@@ -54,21 +80,21 @@ func NewDoc() *Doc { return &Doc{channels: map[string]*entry{}} }
 // that was acknowledged. It returns the ids it touched.
 func (d *Doc) Apply(typ string, payload []byte) ([]string, error) {
 	switch typ {
-	case recPut:
+	case RecPut:
 		var p putPayload
 		if err := json.Unmarshal(payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", typ, err)
 		}
 		d.put(p.Channel)
 		return []string{p.Channel.ID}, nil
-	case recDelete:
+	case RecDelete:
 		var p deletePayload
 		if err := json.Unmarshal(payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", typ, err)
 		}
 		delete(d.channels, p.ID)
 		return []string{p.ID}, nil
-	case recReplace:
+	case RecReplace:
 		var p replacePayload
 		if err := json.Unmarshal(payload, &p); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", typ, err)

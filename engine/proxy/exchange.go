@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 import (
 	"bytes"
@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"catfish/channel"
-	"catfish/httpapi"
+	"catfish/engine/dialect"
+	"catfish/engine/stats"
 	"catfish/scheme"
 )
 
@@ -38,7 +39,7 @@ type result struct {
 	wait    time.Duration
 	waitSet bool // the upstream gave a Retry-After (0: retry at once)
 	// fail is the upstream's error answer, kept as the "last error".
-	fail *httpapi.APIError
+	fail *dialect.Error
 	// err is the error to return when next is stepDone and nothing was written.
 	err error
 	// committed: bytes reached the client; the breaker was already told
@@ -47,88 +48,59 @@ type result struct {
 	// detail is the transport error's text, for the log.
 	detail string
 	ttfb   time.Duration
-	usage  usage
-}
-
-// attemptLog is one entry of a request's attempt chain.
-type attemptLog struct {
-	ChannelID string  `json:"channel_id"`
-	Outcome   string  `json:"outcome"`
-	Status    int     `json:"status,omitempty"`
-	LatencyMS float64 `json:"latency_ms"`
-
-	At      time.Time     `json:"-"` // when the attempt started
-	TTFB    time.Duration `json:"-"` // time to first byte of a good answer
-	verdict verdictKind
-}
-
-// verdictKind is how an attempt counts in the statistics.
-type verdictKind uint8
-
-const (
-	verdictNone verdictKind = iota // not the channel's doing (client left, bad request)
-	verdictOK
-	verdictFail
-)
-
-func verdictOf(res *result) verdictKind {
-	switch res.verdict {
-	case channel.Success:
-		return verdictOK
-	case channel.Failure:
-		return verdictFail
-	}
-	return verdictNone
+	usage  dialect.Usage
 }
 
 // exchange is one client request on its way through the channels. It lives
 // in the request's goroutine and is never shared.
 type exchange struct {
-	e        *Engine
+	p        *Proxy
 	id       string
 	w        http.ResponseWriter
 	r        *http.Request
-	req      *httpapi.ProxyRequest
+	req      *dialect.Inbound
 	ctx      context.Context
 	start    time.Time
 	scheme   string
-	attempts []attemptLog
-	last     *httpapi.APIError // the last upstream HTTP error
-	lastErr  string            // the last failure without an HTTP answer
-	wake     time.Time         // earliest time a skipped channel admits again
-	answered *result           // the attempt that produced the answer
+	attempts []stats.Attempt
+	last     *dialect.Error // the last upstream HTTP error
+	lastErr  string         // the last failure without an HTTP answer
+	wake     time.Time      // earliest time a skipped channel admits again
+	answered *result        // the attempt that produced the answer
 	// body and info are what is sent upstream before any model override:
 	// the client's body, plus include_usage when the proxy asks for usage
 	// the client did not ask for (hideUsage then hides it again).
 	body      []byte
-	info      httpapi.BodyInfo
+	info      dialect.BodyInfo
 	hideUsage bool
 }
 
-// Proxy runs one client request through its scheme's channels.
-func (e *Engine) Proxy(w http.ResponseWriter, r *http.Request, req *httpapi.ProxyRequest) error {
+// Serve runs one client request through its scheme's channels. It either
+// writes the whole answer and returns nil, or writes nothing and returns
+// the error to answer with.
+func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, req *dialect.Inbound) error {
 	// A shutdown that runs out of time ends the request with a proper
 	// error instead of a cut connection.
 	ctx, stop := context.WithCancelCause(r.Context())
 	defer stop(nil)
-	unhook := context.AfterFunc(e.drain, func() { stop(errShuttingDown) })
+	unhook := context.AfterFunc(p.drain, func() { stop(ErrShuttingDown) })
 	defer unhook()
-	if e.cfg.RequestTimeout > 0 {
+	if p.cfg.RequestTimeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.cfg.RequestTimeout)
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.RequestTimeout)
 		defer cancel()
 	}
-	x := &exchange{e: e, w: w, r: r, req: req, ctx: ctx, start: time.Now(), body: req.Body, info: req.Info,
+	x := &exchange{p: p, w: w, r: r, req: req, ctx: ctx, start: time.Now(), body: req.Body, info: req.Info,
 		id: newRequestID()}
 	w.Header().Set("X-Catfish-Request-Id", x.id)
 	x.askUsage()
 	err := x.run()
-	e.finish(x, err)
+	p.finish(x, err)
 	return err
 }
 
 func (x *exchange) run() error {
-	plan, err := x.e.router.Plan(x.ctx, x.req.Info.Model)
+	plan, err := x.p.router.Plan(x.ctx, x.req.Info.Model)
 	if err != nil {
 		return err
 	}
@@ -158,16 +130,16 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 			return false, nil
 		}
 		started := time.Now()
-		x.attempts = append(x.attempts, attemptLog{ChannelID: c.ID, Outcome: "pending", At: started})
+		x.attempts = append(x.attempts, stats.Attempt{ChannelID: c.ID, Outcome: "pending", At: started})
 		res := x.attempt(c.Actor, p)
 		log := &x.attempts[len(x.attempts)-1]
-		log.Outcome, log.Status, log.verdict, log.TTFB = res.outcome, res.status, verdictOf(&res), res.ttfb
+		log.Outcome, log.Status, log.Verdict, log.TTFB = res.outcome, res.status, res.verdict, res.ttfb
 		log.LatencyMS = float64(time.Since(started).Microseconds()) / 1000
 		opened := x.report(c, p.Admission, res)
 		switch res.next {
 		case stepDone:
 			x.answered = &res
-			var ae *httpapi.APIError
+			var ae *dialect.Error
 			if errors.As(res.err, &ae) {
 				return true, x.withAttempts(ae)
 			}
@@ -195,7 +167,7 @@ func (x *exchange) report(c scheme.Candidate, adm channel.Admission, res result)
 		x.last = res.fail
 	} else if res.verdict == channel.Failure && !res.committed {
 		x.lastErr = res.outcome // no detail: it names upstream hosts
-		x.e.log.Warn("attempt failed", "id", x.id, "channel", c.ID, "outcome", res.outcome, "detail", res.detail)
+		x.p.log.Warn("attempt failed", "id", x.id, "channel", c.ID, "outcome", res.outcome, "detail", res.detail)
 	}
 	if res.committed && res.verdict != channel.Failure {
 		return false
@@ -205,7 +177,7 @@ func (x *exchange) report(c scheme.Candidate, adm channel.Admission, res result)
 		return false
 	}
 	if ack.Changed {
-		x.e.router.Relay(ack.Health)
+		x.p.router.Relay(ack.Health)
 	}
 	return ack.Opened
 }
@@ -215,7 +187,7 @@ func (x *exchange) report(c scheme.Candidate, adm channel.Admission, res result)
 func (x *exchange) commit(c *channel.Actor, adm channel.Admission) {
 	ack, err := c.Report(channel.Report{Admission: adm, Verdict: channel.Success})
 	if err == nil && ack.Changed {
-		x.e.router.Relay(ack.Health)
+		x.p.router.Relay(ack.Health)
 	}
 }
 
@@ -229,7 +201,7 @@ func (x *exchange) noteWake(t time.Time) {
 // Retry-After when given, else 0.5 s doubling, ±20 %.
 func (x *exchange) backoff(try int, wait time.Duration, given bool) error {
 	if !given {
-		d := x.e.cfg.BackoffBase << min(try, 10)
+		d := x.p.cfg.BackoffBase << min(try, 10)
 		wait = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 	}
 	if wait <= 0 {
@@ -248,7 +220,7 @@ func (x *exchange) backoff(try int, wait time.Duration, given bool) error {
 // exhausted builds the answer when no channel succeeded.
 func (x *exchange) exhausted() error {
 	if len(x.attempts) == 0 {
-		ae := httpapi.Errorf(http.StatusServiceUnavailable, "upstream_error", "no_channel_available",
+		ae := dialect.Errorf(http.StatusServiceUnavailable, "upstream_error", "no_channel_available",
 			"no channel of scheme "+strconv.Quote(x.scheme)+" is available right now (all disabled or cooling down)")
 		if !x.wake.IsZero() {
 			ae.RetryAfter = max(1, int(time.Until(x.wake).Seconds()+0.999))
@@ -258,12 +230,12 @@ func (x *exchange) exhausted() error {
 	if x.last != nil {
 		return x.withAttempts(x.last)
 	}
-	return x.withAttempts(httpapi.Errorf(http.StatusBadGateway, "upstream_error", "upstream_failed",
+	return x.withAttempts(dialect.Errorf(http.StatusBadGateway, "upstream_error", "upstream_failed",
 		"every channel of scheme "+strconv.Quote(x.scheme)+" failed; last error: "+x.lastErr))
 }
 
 // withAttempts adds the X-Catfish-Attempts header to an error answer.
-func (x *exchange) withAttempts(ae *httpapi.APIError) *httpapi.APIError {
+func (x *exchange) withAttempts(ae *dialect.Error) *dialect.Error {
 	out := *ae
 	out.Header = out.Header.Clone()
 	if out.Header == nil {
@@ -307,7 +279,7 @@ func (x *exchange) askUsage() {
 	if !ok {
 		return
 	}
-	info, err := httpapi.ScanObject(body)
+	info, err := dialect.ScanObject(body)
 	if err != nil {
 		return
 	}
@@ -323,7 +295,7 @@ func (x *exchange) dropUsage() {
 // withIncludeUsage returns body with stream_options.include_usage set to
 // true: a new member appended at the end, or the existing stream_options
 // value rewritten. The rest of the bytes are untouched.
-func withIncludeUsage(body []byte, info *httpapi.BodyInfo) ([]byte, bool) {
+func withIncludeUsage(body []byte, info *dialect.BodyInfo) ([]byte, bool) {
 	if so := info.StreamOptions; so.Present() {
 		opts := map[string]any{}
 		if raw := body[so.Start:so.End]; string(raw) != "null" {
@@ -360,6 +332,3 @@ func newRequestID() string {
 	}
 	return string(b[:])
 }
-
-// errClientGone marks an exchange whose client left; nothing is written.
-var errClientGone = errors.New("client went away")

@@ -1,0 +1,30 @@
+// Package dialect holds the wire formats Catfish speaks: the JSON body
+// scanner that finds what routing needs without building the document,
+// server-sent event framing, each dialect's error shape and, for the
+// routes where client and channel speak differently, the codecs that
+// translate through one internal form.
+//
+// It is pure: no goroutines, no state shared between calls, no I/O but
+// the readers and writers handed in. It imports nothing of Catfish's, so
+// both the HTTP surface and the proxy build on it without knowing each
+// other.
+package dialect
+
+// Dialect is a wire format a client or a channel speaks.
+type Dialect uint8
+
+const (
+	Chat      Dialect = iota // OpenAI chat completions (and every other OpenAI-style /v1 route)
+	Messages                 // Anthropic Messages
+	Responses                // OpenAI Responses
+)
+
+func (d Dialect) String() string {
+	switch d {
+	case Messages:
+		return "messages"
+	case Responses:
+		return "responses"
+	}
+	return "chat"
+}

@@ -1,0 +1,138 @@
+// Package proxy carries one client request through its scheme's channels:
+// it asks the router for a plan, asks each channel's actor for a permit,
+// makes the upstream call itself, fails over by the table in SPEC 3, and
+// relays the answer (whole, or as a stream, event by event). It reports
+// each finished request to a Recorder.
+//
+// Concurrency: everything here runs in the client request's goroutine.
+// The proxy holds no state shared between requests except pools of
+// buffers; the router and the channel actors own routing and breakers and
+// are only ever asked, never waited on across the network.
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"catfish/channel"
+	"catfish/engine/dialect"
+	"catfish/engine/stats"
+	"catfish/scheme"
+)
+
+// Config is what the request path needs of the server's settings.
+type Config struct {
+	// IdleTimeout is the longest silence inside an upstream body.
+	IdleTimeout time.Duration
+	// RequestTimeout bounds a whole client request. Zero: no limit.
+	RequestTimeout time.Duration
+	// RetryAfterMax is the longest Retry-After waited for on the same
+	// channel; longer ones open the breaker instead.
+	RetryAfterMax time.Duration
+	// BackoffBase is the first retry backoff (doubling, ±20 %).
+	BackoffBase time.Duration
+	// BodyLimit bounds request bodies; upstream answers may be 4× larger.
+	BodyLimit int64
+}
+
+// Recorder receives every finished request. The statistics actor
+// satisfies it; Record must not block for long.
+type Recorder interface {
+	Record(*stats.Record)
+}
+
+// Proxy serves client requests. It is safe for concurrent use.
+type Proxy struct {
+	cfg       Config
+	router    *scheme.Router
+	transport http.RoundTripper
+	rec       Recorder
+	log       *slog.Logger
+	// drain ends when a shutdown runs out of time; requests still open
+	// then end with a final error instead of a cut connection.
+	drain context.Context
+
+	bufs   sync.Pool // *[]byte, 32 KiB copy buffers
+	relays sync.Pool // *streamRelay
+}
+
+// New returns a proxy routing through router and sending with transport.
+func New(cfg Config, router *scheme.Router, transport http.RoundTripper, rec Recorder, log *slog.Logger, drain context.Context) *Proxy {
+	p := &Proxy{cfg: cfg, router: router, transport: transport, rec: rec, log: log, drain: drain}
+	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	p.relays.New = func() any { return &streamRelay{br: bufio.NewReaderSize(nil, 16<<10)} }
+	return p
+}
+
+// ErrShuttingDown is the cause of requests cut by a shutdown that ran
+// out of time.
+var ErrShuttingDown = errors.New("shutting down")
+
+// errClientGone marks an exchange whose client left; nothing is written.
+var errClientGone = errors.New("client went away")
+
+// finish logs a finished request and hands it to the recorder.
+func (p *Proxy) finish(x *exchange, err error) {
+	status := 0
+	switch {
+	case err == nil && x.answered != nil:
+		status = x.answered.status
+	case err != nil:
+		status = statusOf(err)
+	}
+	level := slog.LevelInfo
+	if status >= 500 || (x.answered != nil && x.answered.verdict == channel.Failure) {
+		level = slog.LevelWarn
+	}
+	outcome := "ok"
+	if x.answered != nil {
+		outcome = x.answered.outcome
+	} else if err != nil {
+		outcome = "error"
+	}
+	end := time.Now()
+	// LogAttrs: typed attributes, no boxing on the hot path.
+	p.log.LogAttrs(context.Background(), level, "request", slog.String("id", x.id),
+		slog.String("path", x.req.Path), slog.String("model", x.req.Info.Model), slog.String("scheme", x.scheme),
+		slog.Bool("stream", x.req.Info.Stream), slog.Int("status", status), slog.String("outcome", outcome),
+		slog.String("attempts", x.attemptsValue()), slog.Int64("duration_ms", end.Sub(x.start).Milliseconds()))
+	rec := &stats.Record{ID: x.id, Start: x.start, End: end, Path: x.req.Path, Model: x.req.Info.Model,
+		Scheme: x.scheme, Stream: x.req.Info.Stream, Status: status, Outcome: outcome, Attempts: x.attempts,
+		Canceled: status == dialect.StatusClientClosed || errors.Is(err, errClientGone),
+		Broken: err == nil && x.answered != nil &&
+			(x.answered.verdict == channel.Failure || x.answered.outcome == "shutdown")}
+	if x.answered != nil && x.answered.verdict != channel.Neutral {
+		rec.Answered, rec.Usage = x.currentChannel(), x.answered.usage
+	}
+	p.rec.Record(rec)
+}
+
+// statusOf is the HTTP status an error answer carries (499 for a client
+// that left, which nobody receives).
+func statusOf(err error) int {
+	var de *dialect.Error
+	switch {
+	case errors.As(err, &de):
+		return de.Status
+	case errors.Is(err, context.Canceled), errors.Is(err, errClientGone):
+		return dialect.StatusClientClosed
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, scheme.ErrNoScheme), errors.Is(err, scheme.ErrStopped), errors.Is(err, channel.ErrStopped):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// currentChannel is the channel of the attempt under way, for logs.
+func (x *exchange) currentChannel() string {
+	if len(x.attempts) == 0 {
+		return ""
+	}
+	return x.attempts[len(x.attempts)-1].ChannelID
+}

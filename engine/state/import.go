@@ -1,0 +1,83 @@
+package state
+
+import (
+	"fmt"
+	"slices"
+
+	"catfish/channel"
+)
+
+// ImportResult reports what an import did (or, dry, would do).
+type ImportResult struct {
+	DryRun   bool     `json:"dry_run"`
+	Mode     string   `json:"mode"`
+	Channels int      `json:"channels"`
+	Schemes  []string `json:"schemes"`
+	Added    int      `json:"added"`
+	Updated  int      `json:"updated"`
+	Removed  int      `json:"removed"`
+}
+
+// Import is a checked import, ready to commit.
+type Import struct {
+	Result  ImportResult
+	Change  Change   // the Replace record that performs it
+	Removed []string // ids of channels it deletes
+}
+
+// PlanImport works out the import of incoming (as ParseOriginalConfig
+// returns it) over d: with merge, channels are added and updated by id
+// and the rest kept; without, incoming replaces everything. A masked key
+// (as GET shows) keeps the stored key of the channel with that id. It
+// changes nothing; one bad channel rejects the whole import.
+func PlanImport(d *Doc, incoming []channel.Settings, merge bool) (Import, error) {
+	res := ImportResult{Mode: "replace", Channels: len(incoming)}
+	if merge {
+		res.Mode = "merge"
+	}
+	final := map[string]channel.Settings{}
+	var order []string
+	if merge {
+		for _, s := range d.All() {
+			final[s.ID] = s
+			order = append(order, s.ID)
+		}
+	}
+	for i, s := range incoming {
+		old, _, exists := d.Get(s.ID)
+		if channel.IsMasked(s.APIKey, old.APIKey) {
+			if !exists {
+				return Import{}, &channel.FieldError{Field: "api_key",
+					Msg: fmt.Sprintf("channel %d (id %s) has a masked key and no stored channel to take it from", i, s.ID)}
+			}
+			s.APIKey = old.APIKey
+		}
+		if exists {
+			res.Updated++
+		} else {
+			res.Added++
+		}
+		if _, ok := final[s.ID]; !ok {
+			order = append(order, s.ID)
+		}
+		final[s.ID] = s
+	}
+	removed := []string{}
+	for _, s := range d.All() {
+		if _, ok := final[s.ID]; !ok {
+			removed = append(removed, s.ID)
+		}
+	}
+	res.Removed = len(removed)
+	list := make([]channel.Settings, 0, len(order))
+	schemes := map[string]bool{}
+	for _, id := range order {
+		list = append(list, final[id])
+		schemes[final[id].Scheme] = true
+	}
+	for name := range schemes {
+		res.Schemes = append(res.Schemes, name)
+	}
+	slices.Sort(res.Schemes)
+	return Import{Result: res, Change: Replace(list), Removed: removed}, nil
+}

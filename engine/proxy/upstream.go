@@ -240,10 +240,10 @@ func errClientGoneErr(err error) error { return errors.Join(errClientGone, err) 
 
 // upstreamAnswer is an HTTP answer being read.
 type upstreamAnswer struct {
-	x     *exchange
-	resp  *http.Response
-	dog   *watchdog
-	actx  context.Context
+	x    *exchange
+	resp *http.Response
+	dog  *watchdog
+	actx context.Context
 	// start is when the attempt began: a channel's time to first byte runs
 	// from there, not from the client request's start, which would charge
 	// it the time earlier channels took.

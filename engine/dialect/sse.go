@@ -7,9 +7,9 @@ import (
 	"io"
 )
 
-// Event is one server-sent event. Its slices point into the reader's
+// SSEEvent is one server-sent event. Its slices point into the reader's
 // buffers and are valid until the next call to Next.
-type Event struct {
+type SSEEvent struct {
 	Name []byte // the "event:" field, if any
 	Data []byte // "data:" lines joined by '\n'
 	// Comment is true for a comment-only block (": keep-alive"): no data,
@@ -39,7 +39,7 @@ func (s *SSEReader) Reset(r *bufio.Reader) { s.r = r }
 
 // Next returns the next event. At the end of the stream it returns io.EOF;
 // a last event without its closing blank line is still delivered first.
-func (s *SSEReader) Next() (Event, error) {
+func (s *SSEReader) Next() (SSEEvent, error) {
 	s.data = s.data[:0]
 	s.name = s.name[:0]
 	hasData, sawComment := false, false
@@ -47,16 +47,16 @@ func (s *SSEReader) Next() (Event, error) {
 		line, err := s.readLine()
 		if err != nil {
 			if errors.Is(err, io.EOF) && hasData {
-				return Event{Name: s.name, Data: s.data}, nil
+				return SSEEvent{Name: s.name, Data: s.data}, nil
 			}
-			return Event{}, err
+			return SSEEvent{}, err
 		}
 		if len(line) == 0 {
 			if hasData {
-				return Event{Name: s.name, Data: s.data}, nil
+				return SSEEvent{Name: s.name, Data: s.data}, nil
 			}
 			if sawComment {
-				return Event{Comment: true}, nil
+				return SSEEvent{Comment: true}, nil
 			}
 			s.name = s.name[:0]
 			continue
@@ -78,7 +78,7 @@ func (s *SSEReader) Next() (Event, error) {
 				s.data = append(s.data, '\n')
 			}
 			if len(s.data)+len(value) > MaxEventSize {
-				return Event{}, ErrEventTooLarge
+				return SSEEvent{}, ErrEventTooLarge
 			}
 			s.data = append(s.data, value...)
 			hasData = true

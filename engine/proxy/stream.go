@@ -38,7 +38,7 @@ func (a *upstreamAnswer) stream() result {
 		x.p.relays.Put(sr)
 	}()
 
-	var ev dialect.Event
+	var ev dialect.SSEEvent
 	var info dialect.BodyInfo
 	for {
 		var err error

@@ -3,6 +3,7 @@ package channel
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -85,7 +86,7 @@ func TestActorAcquireReportRoundTrip(t *testing.T) {
 		if !p.OK || p.Probe {
 			t.Fatalf("Acquire: got %+v, want OK without probe", p.Admission)
 		}
-		if p.Settings != r {
+		if !reflect.DeepEqual(p.Settings, r) {
 			t.Fatalf("Permit.Settings: got %+v, want %+v", p.Settings, r)
 		}
 
@@ -143,7 +144,7 @@ func TestActorFailureOpens(t *testing.T) {
 		if p.OK || !p.Until.Equal(want.OpenUntil) {
 			t.Fatalf("Acquire while open: got %+v, want refused until %v", p.Admission, want.OpenUntil)
 		}
-		if p.Settings != (Resolved{}) {
+		if !reflect.DeepEqual(p.Settings, Resolved{}) {
 			t.Fatalf("refused Permit.Settings: got %+v, want zero (no key handed out)", p.Settings)
 		}
 
@@ -265,7 +266,7 @@ func TestActorDisabledRefuses(t *testing.T) {
 		a := startActor(t, r)
 		for range 3 {
 			p := mustAcquire(t, a)
-			if p.OK || p.Probe || p.Settings != (Resolved{}) {
+			if p.OK || p.Probe || !reflect.DeepEqual(p.Settings, Resolved{}) {
 				t.Fatalf("disabled: got %+v, want a refused zero permit", p)
 			}
 		}
@@ -301,7 +302,7 @@ func TestActorUpdate(t *testing.T) {
 		}
 		time.Sleep(10 * time.Second)
 		p := mustAcquire(t, a)
-		if !p.Probe || p.Settings != r2 {
+		if !p.Probe || !reflect.DeepEqual(p.Settings, r2) {
 			t.Fatalf("probe after Update: got %+v, want a probe with the new settings", p)
 		}
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -26,8 +28,26 @@ type Settings struct {
 	Enabled                     bool    `json:"enabled"`
 	TimeoutSeconds              *int    `json:"timeout_seconds"`
 	MaxRetries                  *int    `json:"max_retries"`
-	Scheme                      string  `json:"scheme_name"`
+	// Type is the wire format the upstream speaks: TypeOpenAI (also
+	// when empty, as in the original's files) or TypeAnthropic.
+	Type string `json:"type"`
+	// Responses: an openai upstream that serves /v1/responses itself;
+	// Responses clients are passed through to it instead of translated.
+	Responses bool `json:"responses"`
+	// Headers are extra upstream headers (Azure's api-key, OpenRouter's
+	// HTTP-Referer), added last. Their values are secrets like the key.
+	Headers map[string]string `json:"headers"`
+	// Prefill says whether the upstream continues a trailing assistant
+	// message; nil: true for anthropic, false for openai.
+	Prefill *bool  `json:"prefill"`
+	Scheme  string `json:"scheme_name"`
 }
+
+// Channel types: the dialect an upstream speaks.
+const (
+	TypeOpenAI    = "openai"
+	TypeAnthropic = "anthropic"
+)
 
 // UnmarshalJSON reads a stored or imported channel. A missing "enabled"
 // means true: the original had no such switch and every channel was live.
@@ -67,6 +87,8 @@ const (
 	maxNameLen   = 200
 	maxModelLen  = 256
 	maxSchemeLen = 128
+	maxHeaders   = 32
+	maxHeaderLen = 4096
 	// MaxSeconds bounds every seconds field (30 days).
 	MaxSeconds = 30 * 24 * 3600
 	// MaxRetriesLimit bounds max_retries.
@@ -108,7 +130,53 @@ func (s *Settings) Validate() error {
 	if len(s.Name) > maxNameLen || !utf8.ValidString(s.Name) {
 		return fieldErr("name", "must be at most %d bytes of text", maxNameLen)
 	}
+	switch s.Type {
+	case "", TypeOpenAI:
+	case TypeAnthropic:
+		if s.Responses {
+			return fieldErr("responses", "is only for openai channels (an anthropic upstream does not serve /v1/responses)")
+		}
+	default:
+		return fieldErr("type", "must be %q or %q", TypeOpenAI, TypeAnthropic)
+	}
+	if err := validateHeaders(s.Headers); err != nil {
+		return err
+	}
 	return ValidateScheme(s.Scheme)
+}
+
+// validateHeaders checks extra upstream headers: real header names, at
+// most maxHeaders of them, printable values, and none that the proxy
+// itself must set (framing, hop-by-hop, the host).
+func validateHeaders(h map[string]string) error {
+	if len(h) > maxHeaders {
+		return fieldErr("headers", "may hold at most %d headers", maxHeaders)
+	}
+	for name, v := range h {
+		if name == "" || len(name) > 100 || !isToken(name) {
+			return fieldErr("headers", "%q is not a valid header name", name)
+		}
+		switch http.CanonicalHeaderKey(name) {
+		case "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Keep-Alive",
+			"Upgrade", "Te", "Trailer", "Proxy-Connection", "Accept-Encoding":
+			return fieldErr("headers", "%s is set by the proxy and cannot be overridden", name)
+		}
+		if len(v) > maxHeaderLen || !printable(v) {
+			return fieldErr("headers", "the value of %s must be printable text of at most %d bytes", name, maxHeaderLen)
+		}
+	}
+	return nil
+}
+
+// isToken reports an HTTP token (RFC 9110): a header name.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidateScheme checks a scheme name.
@@ -183,6 +251,10 @@ type Patch struct {
 	Enabled                     Field[bool]
 	TimeoutSeconds              Field[int]
 	MaxRetries                  Field[int]
+	Type                        Field[string]
+	Responses                   Field[bool]
+	Headers                     Field[map[string]string]
+	Prefill                     Field[bool]
 	Scheme                      Field[string]
 }
 
@@ -243,6 +315,14 @@ func DecodePatch(data []byte) (Patch, error) {
 			err = decodeField(name, v, &p.TimeoutSeconds, true)
 		case "max_retries":
 			err = decodeField(name, v, &p.MaxRetries, true)
+		case "type":
+			err = decodeField(name, v, &p.Type, true)
+		case "responses":
+			err = decodeField(name, v, &p.Responses, false)
+		case "headers":
+			err = decodeField(name, v, &p.Headers, true)
+		case "prefill":
+			err = decodeField(name, v, &p.Prefill, true)
 		case "scheme_name":
 			err = decodeField(name, v, &p.Scheme, false)
 		default:
@@ -281,6 +361,8 @@ func typeName(v any) string {
 		return "a string"
 	case bool:
 		return "true or false"
+	case map[string]string:
+		return "an object of header names to string values"
 	}
 	return "a valid value"
 }
@@ -308,6 +390,12 @@ func NewFromPatch(id string, p Patch) (Settings, error) {
 func ApplyPatch(s Settings, p Patch) (Settings, error) {
 	if p.APIKey.Set && (p.APIKey.Value == "" || IsMasked(p.APIKey.Value, s.APIKey)) {
 		p.APIKey = Field[string]{}
+	}
+	// A header sent back masked (as GET shows it) keeps its stored value.
+	for name, v := range p.Headers.Value {
+		if old, ok := s.Headers[name]; ok && IsMasked(v, old) {
+			p.Headers.Value[name] = old
+		}
 	}
 	if err := s.apply(p); err != nil {
 		return Settings{}, err
@@ -340,6 +428,25 @@ func (s *Settings) apply(p Patch) error {
 	}
 	if p.Enabled.Set {
 		s.Enabled = p.Enabled.Value
+	}
+	if p.Type.Set {
+		s.Type = strings.ToLower(strings.TrimSpace(p.Type.Value))
+	}
+	if p.Responses.Set {
+		s.Responses = p.Responses.Value
+	}
+	if p.Headers.Set {
+		s.Headers = nil
+		if len(p.Headers.Value) > 0 {
+			s.Headers = maps.Clone(p.Headers.Value)
+		}
+	}
+	if p.Prefill.Set {
+		s.Prefill = nil
+		if !p.Prefill.Null {
+			v := p.Prefill.Value
+			s.Prefill = &v
+		}
 	}
 	if p.Scheme.Set {
 		s.Scheme = strings.TrimSpace(p.Scheme.Value)
@@ -382,7 +489,8 @@ func IsMasked(in, stored string) bool {
 }
 
 // Resolved is a channel's settings with server defaults filled in: what one
-// attempt needs to know. It is a copy; holders may keep it.
+// attempt needs to know. It is a copy; holders may keep it (Headers is
+// never changed in place).
 type Resolved struct {
 	ID         string
 	URL        string // base URL, no trailing slash
@@ -392,6 +500,21 @@ type Resolved struct {
 	MaxRetries int
 	Breaker    BreakerConfig
 	Enabled    bool
+	Type       string // TypeOpenAI or TypeAnthropic
+	Responses  bool
+	Headers    map[string]string
+	Prefill    bool
+}
+
+// Secrets are the values the proxy must never show: the key and the
+// extra headers' values.
+func (r *Resolved) Secrets() []string {
+	out := make([]string, 0, 1+len(r.Headers))
+	out = append(out, r.APIKey)
+	for _, v := range r.Headers {
+		out = append(out, v)
+	}
+	return out
 }
 
 // Defaults are the server-wide values for a channel's null fields.
@@ -418,6 +541,13 @@ func (s Settings) Resolve(d Defaults) Resolved {
 		MaxRetries: d.MaxRetries,
 		Enabled:    s.Enabled,
 		Breaker:    BreakerConfig{Threshold: d.Threshold, Cooldown: d.Cooldown, MaxCooldown: d.MaxCooldown},
+		Type:       s.TypeOrDefault(),
+		Responses:  s.Responses,
+		Headers:    s.Headers,
+	}
+	r.Prefill = r.Type == TypeAnthropic
+	if s.Prefill != nil {
+		r.Prefill = *s.Prefill
 	}
 	if s.Model != nil {
 		r.Model = *s.Model
@@ -437,9 +567,26 @@ func (s Settings) Resolve(d Defaults) Resolved {
 	return r
 }
 
-// Public returns a copy fit to show: the key masked.
+// TypeOrDefault is the channel's type, TypeOpenAI when none is set.
+func (s Settings) TypeOrDefault() string {
+	if s.Type == "" {
+		return TypeOpenAI
+	}
+	return s.Type
+}
+
+// Public returns a copy fit to show: the key and header values masked,
+// the type spelled out.
 func (s Settings) Public() Settings {
 	s.APIKey = Mask(s.APIKey)
+	s.Type = s.TypeOrDefault()
+	if len(s.Headers) > 0 {
+		h := make(map[string]string, len(s.Headers))
+		for k, v := range s.Headers {
+			h[k] = Mask(v)
+		}
+		s.Headers = h
+	}
 	return s
 }
 
@@ -450,6 +597,8 @@ func (s Settings) Clone() Settings {
 	s.DisableDurationSeconds = clonePtr(s.DisableDurationSeconds)
 	s.TimeoutSeconds = clonePtr(s.TimeoutSeconds)
 	s.MaxRetries = clonePtr(s.MaxRetries)
+	s.Prefill = clonePtr(s.Prefill)
+	s.Headers = maps.Clone(s.Headers)
 	return s
 }
 

@@ -3,6 +3,8 @@ package channel
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -117,12 +119,12 @@ func TestDecodePatch(t *testing.T) {
 			got, err := DecodePatch([]byte(tt.in))
 			checkFieldErr(t, err, tt.wantErr)
 			if tt.wantErr != "" {
-				if got != (Patch{}) {
+				if !reflect.DeepEqual(got, Patch{}) {
 					t.Fatalf("got patch %+v with an error, want the zero Patch", got)
 				}
 				return
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})
@@ -317,6 +319,21 @@ func TestValidate(t *testing.T) {
 		{name: "unparsable", edit: func(s *Settings) { s.URL = "https://a.example:port/v1" }, wantErr: "url"},
 		{name: "control character", edit: func(s *Settings) { s.URL = "https://a.example/v1\n" }, wantErr: "url"},
 		{name: "too long url", edit: func(s *Settings) { s.URL = "https://a.example/" + long(maxURLLen) }, wantErr: "url"},
+		{name: "type openai", edit: func(s *Settings) { s.Type = TypeOpenAI; s.Responses = true }},
+		{name: "type anthropic", edit: func(s *Settings) { s.Type = TypeAnthropic }},
+		{name: "unknown type", edit: func(s *Settings) { s.Type = "gemini" }, wantErr: "type"},
+		{name: "anthropic with responses", edit: func(s *Settings) { s.Type = TypeAnthropic; s.Responses = true }, wantErr: "responses"},
+		{name: "headers", edit: func(s *Settings) { s.Headers = map[string]string{"api-key": "k", "HTTP-Referer": "https://me.example"} }},
+		{name: "header name with space", edit: func(s *Settings) { s.Headers = map[string]string{"bad name": "v"} }, wantErr: "headers"},
+		{name: "empty header name", edit: func(s *Settings) { s.Headers = map[string]string{"": "v"} }, wantErr: "headers"},
+		{name: "header value with newline", edit: func(s *Settings) { s.Headers = map[string]string{"X-A": "v\nX-B: w"} }, wantErr: "headers"},
+		{name: "proxy's own header", edit: func(s *Settings) { s.Headers = map[string]string{"content-length": "1"} }, wantErr: "headers"},
+		{name: "too many headers", edit: func(s *Settings) {
+			s.Headers = map[string]string{}
+			for i := range maxHeaders + 1 {
+				s.Headers[fmt.Sprint("X-H", i)] = "v"
+			}
+		}, wantErr: "headers"},
 		{name: "no key", edit: func(s *Settings) { s.APIKey = "" }, wantErr: "api_key"},
 		{name: "blank key", edit: func(s *Settings) { s.APIKey = " \t" }, wantErr: "api_key"},
 		{name: "key with newline", edit: func(s *Settings) { s.APIKey = "sk-abc\ndef" }, wantErr: "api_key"},
@@ -389,7 +406,7 @@ func TestMask(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got := Mask(tt.key)
-		if got != tt.want {
+		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Mask(%q): got %q, want %q", tt.key, got, tt.want)
 		}
 		if !IsMasked(got, tt.key) {
@@ -479,12 +496,62 @@ func TestPublicMasksKey(t *testing.T) {
 	}
 }
 
+func TestPublicMasksHeaderValues(t *testing.T) {
+	s := baseSettings()
+	s.Headers = map[string]string{"api-key": "azure-0123456789abcdef"}
+	p := s.Public()
+	if p.Headers["api-key"] != "…cdef" || s.Headers["api-key"] != "azure-0123456789abcdef" {
+		t.Fatalf("Public headers: got %v, original %v", p.Headers, s.Headers)
+	}
+	if p.Type != TypeOpenAI {
+		t.Fatalf("Public type: got %q, want openai spelled out", p.Type)
+	}
+}
+
+func TestApplyPatchKeepsMaskedHeaderValues(t *testing.T) {
+	s := baseSettings()
+	s.Headers = map[string]string{"api-key": "azure-0123456789abcdef", "X-Old": "old-value-000000"}
+	p, err := DecodePatch([]byte(`{"headers":{"api-key":"…cdef","X-New":"fresh"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ApplyPatch(s, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"api-key": "azure-0123456789abcdef", "X-New": "fresh"}
+	if !reflect.DeepEqual(got.Headers, want) {
+		t.Fatalf("headers: got %v, want %v (a masked value keeps the stored one; the set is replaced)", got.Headers, want)
+	}
+	p, _ = DecodePatch([]byte(`{"headers":null,"prefill":false,"type":"anthropic"}`))
+	got, err = ApplyPatch(s, p)
+	if err != nil || got.Headers != nil || got.Prefill == nil || *got.Prefill || got.Type != TypeAnthropic {
+		t.Fatalf("null headers, prefill false, type anthropic: got %+v, %v", got, err)
+	}
+	for _, body := range []string{`{"type":"gemini"}`, `{"headers":{"a":1}}`, `{"headers":"x"}`, `{"prefill":"yes"}`, `{"responses":null}`} {
+		p, err := DecodePatch([]byte(body))
+		if err == nil {
+			_, err = ApplyPatch(s, p)
+		}
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			t.Errorf("%s: got %v, want a FieldError", body, err)
+		}
+	}
+}
+
 func TestCloneIsDeep(t *testing.T) {
 	s := baseSettings()
 	c := s.Clone()
 	*c.Model, *c.ConsecutiveFailureThreshold, *c.DisableDurationSeconds, *c.TimeoutSeconds, *c.MaxRetries = "x", 1, 1, 1, 1
 	if dump(s) != dump(baseSettings()) {
 		t.Fatalf("changing the clone changed the original: got %s, want %s", dump(s), dump(baseSettings()))
+	}
+	h := Settings{Prefill: ptr(true), Headers: map[string]string{"X-A": "1"}}
+	hc := h.Clone()
+	*hc.Prefill, hc.Headers["X-A"] = false, "changed"
+	if !*h.Prefill || h.Headers["X-A"] != "1" {
+		t.Fatalf("changing the clone's prefill or headers changed the original: %+v", h)
 	}
 	if n := Settings.Clone(Settings{}); n.Model != nil || n.MaxRetries != nil {
 		t.Fatalf("Clone of nil pointers: got %+v, want nils", n)
@@ -558,25 +625,37 @@ func TestResolve(t *testing.T) {
 			name: "nil fields take the defaults",
 			s:    Settings{ID: "a", URL: "https://x/v1", APIKey: "k", Enabled: true},
 			want: Resolved{ID: "a", URL: "https://x/v1", APIKey: "k", FirstByte: 90 * time.Second, MaxRetries: 1, Enabled: true,
-				Breaker: BreakerConfig{Threshold: 3, Cooldown: 10 * time.Second, MaxCooldown: 30 * time.Second}},
+				Breaker: BreakerConfig{Threshold: 3, Cooldown: 10 * time.Second, MaxCooldown: 30 * time.Second}, Type: TypeOpenAI},
 		},
 		{
 			name: "set fields win, zero included",
 			s: Settings{ID: "a", URL: "https://x/v1//", APIKey: "k", Model: ptr("o3"), ConsecutiveFailureThreshold: ptr(0),
 				DisableDurationSeconds: ptr(0), TimeoutSeconds: ptr(5), MaxRetries: ptr(0)},
 			want: Resolved{ID: "a", URL: "https://x/v1", APIKey: "k", Model: "o3", FirstByte: 5 * time.Second, MaxRetries: 0,
-				Breaker: BreakerConfig{Threshold: 0, Cooldown: 0, MaxCooldown: 30 * time.Second}},
+				Breaker: BreakerConfig{Threshold: 0, Cooldown: 0, MaxCooldown: 30 * time.Second}, Type: TypeOpenAI},
 		},
 		{
 			name: "seconds become durations",
 			s:    Settings{ID: "a", URL: "http://x", ConsecutiveFailureThreshold: ptr(7), DisableDurationSeconds: ptr(120), TimeoutSeconds: ptr(600), MaxRetries: ptr(4), Enabled: true},
 			want: Resolved{ID: "a", URL: "http://x", FirstByte: 10 * time.Minute, MaxRetries: 4, Enabled: true,
-				Breaker: BreakerConfig{Threshold: 7, Cooldown: 2 * time.Minute, MaxCooldown: 30 * time.Second}},
+				Breaker: BreakerConfig{Threshold: 7, Cooldown: 2 * time.Minute, MaxCooldown: 30 * time.Second}, Type: TypeOpenAI},
+		},
+		{
+			name: "anthropic prefills by default",
+			s:    Settings{ID: "a", URL: "http://x", Type: TypeAnthropic, Headers: map[string]string{"X-A": "1"}},
+			want: Resolved{ID: "a", URL: "http://x", FirstByte: 90 * time.Second, MaxRetries: 1, Type: TypeAnthropic, Prefill: true,
+				Headers: map[string]string{"X-A": "1"}, Breaker: BreakerConfig{Threshold: 3, Cooldown: 10 * time.Second, MaxCooldown: 30 * time.Second}},
+		},
+		{
+			name: "prefill set wins",
+			s:    Settings{ID: "a", URL: "http://x", Type: TypeAnthropic, Prefill: ptr(false)},
+			want: Resolved{ID: "a", URL: "http://x", FirstByte: 90 * time.Second, MaxRetries: 1, Type: TypeAnthropic,
+				Breaker: BreakerConfig{Threshold: 3, Cooldown: 10 * time.Second, MaxCooldown: 30 * time.Second}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.s.Resolve(d); got != tt.want {
+			if got := tt.s.Resolve(d); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})

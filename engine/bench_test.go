@@ -34,7 +34,7 @@ func BenchmarkPlanAcquireReport(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				p, err := r.Plan(ctx, "s")
+				p, err := r.Plan(ctx, "s", nil)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -27,6 +27,10 @@ var ErrNoScheme = errors.New("no scheme has any channel")
 // ErrStopped is returned after the router has stopped.
 var ErrStopped = errors.New("router stopped")
 
+// ErrOutOfScope is returned when the model names a scheme the caller's
+// key may not use, or when no scheme the key may use exists.
+var ErrOutOfScope = errors.New("model not available to this key")
+
 type schemeState struct {
 	members []*Member
 	view    *View // published; rebuilt when stale or when its wake time passes
@@ -36,6 +40,7 @@ type schemeState struct {
 
 type planReq struct {
 	model string
+	scope Scope
 	reply chan planReply
 }
 
@@ -65,6 +70,9 @@ type Router struct {
 	setc chan setReq
 	// readc: the engine (model list) → loop.
 	readc chan readReq
+	// aliasc: the engine (admin changes, start-up) → loop: every
+	// scheme's aliases, replacing the previous set.
+	aliasc chan aliasReq
 	// done is closed when the loop has exited.
 	done chan struct{}
 
@@ -73,6 +81,7 @@ type Router struct {
 	members       map[string]*Member
 	schemes       map[string]*schemeState
 	names         []string // sorted scheme names
+	aliases       aliasTable
 	now           func() time.Time
 }
 
@@ -84,6 +93,7 @@ func NewRouter(defaultScheme string) *Router {
 		healthc:       make(chan channel.Health),
 		setc:          make(chan setReq),
 		readc:         make(chan readReq),
+		aliasc:        make(chan aliasReq),
 		done:          make(chan struct{}),
 		defaultScheme: defaultScheme,
 		members:       map[string]*Member{},
@@ -100,7 +110,7 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case req := <-r.planc:
-			req.reply <- r.onPlan(req.model)
+			req.reply <- r.onPlan(req.model, req.scope)
 		case h := <-r.healthc:
 			r.onHealth(h)
 		case req := <-r.setc:
@@ -108,14 +118,17 @@ func (r *Router) Run(ctx context.Context) error {
 			req.reply <- struct{}{}
 		case req := <-r.readc:
 			req.reply <- slices.Clone(r.names)
+		case req := <-r.aliasc:
+			r.aliases = req.table
+			req.reply <- struct{}{}
 		}
 	}
 }
 
-func (r *Router) onPlan(model string) planReply {
-	name := r.resolve(model)
-	if name == "" {
-		return planReply{err: ErrNoScheme}
+func (r *Router) onPlan(model string, scope Scope) planReply {
+	name, err := r.resolve(model, scope)
+	if err != nil {
+		return planReply{err: err}
 	}
 	s := r.schemes[name]
 	now := r.now()
@@ -128,19 +141,36 @@ func (r *Router) onPlan(model string) planReply {
 	return planReply{plan: NewPlan(s.view, n)}
 }
 
-// resolve picks the scheme for a model: exact name, else the default
-// scheme, else the first by name.
-func (r *Router) resolve(model string) string {
+// resolve picks the scheme for a model: a scheme of that exact name,
+// else the first alias that matches (in scheme-name order), else the
+// default scheme, else the first scheme by name. A key's scope limits the
+// choice: a model that names a scheme outside it is refused, and the
+// fallback looks only inside it.
+func (r *Router) resolve(model string, scope Scope) (string, error) {
+	if len(r.names) == 0 {
+		return "", ErrNoScheme
+	}
 	if _, ok := r.schemes[model]; ok {
-		return model
+		if !scope.Allows(model) {
+			return "", ErrOutOfScope
+		}
+		return model, nil
 	}
-	if _, ok := r.schemes[r.defaultScheme]; ok {
-		return r.defaultScheme
+	if name := r.aliases.match(model, r.schemes); name != "" {
+		if !scope.Allows(name) {
+			return "", ErrOutOfScope
+		}
+		return name, nil
 	}
-	if len(r.names) > 0 {
-		return r.names[0]
+	if _, ok := r.schemes[r.defaultScheme]; ok && scope.Allows(r.defaultScheme) {
+		return r.defaultScheme, nil
 	}
-	return ""
+	for _, name := range r.names {
+		if scope.Allows(name) {
+			return name, nil
+		}
+	}
+	return "", ErrOutOfScope
 }
 
 func (r *Router) onHealth(h channel.Health) {
@@ -215,10 +245,11 @@ func call[Req any, Rep any](ctx context.Context, r *Router, mailbox chan Req, re
 	}
 }
 
-// Plan returns the attempt order for a request naming model.
-func (r *Router) Plan(ctx context.Context, model string) (Plan, error) {
+// Plan returns the attempt order for a request naming model, made by a
+// caller whose key may use the schemes in scope.
+func (r *Router) Plan(ctx context.Context, model string, scope Scope) (Plan, error) {
 	reply := make(chan planReply, 1)
-	rep, err := call(ctx, r, r.planc, planReq{model: model, reply: reply}, reply)
+	rep, err := call(ctx, r, r.planc, planReq{model: model, scope: scope, reply: reply}, reply)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -253,4 +284,11 @@ func (r *Router) Remove(ctx context.Context, id string) error {
 func (r *Router) Names(ctx context.Context) ([]string, error) {
 	reply := make(chan []string, 1)
 	return call(ctx, r, r.readc, readReq{reply: reply}, reply)
+}
+
+// SetAliases replaces every scheme's aliases (scheme → patterns).
+func (r *Router) SetAliases(ctx context.Context, aliases map[string][]string) error {
+	reply := make(chan struct{}, 1)
+	_, err := call(ctx, r, r.aliasc, aliasReq{table: newAliasTable(aliases), reply: reply}, reply)
+	return err
 }

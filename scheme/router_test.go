@@ -48,7 +48,7 @@ func mustPut(t *testing.T, r *Router, ms ...Member) {
 // plan returns the planned scheme and its candidate ids.
 func plan(t *testing.T, r *Router, model string) (string, []string) {
 	t.Helper()
-	p, err := r.Plan(context.Background(), model)
+	p, err := r.Plan(context.Background(), model, nil)
 	if err != nil {
 		t.Fatalf("Plan(%q): %v", model, err)
 	}
@@ -81,7 +81,7 @@ func TestRouterPlanPicksScheme(t *testing.T) {
 			t.Fatalf("Schemes: got %v, want [alpha beta gamma]", got)
 		}
 		// Candidates carry the member's actor.
-		p, err := r.Plan(context.Background(), "beta")
+		p, err := r.Plan(context.Background(), "beta", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,14 +125,14 @@ func TestRouterFallback(t *testing.T) {
 func TestRouterNoScheme(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := startRouter(t, "default")
-		if _, err := r.Plan(context.Background(), "x"); !errors.Is(err, ErrNoScheme) {
+		if _, err := r.Plan(context.Background(), "x", nil); !errors.Is(err, ErrNoScheme) {
 			t.Fatalf("empty router: got %v, want ErrNoScheme", err)
 		}
 		mustPut(t, r, member("a", "default", 1, 1))
 		if err := r.Remove(context.Background(), "a"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Plan(context.Background(), "default"); !errors.Is(err, ErrNoScheme) {
+		if _, err := r.Plan(context.Background(), "default", nil); !errors.Is(err, ErrNoScheme) {
 			t.Fatalf("after removing the last member: got %v, want ErrNoScheme", err)
 		}
 		if got := schemeNames(t, r); len(got) != 0 {
@@ -196,7 +196,7 @@ func TestRouterRelay(t *testing.T) {
 		until := time.Now().Add(10 * time.Second)
 		r.Relay(channel.Health{ID: "x", State: channel.Open, OpenUntil: until, Version: 2})
 		for i := range 3 { // whatever the rotation
-			p, err := r.Plan(context.Background(), "s")
+			p, err := r.Plan(context.Background(), "s", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +219,7 @@ func TestRouterRelay(t *testing.T) {
 
 		// The deadline passes: x is planned again without any relay.
 		time.Sleep(10 * time.Second)
-		p, err := r.Plan(context.Background(), "s")
+		p, err := r.Plan(context.Background(), "s", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,7 +330,7 @@ func TestRouterStopped(t *testing.T) {
 			name string
 			call func() error
 		}{
-			{"Plan", func() error { _, err := r.Plan(bg, "s"); return err }},
+			{"Plan", func() error { _, err := r.Plan(bg, "s", nil); return err }},
 			{"Put", func() error { return r.Put(bg, member("y", "s", 1, 2)) }},
 			{"Remove", func() error { return r.Remove(bg, "x") }},
 			{"Names", func() error { _, err := r.Names(bg); return err }},
@@ -353,7 +353,7 @@ func TestRouterCallerContext(t *testing.T) {
 		r := NewRouter("") // never run
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if _, err := r.Plan(ctx, "s"); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := r.Plan(ctx, "s", nil); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Plan: got %v, want DeadlineExceeded", err)
 		}
 		if err := r.Put(ctx, member("x", "s", 1, 1)); !errors.Is(err, context.DeadlineExceeded) {
@@ -372,7 +372,7 @@ func TestRouterConcurrentUse(t *testing.T) {
 		for g := range 20 {
 			wg.Go(func() {
 				for j := range 50 {
-					p, err := r.Plan(context.Background(), "whatever")
+					p, err := r.Plan(context.Background(), "whatever", nil)
 					if err != nil {
 						t.Errorf("Plan: %v", err)
 						return

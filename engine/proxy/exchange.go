@@ -100,7 +100,7 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, req *dialect.Inbou
 }
 
 func (x *exchange) run() error {
-	plan, err := x.p.router.Plan(x.ctx, x.req.Info.Model)
+	plan, err := x.p.router.Plan(x.ctx, x.req.Info.Model, nil)
 	if err != nil {
 		return err
 	}

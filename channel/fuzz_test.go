@@ -39,7 +39,7 @@ func FuzzAdminPatch(f *testing.F) {
 	}
 	f.Add([]byte(`{"":10}`)) // an empty key is named as it is
 	base := Settings{ID: "c1", Priority: 1, URL: "https://a.example/v1", APIKey: "sk-base-0000000000001234",
-		Name: "main", Enabled: true, Scheme: "s", MaxRetries: new(2)}
+		Name: "main", Enabled: true, Scheme: "s", MaxRetries: new(2), Type: TypeOpenAI}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := DecodePatch(data)
 		if err != nil {

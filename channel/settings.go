@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,12 +51,16 @@ const (
 )
 
 // UnmarshalJSON reads a stored or imported channel. A missing "enabled"
-// means true: the original had no such switch and every channel was live.
+// means true: the original had no such switch and every channel was live;
+// a missing "type" means openai, the only kind it had.
 func (s *Settings) UnmarshalJSON(data []byte) error {
 	type plain Settings
 	p := plain{Enabled: true}
 	if err := json.Unmarshal(data, &p); err != nil {
 		return err
+	}
+	if p.Type == "" {
+		p.Type = TypeOpenAI // the original's channels all spoke OpenAI
 	}
 	*s = Settings(p)
 	return nil
@@ -378,7 +383,7 @@ func NewFromPatch(id string, p Patch) (Settings, error) {
 			return Settings{}, fieldErr(req.name, "is required")
 		}
 	}
-	s := Settings{ID: id, Enabled: true, Scheme: DefaultScheme}
+	s := Settings{ID: id, Enabled: true, Scheme: DefaultScheme, Type: TypeOpenAI}
 	if err := s.apply(p); err != nil {
 		return Settings{}, err
 	}
@@ -430,7 +435,7 @@ func (s *Settings) apply(p Patch) error {
 		s.Enabled = p.Enabled.Value
 	}
 	if p.Type.Set {
-		s.Type = strings.ToLower(strings.TrimSpace(p.Type.Value))
+		s.Type = cmp.Or(strings.ToLower(strings.TrimSpace(p.Type.Value)), TypeOpenAI)
 	}
 	if p.Responses.Set {
 		s.Responses = p.Responses.Value
@@ -575,11 +580,9 @@ func (s Settings) TypeOrDefault() string {
 	return s.Type
 }
 
-// Public returns a copy fit to show: the key and header values masked,
-// the type spelled out.
+// Public returns a copy fit to show: the key and header values masked.
 func (s Settings) Public() Settings {
 	s.APIKey = Mask(s.APIKey)
-	s.Type = s.TypeOrDefault()
 	if len(s.Headers) > 0 {
 		h := make(map[string]string, len(s.Headers))
 		for k, v := range s.Headers {

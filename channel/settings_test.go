@@ -159,7 +159,7 @@ func TestNewFromPatch(t *testing.T) {
 		{
 			name: "minimal: defaults scheme and enabled",
 			in:   `{"priority": 1, "url": "https://a.example/v1", "api_key": "sk-abcdefghijklmnop"}`,
-			want: Settings{ID: "id1", Priority: 1, URL: "https://a.example/v1", APIKey: goodKey, Enabled: true, Scheme: DefaultScheme},
+			want: Settings{ID: "id1", Priority: 1, URL: "https://a.example/v1", APIKey: goodKey, Enabled: true, Scheme: DefaultScheme, Type: TypeOpenAI},
 		},
 		{
 			name: "every field, trimmed",
@@ -169,13 +169,13 @@ func TestNewFromPatch(t *testing.T) {
 			want: Settings{
 				ID: "id1", Priority: -3, URL: "http://h:8080/v1/", APIKey: goodKey, Model: ptr("gpt-4o"),
 				ConsecutiveFailureThreshold: ptr(0), DisableDurationSeconds: ptr(0), Name: "Main",
-				Enabled: false, TimeoutSeconds: ptr(5), MaxRetries: ptr(0), Scheme: "fast",
+				Enabled: false, TimeoutSeconds: ptr(5), MaxRetries: ptr(0), Scheme: "fast", Type: TypeOpenAI,
 			},
 		},
 		{
 			name: "blank model and null options mean no override",
 			in:   `{"priority": 1, "url": "https://a.example/v1", "api_key": "k", "model": "  ", "max_retries": null}`,
-			want: Settings{ID: "id1", Priority: 1, URL: "https://a.example/v1", APIKey: "k", Enabled: true, Scheme: DefaultScheme},
+			want: Settings{ID: "id1", Priority: 1, URL: "https://a.example/v1", APIKey: "k", Enabled: true, Scheme: DefaultScheme, Type: TypeOpenAI},
 		},
 		{name: "priority required", in: `{"url": "https://a.example/v1", "api_key": "k"}`, wantErr: "priority"},
 		{name: "url required", in: `{"priority": 1, "api_key": "k"}`, wantErr: "url"},
@@ -218,7 +218,7 @@ func baseSettings() Settings {
 	return Settings{
 		ID: "c1", Priority: 1, URL: "https://a.example/v1", APIKey: goodKey,
 		Model: ptr("gpt-4o"), ConsecutiveFailureThreshold: ptr(5), DisableDurationSeconds: ptr(20),
-		Name: "main", Enabled: true, TimeoutSeconds: ptr(30), MaxRetries: ptr(2), Scheme: "s",
+		Name: "main", Enabled: true, TimeoutSeconds: ptr(30), MaxRetries: ptr(2), Scheme: "s", Type: TypeOpenAI,
 	}
 }
 
@@ -502,9 +502,6 @@ func TestPublicMasksHeaderValues(t *testing.T) {
 	p := s.Public()
 	if p.Headers["api-key"] != "…cdef" || s.Headers["api-key"] != "azure-0123456789abcdef" {
 		t.Fatalf("Public headers: got %v, original %v", p.Headers, s.Headers)
-	}
-	if p.Type != TypeOpenAI {
-		t.Fatalf("Public type: got %q, want openai spelled out", p.Type)
 	}
 }
 

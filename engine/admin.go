@@ -129,6 +129,11 @@ func (e *Engine) commit(ctx context.Context, c state.Change) error {
 	if err != nil {
 		return err
 	}
+	if c.Type == state.RecScheme || c.Type == state.RecSchemes {
+		if err := e.router.SetAliases(context.WithoutCancel(ctx), e.doc.Aliases()); err != nil {
+			return err
+		}
+	}
 	// Actor and routing updates only fail when the server is stopping; the
 	// change itself is already durable and replays on the next start.
 	for _, id := range touched {

@@ -271,6 +271,9 @@ func (e *Engine) start(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
+	if err := e.router.SetAliases(ctx, e.doc.Aliases()); err != nil {
+		return 0, err
+	}
 	return len(all), nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"catfish/channel"
 	"catfish/engine/dialect"
+	"catfish/engine/state"
 	"catfish/engine/stats"
 )
 
@@ -63,14 +64,13 @@ func (e *Engine) TakeStats(ctx context.Context, full bool) (stats.Take, error) {
 	return e.stats.Take(ctx, full)
 }
 
-// Frozen runs f under the admin gate with the configuration as the
-// snapshot lays it out.
-func (e *Engine) Frozen(ctx context.Context, f func(map[string][]channel.Settings) error) error {
+// Frozen runs f under the admin gate with the configuration document.
+func (e *Engine) Frozen(ctx context.Context, f func(*state.Doc) error) error {
 	if err := e.lock(ctx); err != nil {
 		return err
 	}
 	defer e.unlock()
-	return f(e.doc.SchemesInOrder())
+	return f(e.doc)
 }
 
 // Proxy serves one /v1 request.

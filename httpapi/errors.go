@@ -27,6 +27,8 @@ func toAPIError(err error) *dialect.Error {
 			Message: "We could not parse the JSON body of your request: " + se.Error()}
 	case errors.Is(err, channel.ErrNotFound):
 		return dialect.Errorf(http.StatusNotFound, "invalid_request_error", "not_found", "no channel with that id")
+	case errors.Is(err, scheme.ErrNotFound):
+		return dialect.Errorf(http.StatusNotFound, "invalid_request_error", "not_found", "no scheme of that name has channels or settings")
 	case errors.Is(err, scheme.ErrNoScheme):
 		return dialect.Errorf(http.StatusServiceUnavailable, "upstream_error", "no_channels", "no channel is configured: add one on the admin page or with POST /admin/config")
 	case errors.Is(err, channel.ErrStopped), errors.Is(err, scheme.ErrStopped):

@@ -25,6 +25,7 @@ import (
 	"catfish/engine/dialect"
 	"catfish/engine/state"
 	"catfish/engine/stats"
+	"catfish/scheme"
 )
 
 // Proxy serves /v1.
@@ -61,6 +62,14 @@ type Admin interface {
 	Import(ctx context.Context, doc []byte, dryRun, merge bool) (state.ImportResult, error)
 	// Metrics renders Prometheus text.
 	Metrics(ctx context.Context) ([]byte, error)
+	// Schemes lists every scheme with channels or settings.
+	Schemes(ctx context.Context) ([]scheme.Listing, error)
+	// Scheme shows one scheme.
+	Scheme(ctx context.Context, name string) (scheme.Listing, error)
+	// PutScheme sets one scheme's settings.
+	PutScheme(ctx context.Context, name string, s scheme.Settings) (scheme.Listing, error)
+	// PutSchemes replaces every scheme's settings.
+	PutSchemes(ctx context.Context, all map[string]scheme.Settings) ([]scheme.Listing, error)
 }
 
 // Options configure a Server.
@@ -118,6 +127,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /admin/logs", s.adm(s.logs))
 	m.HandleFunc("GET /admin/export", s.adm(s.export))
 	m.HandleFunc("POST /admin/import", s.adm(s.importConfig))
+	m.HandleFunc("GET /admin/schemes", s.adm(get(s.admin.Schemes)))
+	m.HandleFunc("PUT /admin/schemes", s.adm(s.putSchemes))
+	m.HandleFunc("GET /admin/schemes/{name}", s.adm(s.getScheme))
+	m.HandleFunc("PUT /admin/schemes/{name}", s.adm(s.putScheme))
 	m.HandleFunc("GET /metrics", s.metrics)
 	m.HandleFunc("/v1/", s.v1(notFound))
 	m.HandleFunc("/admin/", s.adm(notFound))
@@ -490,4 +503,82 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+func (s *Server) getScheme(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.admin.Scheme(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// putScheme takes {"aliases": [...]}.
+func (s *Server) putScheme(w http.ResponseWriter, r *http.Request) error {
+	var in scheme.Settings
+	if err := s.readStrict(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.admin.PutScheme(r.Context(), r.PathValue("name"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// putSchemes takes {"name": {"aliases": [...]}, ...}.
+func (s *Server) putSchemes(w http.ResponseWriter, r *http.Request) error {
+	var in map[string]scheme.Settings
+	if err := s.readStrict(w, r, &in); err != nil {
+		return err
+	}
+	if in == nil {
+		return &channel.FieldError{Field: "body", Msg: "must be an object of scheme names to {\"aliases\": [...]}"}
+	}
+	v, err := s.admin.PutSchemes(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// readStrict reads an admin JSON body into v: a JSON object whose every
+// field v knows, case included; anything else is a 400 naming the field.
+func (s *Server) readStrict(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := checkJSONContentType(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r, s.maxAdmin)
+	if err != nil {
+		return err
+	}
+	if _, err := dialect.ScanObject(body); err != nil {
+		return err
+	}
+	return decodeStrict(body, v)
+}
+
+// decodeStrict decodes body into v, refusing unknown fields and fields
+// spelled in another case (encoding/json matches names case-insensitively).
+func decodeStrict(body []byte, v any) error {
+	if err := exactFieldNames(body, v); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			return &channel.FieldError{Field: strings.Trim(name, `"`), Msg: "is not a known field"}
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return &channel.FieldError{Field: te.Field, Msg: "must be " + te.Type.String()}
+		}
+		return &channel.FieldError{Field: "body", Msg: msg}
+	}
+	return nil
 }

@@ -7,17 +7,20 @@ import (
 	"slices"
 
 	"catfish/channel"
+	"catfish/scheme"
 )
 
 // Record types: one per kind of state change. Admin changes are config
 // records, made with the constructors below and applied by Doc.Apply;
 // stats and breaker records come in batches from the Flusher.
 const (
-	RecPut      = "channel.put"    // create or replace one channel
-	RecDelete   = "channel.delete" // delete one channel
-	RecReplace  = "config.replace" // replace every channel (import)
-	RecBreakers = "breakers"       // breaker states of channels that changed
-	RecStats    = "stats"          // a batch of statistics deltas
+	RecPut      = "channel.put"     // create or replace one channel
+	RecDelete   = "channel.delete"  // delete one channel
+	RecReplace  = "config.replace"  // replace every channel (import)
+	RecScheme   = "scheme.put"      // set one scheme's settings (aliases)
+	RecSchemes  = "schemes.replace" // replace every scheme's settings
+	RecBreakers = "breakers"        // breaker states of channels that changed
+	RecStats    = "stats"           // a batch of statistics deltas
 )
 
 // Change is one config record, ready to journal and apply.
@@ -45,6 +48,27 @@ func Replace(list []channel.Settings) Change {
 	return change(RecReplace, replacePayload{Channels: list})
 }
 
+// PutScheme sets one scheme's settings; empty settings remove them.
+func PutScheme(name string, s scheme.Settings) Change {
+	return change(RecScheme, schemePayload{Name: name, Settings: s})
+}
+
+// ReplaceSchemes replaces every scheme's settings with all.
+func ReplaceSchemes(all map[string]scheme.Settings) Change {
+	return change(RecSchemes, schemesPayload{Schemes: all})
+}
+
+// schemesPayload is the payload of RecSchemes.
+type schemesPayload struct {
+	Schemes map[string]scheme.Settings `json:"schemes"`
+}
+
+// schemePayload is the payload of RecScheme.
+type schemePayload struct {
+	Name string `json:"name"`
+	scheme.Settings
+}
+
 // putPayload is the payload of recPut.
 type putPayload struct {
 	Channel channel.Settings `json:"channel"`
@@ -64,7 +88,8 @@ type replacePayload struct {
 // plain value with no locking; the engine's admin gate serialises access.
 type Doc struct {
 	channels map[string]*entry
-	next     uint64 // creation order of the next new channel
+	schemes  map[string]scheme.Settings // only schemes with settings
+	next     uint64                     // creation order of the next new channel
 }
 
 type entry struct {
@@ -73,13 +98,30 @@ type entry struct {
 }
 
 // NewDoc returns an empty configuration.
-func NewDoc() *Doc { return &Doc{channels: map[string]*entry{}} }
+func NewDoc() *Doc { return &Doc{channels: map[string]*entry{}, schemes: map[string]scheme.Settings{}} }
 
 // Apply performs one config record. Live admin changes and journal replay
 // both come through here, so a replayed journal rebuilds exactly the state
-// that was acknowledged. It returns the ids it touched.
+// that was acknowledged. It returns the channel ids it touched.
 func (d *Doc) Apply(typ string, payload []byte) ([]string, error) {
 	switch typ {
+	case RecScheme:
+		var p schemePayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", typ, err)
+		}
+		d.putScheme(p.Name, p.Settings)
+		return nil, nil
+	case RecSchemes:
+		var p schemesPayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", typ, err)
+		}
+		clear(d.schemes)
+		for name, s := range p.Schemes {
+			d.putScheme(name, s)
+		}
+		return nil, nil
 	case RecPut:
 		var p putPayload
 		if err := json.Unmarshal(payload, &p); err != nil {
@@ -172,6 +214,38 @@ func (d *Doc) Schemes() map[string][]channel.Settings {
 	}
 	for _, list := range out {
 		slices.SortStableFunc(list, func(a, b channel.Settings) int { return cmp.Compare(a.Priority, b.Priority) })
+	}
+	return out
+}
+
+func (d *Doc) putScheme(name string, s scheme.Settings) {
+	if len(s.Aliases) == 0 {
+		delete(d.schemes, name)
+		return
+	}
+	d.schemes[name] = scheme.Settings{Aliases: slices.Clone(s.Aliases)}
+}
+
+// Scheme returns one scheme's settings (zero when it has none).
+func (d *Doc) Scheme(name string) scheme.Settings {
+	s := d.schemes[name]
+	return scheme.Settings{Aliases: slices.Clone(s.Aliases)}
+}
+
+// SchemeSettings returns every scheme's settings, copied.
+func (d *Doc) SchemeSettings() map[string]scheme.Settings {
+	out := make(map[string]scheme.Settings, len(d.schemes))
+	for name := range d.schemes {
+		out[name] = d.Scheme(name)
+	}
+	return out
+}
+
+// Aliases returns every scheme's aliases, as the router takes them.
+func (d *Doc) Aliases() map[string][]string {
+	out := make(map[string][]string, len(d.schemes))
+	for name, s := range d.schemes {
+		out[name] = slices.Clone(s.Aliases)
 	}
 	return out
 }

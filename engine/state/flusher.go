@@ -9,6 +9,7 @@ import (
 
 	"catfish/channel"
 	"catfish/engine/stats"
+	"catfish/scheme"
 )
 
 // Source is where the Flusher finds the state it writes. The engine
@@ -22,8 +23,8 @@ type Source interface {
 	// with full, all of them as of the same moment.
 	TakeStats(ctx context.Context, full bool) (stats.Take, error)
 	// Frozen runs f while no config change can be made, handing it the
-	// configuration (scheme → channels, in creation order).
-	Frozen(ctx context.Context, f func(config map[string][]channel.Settings) error) error
+	// configuration document.
+	Frozen(ctx context.Context, f func(doc *Doc) error) error
 }
 
 // FlushEvery is how often statistics and breaker changes reach the journal.
@@ -124,7 +125,8 @@ func (f *Flusher) Compact(ctx context.Context) error {
 	var seq uint64
 	var full *stats.Doc
 	var config map[string][]channel.Settings
-	err := f.src.Frozen(ctx, func(c map[string][]channel.Settings) error {
+	var schemes map[string]scheme.Settings
+	err := f.src.Frozen(ctx, func(doc *Doc) error {
 		t, err := f.src.TakeStats(ctx, true)
 		if err != nil {
 			return err
@@ -138,7 +140,7 @@ func (f *Flusher) Compact(ctx context.Context) error {
 		if seq, err = f.j.store.Rotate(); err != nil {
 			return err
 		}
-		full, config = t.Full, c
+		full, config, schemes = t.Full, doc.SchemesInOrder(), doc.SchemeSettings()
 		return nil
 	})
 	if err != nil {
@@ -155,7 +157,7 @@ func (f *Flusher) Compact(ctx context.Context) error {
 	for id, h := range health {
 		breakers[id] = BreakerRecOf(h)
 	}
-	state, err := json.Marshal(Snapshot{Config: config, Breakers: breakers, Stats: full})
+	state, err := json.Marshal(Snapshot{Config: config, Schemes: schemes, Breakers: breakers, Stats: full})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"catfish/channel"
 	"catfish/engine/stats"
 	"catfish/persist"
+	"catfish/scheme"
 )
 
 // BreakerRec is a channel's breaker as journaled and snapshotted.
@@ -58,6 +59,7 @@ func (r BreakerRec) equal(o BreakerRec) bool {
 // layout (scheme → channels), in creation order.
 type Snapshot struct {
 	Config   map[string][]channel.Settings `json:"config"`
+	Schemes  map[string]scheme.Settings    `json:"schemes,omitempty"`
 	Breakers map[string]BreakerRec         `json:"breakers"`
 	Stats    *stats.Doc                    `json:"stats,omitempty"`
 }
@@ -152,6 +154,9 @@ func (r *Recovered) loadSnapshot(state []byte) error {
 			r.Doc.put(ch)
 		}
 	}
+	for name, sc := range s.Schemes {
+		r.Doc.putScheme(name, sc)
+	}
 	for id, b := range s.Breakers {
 		r.Breakers[id] = b
 	}
@@ -163,7 +168,8 @@ func (r *Recovered) loadSnapshot(state []byte) error {
 
 // snapshot renders the recovered state (at start-up).
 func (r *Recovered) snapshot() []byte {
-	b, _ := json.Marshal(Snapshot{Config: r.Doc.SchemesInOrder(), Breakers: r.Breakers, Stats: r.Stats.Doc()})
+	b, _ := json.Marshal(Snapshot{Config: r.Doc.SchemesInOrder(), Schemes: r.Doc.SchemeSettings(), Breakers: r.Breakers,
+		Stats: r.Stats.Doc()})
 	return b
 }
 

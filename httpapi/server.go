@@ -146,11 +146,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authorized checks the bearer token in constant time. Both sides are
 // hashed first so the comparison does not even leak the key's length.
-func (s *Server) authorized(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
-		token, ok = strings.CutPrefix(h, "bearer ")
+// With apiKeyHeader, an x-api-key header (Anthropic's way) is taken too.
+func (s *Server) authorized(r *http.Request, apiKeyHeader bool) bool {
+	token, ok := bearerToken(r)
+	if !ok && apiKeyHeader {
+		token = r.Header.Get("X-Api-Key")
+		ok = token != ""
 	}
 	if !ok || s.opts.AdminKey == "" {
 		return false
@@ -159,19 +160,37 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], s.keySum[:]) == 1
 }
 
+// bearerToken returns the token of an Authorization: Bearer header.
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		token, ok = strings.CutPrefix(h, "bearer ")
+	}
+	return token, ok
+}
+
+// routeDialect is the dialect a /v1 request's answers, errors included,
+// are written in.
+func routeDialect(r *http.Request) dialect.Dialect {
+	return dialect.OfPath(strings.TrimPrefix(r.URL.Path, "/v1"))
+}
+
 var errUnauthorized = &dialect.Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
 	Message: "Incorrect API key provided. Send it as 'Authorization: Bearer <key>'."}
 
-// v1 wraps /v1 handlers: CORS for browser clients, then the key check.
+// v1 wraps /v1 handlers: CORS for browser clients, then the key check;
+// every error is written in the route's dialect.
 func (s *Server) v1(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
-		if !s.authorized(r) {
-			writeError(w, errUnauthorized, dialect.Chat)
+		d := routeDialect(r)
+		if !s.authorized(r, d == dialect.Messages) {
+			writeError(w, errUnauthorized, d)
 			return
 		}
 		if err := h(w, r); err != nil {
-			writeError(w, err, dialect.Chat)
+			writeError(w, err, d)
 		}
 	}
 }
@@ -180,7 +199,7 @@ func (s *Server) v1(h func(http.ResponseWriter, *http.Request) error) http.Handl
 func (s *Server) adm(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		if !s.authorized(r) {
+		if !s.authorized(r, false) {
 			writeError(w, errUnauthorized, dialect.Chat)
 			return
 		}
@@ -194,7 +213,7 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, OpenAI-Beta, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Timeout")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key, Anthropic-Version, Anthropic-Beta, OpenAI-Organization, OpenAI-Project, OpenAI-Beta, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Timeout")
 	h.Set("Access-Control-Max-Age", "86400")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -229,7 +248,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in := &dialect.Inbound{Dialect: dialect.Chat, Path: path, Query: r.URL.RawQuery, Header: r.Header, Body: body, Info: info}
+	in := &dialect.Inbound{Dialect: dialect.OfPath(path), Path: path, Query: r.URL.RawQuery, Header: r.Header, Body: body, Info: info}
 	return s.proxy.Proxy(w, r, in)
 }
 
@@ -478,7 +497,7 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request) error {
 // metrics serves Prometheus text; the admin key is needed unless
 // MetricsPublic is set.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	if !s.opts.MetricsPublic && !s.authorized(r) {
+	if !s.opts.MetricsPublic && !s.authorized(r, false) {
 		writeError(w, errUnauthorized, dialect.Chat)
 		return
 	}

@@ -28,3 +28,25 @@ func (d Dialect) String() string {
 	}
 	return "chat"
 }
+
+// Paths of the dialects' endpoints, after "/v1".
+const (
+	PathChat        = "/chat/completions"
+	PathMessages    = "/messages"
+	PathCountTokens = "/messages/count_tokens"
+	PathResponses   = "/responses"
+)
+
+// OfPath is the dialect of a client request by its path after "/v1":
+// Messages for /messages (and its count_tokens), Responses for
+// /responses, chat for every other route (embeddings, images, ...),
+// which all speak OpenAI's shapes.
+func OfPath(path string) Dialect {
+	switch path {
+	case PathMessages, PathCountTokens:
+		return Messages
+	case PathResponses:
+		return Responses
+	}
+	return Chat
+}

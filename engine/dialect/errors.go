@@ -180,3 +180,28 @@ func marshalText(v any) []byte {
 	enc.Encode(v)
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
+
+// MessagesErrorStatus is the HTTP status an Anthropic error type stands
+// for: what an error event inside a stream, which has no status of its
+// own, is treated as.
+func MessagesErrorStatus(typ string) int {
+	switch typ {
+	case "invalid_request_error":
+		return 400
+	case "authentication_error":
+		return 401
+	case "permission_error":
+		return 403
+	case "not_found_error":
+		return 404
+	case "request_too_large":
+		return 413
+	case "rate_limit_error":
+		return 429
+	case "overloaded_error":
+		return 529
+	case "timeout_error":
+		return 504
+	}
+	return 500
+}

@@ -80,8 +80,9 @@ func BenchmarkStreamRelay(b *testing.B) {
 		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
 			Body: io.NopCloser(bytes.NewReader(body))}
 		dog := newWatchdog(time.Hour, time.Hour, func(error) {})
-		a := &upstreamAnswer{x: x, resp: resp, dog: dog, actx: context.Background(), commit: func() {}}
-		res := a.stream()
+		a := &upstreamAnswer{x: x, resp: resp, dog: dog, actx: context.Background(), commit: func() {},
+			rt: route{up: dialect.Chat, path: pathChat, through: true}}
+		res := a.relay(&chatPass{t: streamTracker{hide: true}})
 		dog.stop()
 		if res.outcome != "ok" || res.usage.Total != 23 {
 			b.Fatalf("%+v", res)

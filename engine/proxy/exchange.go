@@ -73,6 +73,14 @@ type exchange struct {
 	body      []byte
 	info      dialect.BodyInfo
 	hideUsage bool
+	// ir is the client's request in the internal form, decoded when the
+	// first translated route needs it (at once for Messages and
+	// Responses clients, whose requests are checked before anything is
+	// sent); bodies are its encodings.
+	ir     *dialect.Request
+	bodies map[translation][]byte
+	// skipped counts channels that could not serve the request at all.
+	skipped int
 }
 
 // Serve runs one client request through its scheme's channels. It either
@@ -93,10 +101,55 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, req *dialect.Inbou
 	x := &exchange{p: p, w: w, r: r, req: req, ctx: ctx, start: time.Now(), body: req.Body, info: req.Info,
 		id: newRequestID()}
 	w.Header().Set("X-Catfish-Request-Id", x.id)
-	x.askUsage()
-	err := x.run()
+	err := x.check()
+	if err == nil {
+		x.askUsage()
+		err = x.run()
+	}
+	err = answerable(err)
 	p.finish(x, err)
 	return err
+}
+
+// check decodes a Messages or Responses request before anything is sent:
+// a request that cannot be honoured gets its 400 now, in the client's
+// dialect, whatever channels the scheme has. (Chat requests pass through
+// as they are and are decoded only if a route translates them.)
+func (x *exchange) check() error {
+	if x.req.Dialect == dialect.Chat || x.req.Path == pathCountTokens {
+		return nil
+	}
+	ir, err := dialect.DecodeRequest(x.req.Dialect, x.req.Body)
+	if err != nil {
+		return err
+	}
+	x.ir = ir
+	if len(ir.Dropped) > 0 {
+		x.p.log.Info("dropped on translated routes", "id", x.id, "what", strings.Join(ir.Dropped, ", "))
+	}
+	return nil
+}
+
+// answerable turns what the request path failed with into the answer it
+// gets: a *dialect.Error (rendered in the client's dialect), or a client
+// that left.
+func answerable(err error) error {
+	var de *dialect.Error
+	switch {
+	case err == nil, errors.As(err, &de), errors.Is(err, errClientGone), errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, scheme.ErrNoScheme):
+		return dialect.Errorf(http.StatusServiceUnavailable, "upstream_error", "no_channels",
+			"no channel is configured: add one on the admin page or with POST /admin/config")
+	case errors.Is(err, scheme.ErrOutOfScope):
+		return dialect.Errorf(http.StatusNotFound, "invalid_request_error", "model_not_found",
+			"The model does not exist or you do not have access to it.")
+	case errors.Is(err, context.DeadlineExceeded):
+		return dialect.Errorf(http.StatusGatewayTimeout, "timeout", "request_timeout", "the request took longer than REQUEST_TIMEOUT")
+	case errors.Is(err, scheme.ErrStopped), errors.Is(err, channel.ErrStopped):
+		return dialect.Errorf(http.StatusServiceUnavailable, "server_error", "shutting_down", "the server is shutting down")
+	}
+	return dialect.Errorf(http.StatusInternalServerError, "server_error", "internal_error", err.Error())
 }
 
 func (x *exchange) run() error {
@@ -129,9 +182,16 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 			x.noteWake(p.Until)
 			return false, nil
 		}
+		rt, ok := routeFor(x.req, &p.Settings)
+		if !ok {
+			// This channel cannot serve the request at all: not its fault.
+			c.Actor.Report(channel.Report{Admission: p.Admission, Verdict: channel.Neutral})
+			x.skipped++
+			return false, nil
+		}
 		started := time.Now()
 		x.attempts = append(x.attempts, stats.Attempt{ChannelID: c.ID, Outcome: "pending", At: started})
-		res := x.attempt(c.Actor, p)
+		res := x.attempt(c.Actor, p, rt)
 		log := &x.attempts[len(x.attempts)-1]
 		log.Outcome, log.Status, log.Verdict, log.TTFB = res.outcome, res.status, res.verdict, res.ttfb
 		log.LatencyMS = float64(time.Since(started).Microseconds()) / 1000
@@ -219,6 +279,13 @@ func (x *exchange) backoff(try int, wait time.Duration, given bool) error {
 
 // exhausted builds the answer when no channel succeeded.
 func (x *exchange) exhausted() error {
+	if len(x.attempts) == 0 && x.skipped > 0 && x.wake.IsZero() {
+		if x.req.Path == pathCountTokens {
+			return x.countTokensLocally()
+		}
+		return x.withAttempts(dialect.Errorf(http.StatusNotFound, "invalid_request_error", "unsupported_route",
+			"no channel of scheme "+strconv.Quote(x.scheme)+" serves "+x.req.Path))
+	}
 	if len(x.attempts) == 0 {
 		ae := dialect.Errorf(http.StatusServiceUnavailable, "upstream_error", "no_channel_available",
 			"no channel of scheme "+strconv.Quote(x.scheme)+" is available right now (all disabled or cooling down)")

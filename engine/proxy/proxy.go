@@ -116,17 +116,10 @@ func (p *Proxy) finish(x *exchange, err error) {
 // that left, which nobody receives).
 func statusOf(err error) int {
 	var de *dialect.Error
-	switch {
-	case errors.As(err, &de):
+	if errors.As(err, &de) {
 		return de.Status
-	case errors.Is(err, context.Canceled), errors.Is(err, errClientGone):
-		return dialect.StatusClientClosed
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout
-	case errors.Is(err, scheme.ErrNoScheme), errors.Is(err, scheme.ErrStopped), errors.Is(err, channel.ErrStopped):
-		return http.StatusServiceUnavailable
 	}
-	return http.StatusInternalServerError
+	return dialect.StatusClientClosed
 }
 
 // currentChannel is the channel of the attempt under way, for logs.

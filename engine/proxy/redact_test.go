@@ -36,7 +36,7 @@ func TestCopyAnswerHeadersRedactsWithoutTouchingTheSource(t *testing.T) {
 	const key = "sk-proj-0123456789abcdef"
 	src := http.Header{"X-Echo": {"ok", "Bearer " + key}, "X-Plain": {"v"}, "Set-Cookie": {"a=b"}}
 	dst := http.Header{}
-	copyAnswerHeaders(dst, src, key)
+	copyAnswerHeaders(dst, src, []string{key})
 	if got := dst["X-Echo"]; len(got) != 2 || got[0] != "ok" || got[1] != "Bearer sk-…cdef" {
 		t.Errorf("X-Echo: %q", got)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"syscall"
-	"time"
 
 	"catfish/channel"
 	"catfish/engine/dialect"
@@ -19,130 +18,10 @@ var doneEvent = []byte("data: [DONE]\n\n")
 // streamRelay holds the per-stream buffers, pooled by the engine so a
 // stream costs no allocation per event.
 type streamRelay struct {
-	br  *bufio.Reader
-	sse dialect.SSEReader
-	out []byte
-}
-
-// stream handles a 2xx event stream. Nothing reaches the client until the
-// upstream has sent a data event that is valid JSON and not an error: until
-// then failover is free and the first-byte timeout is running. After that,
-// events are relayed one by one, each flushed.
-func (a *upstreamAnswer) stream() result {
-	x := a.x
-	sr := x.p.relays.Get().(*streamRelay)
-	sr.br.Reset(a.resp.Body)
-	sr.sse.Reset(sr.br)
-	defer func() {
-		sr.br.Reset(nil)
-		x.p.relays.Put(sr)
-	}()
-
-	var ev dialect.SSEEvent
-	var info dialect.BodyInfo
-	for {
-		var err error
-		ev, err = sr.sse.Next()
-		if err != nil {
-			return a.brokenBeforeCommit(err)
-		}
-		if ev.Comment {
-			continue
-		}
-		if isDone(ev.Data) {
-			return result{outcome: "empty_stream", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry}
-		}
-		info, err = dialect.ScanObject(ev.Data)
-		if err != nil {
-			x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel(), "error", err.Error())
-			continue
-		}
-		if info.Error.Present() {
-			return result{outcome: "stream_error", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry,
-				fail: &dialect.Error{Status: http.StatusBadGateway, Body: redactKey(bytes.Clone(ev.Data), a.key),
-					Header: http.Header{"Content-Type": {"application/json"}}}}
-		}
-		break
-	}
-
-	// Commit: the channel has proven itself.
-	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
-		committed: true, ttfb: time.Since(a.start)}
-	a.commit()
-	h := x.w.Header()
-	copyAnswerHeaders(h, a.resp.Header, a.key)
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	h.Set(attemptsHeader, x.attemptsValueNow(res.outcome))
-	x.w.WriteHeader(a.resp.StatusCode)
-	rc := http.NewResponseController(x.w)
-
-	t := streamTracker{hide: x.hideUsage}
-	var doneSeen bool
-	for {
-		if out, keep := t.event(ev.Name, ev.Data, &info, &res.usage); keep {
-			sr.out = dialect.AppendEvent(sr.out[:0], ev.Name, out)
-			if _, err := x.w.Write(sr.out); err != nil {
-				return x.goneAfterCommit(res)
-			}
-			if err := rc.Flush(); err != nil {
-				return x.goneAfterCommit(res)
-			}
-		}
-		for {
-			a.dog.kick()
-			var err error
-			ev, err = sr.sse.Next()
-			if err != nil {
-				if errors.Is(context.Cause(x.ctx), ErrShuttingDown) {
-					x.w.Write(dialect.AppendEvent(nil, nil, dialect.OpenAIErrorJSON("server_error", "shutting_down",
-						"the proxy is shutting down and could not wait for this stream to end", "")))
-					rc.Flush()
-					res.outcome, res.verdict = "shutdown", channel.Neutral
-					return res
-				}
-				if x.ctx.Err() != nil {
-					return x.goneAfterCommit(res)
-				}
-				if errors.Is(err, io.EOF) && (doneSeen || t.finished) {
-					if !doneSeen {
-						// Complete but the upstream forgot [DONE]: finish it.
-						x.w.Write(doneEvent)
-						rc.Flush()
-					}
-					return res
-				}
-				return a.brokenAfterCommit(res, err, rc)
-			}
-			if ev.Comment || doneSeen {
-				continue
-			}
-			if isDone(ev.Data) {
-				doneSeen = true
-				if _, err := x.w.Write(doneEvent); err != nil {
-					return x.goneAfterCommit(res)
-				}
-				rc.Flush()
-				continue
-			}
-			info, err = dialect.ScanObject(ev.Data)
-			if err != nil {
-				x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel(), "error", err.Error())
-				continue
-			}
-			if info.Error.Present() {
-				// The upstream reported an error mid-stream: relay it as
-				// the final event; no [DONE] follows.
-				sr.out = dialect.AppendEvent(sr.out[:0], nil, redactKey(ev.Data, a.key))
-				x.w.Write(sr.out)
-				rc.Flush()
-				res.outcome, res.verdict = "stream_error", channel.Failure
-				return res
-			}
-			break
-		}
-	}
+	br   *bufio.Reader
+	sse  dialect.SSEReader
+	out  []byte
+	held []byte // what waits for the commit point
 }
 
 // brokenBeforeCommit classifies a stream that failed before its first
@@ -162,7 +41,7 @@ func (a *upstreamAnswer) brokenBeforeCommit(err error) result {
 // brokenAfterCommit ends a stream that broke after bytes reached the
 // client: one final error event, no [DONE], so every SDK reports an error
 // instead of a truncated success.
-func (a *upstreamAnswer) brokenAfterCommit(res result, err error, rc *http.ResponseController) result {
+func (a *upstreamAnswer) brokenAfterCommit(res result, s streamer, err error, rc *http.ResponseController) result {
 	reason := "the upstream stream ended before the answer was complete"
 	res.outcome = "broken"
 	switch cause := context.Cause(a.actx); {
@@ -171,15 +50,15 @@ func (a *upstreamAnswer) brokenAfterCommit(res result, err error, rc *http.Respo
 		res.outcome = "idle_timeout"
 	case errors.Is(err, dialect.ErrEventTooLarge):
 		reason = "the upstream sent an event larger than 8 MiB"
-	case !errors.Is(err, io.EOF):
+	case errors.Is(err, dialect.ErrIncomplete), errors.Is(err, io.EOF):
+	default:
 		// Never err's text to the client: it names the upstream's
 		// address ("read tcp 10.0.0.2:41234->203.0.113.9:443: ...").
 		reason = "the upstream stream broke (" + breakKind(err) + ")"
 		a.x.p.log.Warn("stream broke after commit", "id", a.x.id, "channel", a.x.currentChannel(), "detail", errDetail(err))
 	}
-	res.verdict = channel.Failure
-	a.x.w.Write(dialect.AppendEvent(nil, nil, dialect.OpenAIErrorJSON("upstream_error", "stream_broken", reason, "")))
-	rc.Flush()
+	res.verdict, res.usage = channel.Failure, s.usage()
+	a.write(rc, s.fail(nil, dialect.Errorf(http.StatusBadGateway, "upstream_error", "stream_broken", reason)))
 	return res
 }
 

@@ -62,7 +62,7 @@ const maxErrorBody = 1 << 20
 
 // attempt sends the request to one channel and, on success, relays the
 // answer to the client. It runs in the request's goroutine.
-func (x *exchange) attempt(c *channel.Actor, p channel.Permit) result {
+func (x *exchange) attempt(c *channel.Actor, p channel.Permit, rt route) result {
 	s := &p.Settings
 	start := time.Now()
 	actx, cancel := context.WithCancelCause(x.ctx)
@@ -70,8 +70,14 @@ func (x *exchange) attempt(c *channel.Actor, p channel.Permit) result {
 	dog := newWatchdog(s.FirstByte, x.p.cfg.IdleTimeout, cancel)
 	defer dog.stop()
 
-	ureq, err := x.upstreamRequest(actx, s)
+	ureq, err := x.upstreamRequest(actx, s, rt)
 	if err != nil {
+		var de *dialect.Error
+		if errors.As(err, &de) {
+			// The request cannot be put in this channel's dialect: every
+			// channel of that dialect would refuse it alike.
+			return result{outcome: "bad_request", status: de.Status, verdict: channel.Neutral, next: stepDone, err: de}
+		}
 		return result{outcome: "bad_url", verdict: channel.Failure, next: stepNext}
 	}
 	resp, err := x.p.transport.RoundTrip(ureq)
@@ -79,37 +85,94 @@ func (x *exchange) attempt(c *channel.Actor, p channel.Permit) result {
 		return x.classifyError(actx, err)
 	}
 	defer resp.Body.Close()
-	a := &upstreamAnswer{x: x, resp: resp, dog: dog, actx: actx, start: start,
-		key: s.APIKey, commit: func() { x.commit(c, p.Admission) }}
+	a := &upstreamAnswer{x: x, resp: resp, dog: dog, actx: actx, start: start, rt: rt,
+		secrets: s.Secrets(), commit: func() { x.commit(c, p.Admission) }}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return a.failure()
 	}
 	if x.req.Info.Stream && isEventStream(resp.Header) {
-		return a.stream()
+		return a.relay(x.streamerFor(rt, a.secrets))
 	}
 	return a.whole()
 }
 
-// upstreamRequest builds the outgoing request: the channel's URL, its key,
-// the client's headers minus the ones that must not travel, and the body
-// with the model override spliced in.
-func (x *exchange) upstreamRequest(ctx context.Context, s *channel.Resolved) (*http.Request, error) {
-	url := s.URL + x.req.Path
-	if x.req.Query != "" {
-		url += "?" + x.req.Query
+// streamerFor picks how a stream on route rt reaches the client.
+func (x *exchange) streamerFor(rt route, secrets []string) streamer {
+	if !rt.through {
+		return &translated{dec: dialect.NewDecoder(rt.up), enc: dialect.NewEncoder(x.req.Dialect, x.ir)}
 	}
-	body := x.upstreamBody(s.Model)
+	switch rt.up {
+	case dialect.Messages:
+		return &messagesPass{secrets: secrets}
+	case dialect.Responses:
+		return &responsesPass{secrets: secrets}
+	}
+	return &chatPass{t: streamTracker{hide: x.hideUsage}, secrets: secrets}
+}
+
+// upstreamRequest builds the outgoing request on route rt: the channel's
+// URL and path, its credentials and dialect headers, the client's headers
+// minus the ones that must not travel, and the body: the client's bytes
+// with the model override spliced in, or the request translated.
+func (x *exchange) upstreamRequest(ctx context.Context, s *channel.Resolved, rt route) (*http.Request, error) {
+	url := s.URL + rt.path
+	var body []byte
+	if rt.through {
+		if x.req.Query != "" {
+			url += "?" + x.req.Query
+		}
+		body = x.upstreamBody(s.Model)
+	} else {
+		var err error
+		if body, err = x.translatedBody(rt.up, s.Model); err != nil {
+			return nil, err
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header = forwardHeaders(x.req.Header)
-	req.Header.Set("Authorization", "Bearer "+s.APIKey)
+	setAuth(req.Header, x.req.Header, s)
 	req.Header.Set("Content-Type", "application/json")
 	if x.req.Info.Stream {
 		req.Header.Set("Accept", "text/event-stream")
+	} else if !rt.through {
+		req.Header.Set("Accept", "application/json")
 	}
 	return req, nil
+}
+
+// translatedBody is the request in dialect d asking for model (the
+// client's model when the channel has no override). The internal form is
+// decoded once per request, the encoding once per dialect and model.
+func (x *exchange) translatedBody(d dialect.Dialect, model string) ([]byte, error) {
+	if model == "" {
+		model = x.req.Info.Model
+	}
+	if x.ir == nil {
+		ir, err := dialect.DecodeRequest(x.req.Dialect, x.req.Body)
+		if err != nil {
+			return nil, err
+		}
+		x.ir = ir
+		if len(ir.Dropped) > 0 {
+			x.p.log.Info("dropped on a translated route", "id", x.id, "what", strings.Join(ir.Dropped, ", "))
+		}
+	}
+	key := translation{d, model}
+	if b, ok := x.bodies[key]; ok {
+		return b, nil
+	}
+	b, err := dialect.EncodeRequest(d, x.ir, model)
+	if err != nil {
+		return nil, err
+	}
+	if x.bodies == nil {
+		x.bodies = map[translation][]byte{}
+	}
+	x.bodies[key] = b
+	return b, nil
 }
 
 // upstreamBody returns the body to send: the client's bytes, with the
@@ -127,6 +190,12 @@ func (x *exchange) upstreamBody(model string) []byte {
 	out = append(out, q...)
 	out = append(out, body[info.ModelSpan.End:]...)
 	return out
+}
+
+// translation names one encoding of the request.
+type translation struct {
+	d     dialect.Dialect
+	model string
 }
 
 // hopHeader reports headers that are never forwarded upstream:
@@ -248,9 +317,12 @@ type upstreamAnswer struct {
 	// from there, not from the client request's start, which would charge
 	// it the time earlier channels took.
 	start time.Time
-	// key is the channel's API key, redacted from what the proxy relays.
-	key    string
-	commit func()
+	// rt is the route the attempt took.
+	rt route
+	// secrets are the channel's key and header values, redacted from what
+	// the proxy relays.
+	secrets []string
+	commit  func()
 }
 
 // errTooLarge is a 2xx body over the limit: not relayed, not truncated.
@@ -301,8 +373,8 @@ func (a *upstreamAnswer) failure() result {
 	if err != nil && a.x.ctx.Err() != nil {
 		return clientGone(a.x.ctx)
 	}
-	body = redactKey(body, a.key)
-	fail := upstreamError(status, a.resp.Header, body)
+	body = redactSecrets(body, a.secrets)
+	fail := upstreamError(status, a.resp.Header, body, a.rt.up)
 	res := result{outcome: "http_" + strconv.Itoa(status), status: status, fail: fail}
 	switch {
 	case status == 429 || status == 500 || status == 502 || status == 503 || status == 504 || (status >= 520 && status <= 529):
@@ -335,10 +407,9 @@ func (a *upstreamAnswer) failure() result {
 
 // upstreamError keeps an upstream's error answer to pass on: its body as is
 // when it is OpenAI-shaped JSON, else wrapped in that shape.
-func upstreamError(status int, h http.Header, body []byte) *dialect.Error {
+func upstreamError(status int, h http.Header, body []byte, d dialect.Dialect) *dialect.Error {
 	if info, err := dialect.ScanObject(body); err == nil && info.Error.Present() {
-		return &dialect.Error{Status: status, Body: body, Message: "upstream error",
-			Header: http.Header{"Content-Type": {"application/json"}}}
+		return &dialect.Error{Status: status, Body: body, BodyDialect: d, Header: jsonHeader()}
 	}
 	text := strings.TrimSpace(string(body))
 	if len(text) > 300 {
@@ -352,7 +423,8 @@ func upstreamError(status int, h http.Header, body []byte) *dialect.Error {
 }
 
 // isContextLength reports whether an error answer says the prompt is too
-// long for this model.
+// long for this model: OpenAI's context_length_exceeded, or Anthropic's
+// invalid_request_error saying the prompt is too long.
 func isContextLength(body []byte) bool {
 	var doc struct {
 		Error struct {
@@ -366,7 +438,8 @@ func isContextLength(body []byte) bool {
 	}
 	code, _ := doc.Error.Code.(string)
 	return code == "context_length_exceeded" || doc.Error.Type == "context_length_exceeded" ||
-		strings.Contains(doc.Error.Message, "context_length_exceeded")
+		strings.Contains(doc.Error.Message, "context_length_exceeded") ||
+		(doc.Error.Type == "invalid_request_error" && strings.Contains(strings.ToLower(doc.Error.Message), "prompt is too long"))
 }
 
 // retryAfter parses Retry-After (seconds or an HTTP date) and the
@@ -422,14 +495,26 @@ func (a *upstreamAnswer) whole() result {
 	if info.Error.Present() {
 		// 200 with an error document: the upstream failed, whatever its status says.
 		return result{outcome: "error_body", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext,
-			fail: &dialect.Error{Status: http.StatusBadGateway, Body: redactKey(body, a.key),
-				Header: http.Header{"Content-Type": {"application/json"}}}}
+			fail: &dialect.Error{Status: http.StatusBadGateway, Body: redactSecrets(body, a.secrets), BodyDialect: a.rt.up,
+				Header: jsonHeader()}}
 	}
 	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
 		ttfb: time.Since(a.start)}
-	res.usage = dialect.ParseUsage(body, info.Usage)
+	if a.rt.through {
+		res.usage = dialect.ParseUsage(body, info.Usage)
+	} else {
+		r, err := dialect.DecodeResponse(a.rt.up, body)
+		if err != nil {
+			return result{outcome: "bad_response", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext}
+		}
+		res.usage = r.Usage
+		body = dialect.EncodeResponse(a.x.req.Dialect, r, a.x.ir)
+	}
 	h := a.x.w.Header()
-	copyAnswerHeaders(h, a.resp.Header, a.key)
+	copyAnswerHeaders(h, a.resp.Header, a.secrets)
+	if !a.rt.through {
+		h.Set("Content-Type", "application/json")
+	}
 	h.Set(attemptsHeader, a.x.attemptsValueNow(res.outcome))
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	a.x.w.WriteHeader(a.resp.StatusCode)
@@ -445,7 +530,7 @@ func (a *upstreamAnswer) passThrough() result {
 	a.dog.kick()
 	a.commit()
 	h := a.x.w.Header()
-	copyAnswerHeaders(h, a.resp.Header, a.key)
+	copyAnswerHeaders(h, a.resp.Header, a.secrets)
 	if cl := a.resp.Header.Get("Content-Length"); cl != "" {
 		h.Set("Content-Length", cl)
 	}
@@ -504,20 +589,35 @@ func answerSkip(k string) bool {
 }
 
 // copyAnswerHeaders relays the upstream's answer headers, minus the
-// skipped ones and with the channel's key redacted.
-func copyAnswerHeaders(dst, src http.Header, key string) {
+// skipped ones and with the channel's secrets redacted.
+func copyAnswerHeaders(dst, src http.Header, secrets []string) {
 	for k, v := range src {
 		if answerSkip(k) {
 			continue
 		}
+		cloned := false
 		for i, s := range v {
-			if r := redactKeyString(s, key); r != s {
-				v = slices.Clone(v)
+			r := s
+			for _, key := range secrets {
+				r = redactKeyString(r, key)
+			}
+			if r != s {
+				if !cloned {
+					v, cloned = slices.Clone(v), true
+				}
 				v[i] = r
 			}
 		}
 		dst[k] = v
 	}
+}
+
+// redactSecrets masks every secret of a channel in b.
+func redactSecrets(b []byte, secrets []string) []byte {
+	for _, key := range secrets {
+		b = redactKey(b, key)
+	}
+	return b
 }
 
 // minRedactKey is the shortest key that redaction looks for: a shorter

@@ -1,0 +1,188 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"catfish/channel"
+	"catfish/engine/dialect"
+)
+
+// A streamer is one way of relaying an upstream event stream to the
+// client: passed through in one of the three dialects, or translated
+// from the channel's dialect into the client's. The relay loop below does
+// the reading, the commit, the timing and the writing; a streamer only
+// says what each upstream event becomes.
+type streamer interface {
+	// feed handles one upstream data event. It appends what the client
+	// gets to out, and reports whether the event bore content (the
+	// commit point). An upstream error event comes back as a *dialect.Error,
+	// with the bytes that tell the client already appended; an event that
+	// is not valid JSON as errMalformed (dropped and logged).
+	feed(name, data, out []byte) (_ []byte, content bool, err error)
+	// ended reports that the upstream sent its own end marker ([DONE],
+	// message_stop, response.completed): anything after it is ignored.
+	ended() bool
+	// finish is called at a clean end of the body: it appends what closes
+	// the answer for the client, or returns dialect.ErrIncomplete when the
+	// answer had not finished.
+	finish(out []byte) ([]byte, error)
+	// fail appends the client dialect's end of a stream that broke after
+	// commit: an error every SDK raises, never a clean end.
+	fail(out []byte, e *dialect.Error) []byte
+	// usage is the token usage seen so far.
+	usage() dialect.Usage
+}
+
+// errMalformed marks an upstream event whose data is not valid JSON.
+var errMalformed = errors.New("malformed stream event")
+
+// relay carries a 2xx event stream to the client through s. Nothing
+// reaches the client until the upstream has sent content (or a complete,
+// empty answer): until then failover is free, the first-byte timeout is
+// running, and what s produces is held back. After that, events are
+// relayed one by one, each flushed.
+func (a *upstreamAnswer) relay(s streamer) result {
+	x := a.x
+	sr := x.p.relays.Get().(*streamRelay)
+	sr.br.Reset(a.resp.Body)
+	sr.sse.Reset(sr.br)
+	defer func() {
+		sr.br.Reset(nil)
+		x.p.relays.Put(sr)
+	}()
+	held := sr.held[:0]
+	defer func() { sr.held = held[:0] }()
+
+	// Before commit.
+	for {
+		ev, err := sr.sse.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(held) > 0 {
+				// A complete answer without content (an empty reply) is
+				// still an answer; an unfinished one is an empty stream.
+				if out, ferr := s.finish(held); ferr == nil {
+					return a.commitStream(sr, s, out, true)
+				}
+			}
+			return a.brokenBeforeCommit(err)
+		}
+		if ev.Comment {
+			continue
+		}
+		var content bool
+		held, content, err = s.feed(ev.Name, ev.Data, held)
+		var de *dialect.Error
+		switch {
+		case errors.Is(err, errMalformed):
+			x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel())
+			continue
+		case errors.As(err, &de):
+			return result{outcome: "stream_error", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry,
+				fail: a.redactError(de)}
+		case err != nil:
+			return result{outcome: "bad_stream", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext}
+		}
+		if s.ended() && !content {
+			if out, ferr := s.finish(held); ferr == nil {
+				return a.commitStream(sr, s, out, true)
+			}
+			return result{outcome: "empty_stream", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry}
+		}
+		if content {
+			return a.commitStream(sr, s, held, s.ended())
+		}
+	}
+}
+
+// commitStream sends the headers and what was held back, then relays the
+// rest. With ended, the answer is already whole.
+func (a *upstreamAnswer) commitStream(sr *streamRelay, s streamer, held []byte, ended bool) result {
+	x := a.x
+	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
+		committed: true, ttfb: time.Since(a.start)}
+	a.commit()
+	h := x.w.Header()
+	copyAnswerHeaders(h, a.resp.Header, a.secrets)
+	h.Del("Content-Length")
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	h.Set(attemptsHeader, x.attemptsValueNow(res.outcome))
+	x.w.WriteHeader(a.resp.StatusCode)
+	rc := http.NewResponseController(x.w)
+	if !a.write(rc, held) {
+		return x.goneAfterCommit(res)
+	}
+	out := sr.out[:0]
+	defer func() { sr.out = out[:0] }()
+	for !ended {
+		a.dog.kick()
+		ev, err := sr.sse.Next()
+		if err != nil {
+			if errors.Is(context.Cause(x.ctx), ErrShuttingDown) {
+				a.write(rc, s.fail(out[:0], dialect.Errorf(http.StatusServiceUnavailable, "server_error", "shutting_down",
+					"the proxy is shutting down and could not wait for this stream to end")))
+				res.outcome, res.verdict, res.usage = "shutdown", channel.Neutral, s.usage()
+				return res
+			}
+			if x.ctx.Err() != nil {
+				return x.goneAfterCommit(res)
+			}
+			if errors.Is(err, io.EOF) {
+				if out, ferr := s.finish(out[:0]); ferr == nil {
+					a.write(rc, out)
+					res.usage = s.usage()
+					return res
+				}
+			}
+			return a.brokenAfterCommit(res, s, err, rc)
+		}
+		if ev.Comment || s.ended() {
+			continue
+		}
+		var perr error
+		out, _, perr = s.feed(ev.Name, ev.Data, out[:0])
+		var de *dialect.Error
+		switch {
+		case errors.Is(perr, errMalformed):
+			x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel())
+			continue
+		case errors.As(perr, &de):
+			// The upstream reported an error mid-stream: what feed made of
+			// it is the final event; no clean end follows.
+			a.write(rc, redactSecrets(out, a.secrets))
+			res.outcome, res.verdict, res.usage = "stream_error", channel.Failure, s.usage()
+			return res
+		case perr != nil:
+			return a.brokenAfterCommit(res, s, perr, rc)
+		}
+		if !a.write(rc, out) {
+			return x.goneAfterCommit(res)
+		}
+	}
+	res.usage = s.usage()
+	return res
+}
+
+// write sends b to the client and flushes; false when the client is gone.
+func (a *upstreamAnswer) write(rc *http.ResponseController, b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	if _, err := a.x.w.Write(b); err != nil {
+		return false
+	}
+	return rc.Flush() == nil
+}
+
+// redactError masks the channel's secrets in an upstream error.
+func (a *upstreamAnswer) redactError(e *dialect.Error) *dialect.Error {
+	out := *e
+	out.Body = redactSecrets(out.Body, a.secrets)
+	out.Message = string(redactSecrets([]byte(out.Message), a.secrets))
+	return &out
+}

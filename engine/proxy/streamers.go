@@ -147,7 +147,7 @@ func messagesStreamError(body []byte) *dialect.Error {
 	}
 	json.Unmarshal(body, &ev)
 	return &dialect.Error{Status: dialect.MessagesErrorStatus(ev.Error.Type), Message: ev.Error.Message,
-		Body: dialect.MessagesErrorJSON(dialect.MessagesErrorStatus(ev.Error.Type), ev.Error.Message),
+		Body:        dialect.MessagesErrorJSON(dialect.MessagesErrorStatus(ev.Error.Type), ev.Error.Message),
 		BodyDialect: dialect.Messages, Header: jsonHeader()}
 }
 

@@ -190,7 +190,8 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 			return false, nil
 		}
 		started := time.Now()
-		x.attempts = append(x.attempts, stats.Attempt{ChannelID: c.ID, Outcome: "pending", At: started})
+		x.attempts = append(x.attempts, stats.Attempt{ChannelID: c.ID, Outcome: "pending", At: started,
+			Type: p.Settings.Type, Upstream: rt.up.String()})
 		res := x.attempt(c.Actor, p, rt)
 		log := &x.attempts[len(x.attempts)-1]
 		log.Outcome, log.Status, log.Verdict, log.TTFB = res.outcome, res.status, res.verdict, res.ttfb

@@ -19,11 +19,13 @@ type MetricsView struct {
 	failovers int64
 	channels  map[string]ChannelStats
 	schemes   map[string]SchemeStats
+	routes    map[string]Counts
 }
 
 func (s *Stats) metricsView() *MetricsView {
 	m := &MetricsView{total: s.total, canceled: s.canceled, failovers: s.failovers,
-		channels: make(map[string]ChannelStats, len(s.channels)), schemes: make(map[string]SchemeStats, len(s.schemes))}
+		channels: make(map[string]ChannelStats, len(s.channels)), schemes: make(map[string]SchemeStats, len(s.schemes)),
+		routes: s.routesCopy()}
 	for id, c := range s.channels {
 		m.channels[id] = ChannelStats{Counts: c.Counts, Tokens: c.Tokens, TTFB: c.TTFB}
 	}
@@ -48,6 +50,22 @@ func Metrics(m *MetricsView, health map[string]channel.Health, version string, n
 		sc := m.schemes[name]
 		w.sample("catfish_requests_total", float64(sc.Success), "scheme", name, "result", "success")
 		w.sample("catfish_requests_total", float64(sc.Fail), "scheme", name, "result", "fail")
+	}
+	w.family("catfish_dialect_requests_total", "counter", "Client requests answered, by the dialect the client spoke (chat, messages, responses) and result.")
+	for _, key := range slices.Sorted(maps.Keys(m.routes)) {
+		c := m.routes[key]
+		if in, _, attempt := strings.Cut(key, ">"); !attempt {
+			w.sample("catfish_dialect_requests_total", float64(c.Success), "dialect", in, "result", "success")
+			w.sample("catfish_dialect_requests_total", float64(c.Fail), "dialect", in, "result", "fail")
+		}
+	}
+	w.family("catfish_route_attempts_total", "counter", "Upstream attempts by the client's dialect and the dialect the channel was spoken to in (they differ when translated), and result.")
+	for _, key := range slices.Sorted(maps.Keys(m.routes)) {
+		c := m.routes[key]
+		if in, out, ok := strings.Cut(key, ">"); ok {
+			w.sample("catfish_route_attempts_total", float64(c.Success), "dialect", in, "upstream", out, "result", "success")
+			w.sample("catfish_route_attempts_total", float64(c.Fail), "dialect", in, "upstream", out, "result", "fail")
+		}
 	}
 	w.family("catfish_requests_canceled_total", "counter", "Client requests abandoned by the client before the answer ended.")
 	w.sample("catfish_requests_canceled_total", float64(m.canceled))

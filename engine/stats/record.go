@@ -13,6 +13,7 @@ type Record struct {
 	Start    time.Time
 	End      time.Time
 	Path     string
+	Dialect  string // the client's: chat, messages or responses
 	Model    string
 	Scheme   string
 	Stream   bool
@@ -33,6 +34,11 @@ type Attempt struct {
 	Outcome   string  `json:"outcome"`
 	Status    int     `json:"status,omitempty"`
 	LatencyMS float64 `json:"latency_ms"`
+	// Type is the channel's type (openai, anthropic); Upstream the
+	// dialect it was spoken to in, which differs from the request's when
+	// the attempt was translated.
+	Type     string `json:"type,omitempty"`
+	Upstream string `json:"upstream,omitempty"`
 
 	At      time.Time       `json:"-"` // when the attempt started
 	TTFB    time.Duration   `json:"-"` // time to first byte of a good answer

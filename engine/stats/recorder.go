@@ -15,6 +15,7 @@ type Recent struct {
 	ID         string    `json:"id"`
 	Time       time.Time `json:"time"`
 	Path       string    `json:"path"`
+	Dialect    string    `json:"dialect"`
 	Model      string    `json:"model"`
 	Scheme     string    `json:"scheme"`
 	Stream     bool      `json:"stream"`
@@ -120,7 +121,7 @@ func (r *Recorder) onRecord(rec *Record) {
 	if len(r.recent) == 0 {
 		return
 	}
-	r.recent[r.next] = Recent{ID: rec.ID, Time: rec.Start, Path: rec.Path, Model: rec.Model, Scheme: rec.Scheme,
+	r.recent[r.next] = Recent{ID: rec.ID, Time: rec.Start, Path: rec.Path, Dialect: rec.Dialect, Model: rec.Model, Scheme: rec.Scheme,
 		Stream: rec.Stream, Status: rec.Status, Outcome: rec.Outcome, DurationMS: rec.End.Sub(rec.Start).Milliseconds(),
 		Attempts: rec.Attempts, ChannelID: rec.Answered,
 		Tokens: Tokens{Prompt: rec.Usage.Prompt, Completion: rec.Usage.Completion, Total: rec.Usage.Total}}

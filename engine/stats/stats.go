@@ -195,7 +195,11 @@ type Stats struct {
 	today     Today
 	channels  map[string]*ChannelStats
 	schemes   map[string]*SchemeStats
-	hours     hours // client requests per hour
+	// routes counts attempts by client dialect and the dialect the
+	// channel was spoken to in ("messages>chat"), and client requests by
+	// dialect alone ("messages").
+	routes map[string]*Counts
+	hours  hours // client requests per hour
 
 	// Changed since the last take.
 	dirtyTotals   bool
@@ -219,6 +223,7 @@ func New(loc *time.Location) *Stats {
 		today:      Today{ByChannel: map[string]*Counts{}},
 		channels:   map[string]*ChannelStats{},
 		schemes:    map[string]*SchemeStats{},
+		routes:     map[string]*Counts{},
 		dirtyHours: map[int64]bool{},
 		lastHour:   -1,
 	}
@@ -250,6 +255,9 @@ func (s *Stats) record(r *Record) {
 			continue
 		}
 		ok := a.Verdict == channel.Success
+		if a.Upstream != "" {
+			s.route(r.Dialect + ">" + a.Upstream).add(ok)
+		}
 		c := s.channel(a.ChannelID)
 		c.add(ok)
 		h := hourOf(a.At)
@@ -279,6 +287,9 @@ func (s *Stats) record(r *Record) {
 	}
 	ok := r.Status >= 200 && r.Status < 300 && !r.Broken
 	s.total.add(ok)
+	if r.Dialect != "" {
+		s.route(r.Dialect).add(ok)
+	}
 	if isToday {
 		s.today.add(ok)
 	}
@@ -303,6 +314,17 @@ func (s *Stats) record(r *Record) {
 			s.dirtySchemes = append(s.dirtySchemes, r.Scheme)
 		}
 	}
+}
+
+// route returns the counts of one route key, marking them for the journal.
+func (s *Stats) route(key string) *Counts {
+	c := s.routes[key]
+	if c == nil {
+		c = &Counts{}
+		s.routes[key] = c
+	}
+	s.dirtyTotals = true
+	return c
 }
 
 func (s *Stats) channel(id string) *ChannelStats {

@@ -16,6 +16,7 @@ type Doc struct {
 	Today    *Today                   `json:"today,omitempty"`
 	Channels map[string]*ChannelStats `json:"channels,omitempty"`
 	Schemes  map[string]*SchemeStats  `json:"schemes,omitempty"`
+	Routes   map[string]Counts        `json:"routes,omitempty"`
 	Hours    hours                    `json:"hours,omitempty"`
 }
 
@@ -48,6 +49,10 @@ func (s *Stats) Merge(d *Doc) {
 			cur.Hours.set(h)
 		}
 	}
+	for key, c := range d.Routes {
+		v := c
+		s.routes[key] = &v
+	}
 	for name, sc := range d.Schemes {
 		v := *sc
 		s.schemes[name] = &v
@@ -63,6 +68,7 @@ func (s *Stats) Doc() *Doc {
 	d := &Doc{Total: &total, Canceled: &canceled, Today: s.copyToday(nil),
 		Channels: make(map[string]*ChannelStats, len(s.channels)),
 		Schemes:  make(map[string]*SchemeStats, len(s.schemes)),
+		Routes:   s.routesCopy(),
 		Hours:    slices.Clone(s.hours)}
 	for id, c := range s.channels {
 		v := *c
@@ -85,7 +91,7 @@ func (s *Stats) takeDelta() *Doc {
 	d := &Doc{}
 	if s.dirtyTotals || len(s.dirtyChannels) > 0 {
 		total, canceled := s.total, s.canceled
-		d.Total, d.Canceled = &total, &canceled
+		d.Total, d.Canceled, d.Routes = &total, &canceled, s.routesCopy()
 		only := make(map[string]bool, len(s.dirtyChannels))
 		for _, id := range s.dirtyChannels {
 			only[id] = true
@@ -141,4 +147,12 @@ func (s *Stats) copyToday(only map[string]bool) *Today {
 		t.ByChannel[id] = &v
 	}
 	return &t
+}
+
+func (s *Stats) routesCopy() map[string]Counts {
+	out := make(map[string]Counts, len(s.routes))
+	for k, c := range s.routes {
+		out[k] = *c
+	}
+	return out
 }

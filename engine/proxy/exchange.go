@@ -194,7 +194,7 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 			Type: p.Settings.Type, Upstream: rt.up.String()})
 		res := x.attempt(c.Actor, p, rt)
 		log := &x.attempts[len(x.attempts)-1]
-		log.Outcome, log.Status, log.Verdict, log.TTFB = res.outcome, res.status, res.verdict, res.ttfb
+		log.Outcome, log.Status, log.Verdict, log.TTFB, log.Usage = res.outcome, res.status, res.verdict, res.ttfb, res.usage
 		log.LatencyMS = float64(time.Since(started).Microseconds()) / 1000
 		opened := x.report(c, p.Admission, res)
 		switch res.next {

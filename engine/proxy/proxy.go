@@ -108,7 +108,10 @@ func (p *Proxy) finish(x *exchange, err error) {
 		Broken: err == nil && x.answered != nil &&
 			(x.answered.verdict == channel.Failure || x.answered.outcome == "shutdown")}
 	if x.answered != nil && x.answered.verdict != channel.Neutral {
-		rec.Answered, rec.Usage = x.currentChannel(), x.answered.usage
+		rec.Answered = x.currentChannel()
+	}
+	for _, a := range x.attempts {
+		rec.Usage.Add(a.Usage)
 	}
 	p.rec.Record(rec)
 }

@@ -24,8 +24,8 @@ type Record struct {
 	// an error event, never a complete answer): a failed request.
 	Broken   bool
 	Attempts []Attempt
-	Answered string // channel that produced the answer, if any
-	Usage    dialect.Usage
+	Answered string        // channel that produced the answer, if any
+	Usage    dialect.Usage // every attempt's usage, summed: what the answer cost
 }
 
 // Attempt is one entry of a request's attempt chain.
@@ -43,4 +43,5 @@ type Attempt struct {
 	At      time.Time       `json:"-"` // when the attempt started
 	TTFB    time.Duration   `json:"-"` // time to first byte of a good answer
 	Verdict channel.Verdict `json:"-"` // how it counts against the channel
+	Usage   dialect.Usage   `json:"-"` // the tokens this attempt's upstream reported
 }

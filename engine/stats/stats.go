@@ -275,10 +275,14 @@ func (s *Stats) record(r *Record) {
 		}
 		s.touch(a.ChannelID, c, h)
 	}
-	if r.Answered != "" && r.Usage.Total > 0 {
-		c := s.channel(r.Answered)
-		c.Tokens.add(r.Usage)
-		s.touch(r.Answered, c, -1)
+	// Tokens go to the channels that produced them: the answering one,
+	// and with a continuation, the one whose stream broke too.
+	for _, a := range r.Attempts {
+		if a.Usage.Total > 0 {
+			c := s.channel(a.ChannelID)
+			c.Tokens.add(a.Usage)
+			s.touch(a.ChannelID, c, -1)
+		}
 	}
 	if r.Canceled {
 		s.canceled++

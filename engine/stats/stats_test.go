@@ -119,16 +119,21 @@ func TestStatsNeutralAttemptsCountNowhere(t *testing.T) {
 	}
 }
 
+// withUsage gives the last attempt of r the usage u, as the proxy reports
+// an answer's tokens.
+func withUsage(r *Record, u dialect.Usage) *Record {
+	r.Attempts[len(r.Attempts)-1].Usage = u
+	r.Answered, r.Usage = r.Attempts[len(r.Attempts)-1].ChannelID, u
+	return r
+}
+
 func TestStatsTokensGoToTheAnsweringChannel(t *testing.T) {
 	s := New(time.UTC)
-	r := rec(t0, 200, att("A", channel.Failure, t0), att("B", channel.Success, t0))
-	r.Answered, r.Usage = "B", dialect.Usage{Prompt: 3, Completion: 5, Total: 8}
-	s.record(r)
-	r = rec(t0, 200, att("B", channel.Success, t0))
-	r.Answered, r.Usage = "B", dialect.Usage{Prompt: 1, Completion: 1, Total: 2}
-	s.record(r)
-	r = rec(t0, 200, att("C", channel.Success, t0))
-	r.Scheme, r.Answered, r.Usage = "other", "C", dialect.Usage{Prompt: 10, Completion: 20, Total: 30}
+	s.record(withUsage(rec(t0, 200, att("A", channel.Failure, t0), att("B", channel.Success, t0)),
+		dialect.Usage{Prompt: 3, Completion: 5, Total: 8}))
+	s.record(withUsage(rec(t0, 200, att("B", channel.Success, t0)), dialect.Usage{Prompt: 1, Completion: 1, Total: 2}))
+	r := withUsage(rec(t0, 200, att("C", channel.Success, t0)), dialect.Usage{Prompt: 10, Completion: 20, Total: 30})
+	r.Scheme = "other"
 	s.record(r)
 
 	if got := s.channels["A"].Tokens; got != (Tokens{}) {
@@ -146,6 +151,27 @@ func TestStatsTokensGoToTheAnsweringChannel(t *testing.T) {
 	v := s.view(t0)
 	if got := v.ByConfigID["B"].Tokens; got != (Tokens{Prompt: 4, Completion: 6, Total: 10}) {
 		t.Errorf("view of B's tokens: %+v", got)
+	}
+}
+
+// TestStatsTokensOfAContinuation: a stream that broke and was continued
+// on another channel credits each channel with its own tokens; the
+// request (and its scheme) with their sum.
+func TestStatsTokensOfAContinuation(t *testing.T) {
+	s := New(time.UTC)
+	r := rec(t0, 200, att("A", channel.Failure, t0), att("B", channel.Success, t0))
+	r.Attempts[0].Usage = dialect.Usage{Prompt: 10, Completion: 40, Total: 50}
+	r.Attempts[1].Usage = dialect.Usage{Prompt: 12, Completion: 20, Total: 32}
+	r.Answered, r.Usage = "B", dialect.Usage{Prompt: 22, Completion: 60, Total: 82}
+	s.record(r)
+	if got := s.channels["A"].Tokens; got != (Tokens{Prompt: 10, Completion: 40, Total: 50}) {
+		t.Errorf("A's tokens: %+v", got)
+	}
+	if got := s.channels["B"].Tokens; got != (Tokens{Prompt: 12, Completion: 20, Total: 32}) {
+		t.Errorf("B's tokens: %+v", got)
+	}
+	if got := s.schemes["s"].Tokens; got != (Tokens{Prompt: 22, Completion: 60, Total: 82}) {
+		t.Errorf("scheme tokens: %+v", got)
 	}
 }
 
@@ -403,8 +429,7 @@ func statsScript(loc *time.Location) []*Record {
 		r := rec(end, status, as...)
 		r.Scheme = []string{"s1", "s2"}[i%2]
 		if as[len(as)-1].Verdict == channel.Success {
-			r.Answered = as[len(as)-1].ChannelID
-			r.Usage = dialect.Usage{Prompt: int64(i), Completion: 2, Total: int64(i) + 2}
+			withUsage(r, dialect.Usage{Prompt: int64(i), Completion: 2, Total: int64(i) + 2})
 		}
 		if i%23 == 0 {
 			r.Canceled, r.Status = true, 499

@@ -46,6 +46,10 @@ type Health struct {
 	Cooldown  time.Duration
 	Version   uint64
 	Opens     uint64 // times the breaker opened since the actor started
+	// NoPrefill: the upstream refused an assistant prefill, so mid-stream
+	// continuation restarts on it instead. Kept until the channel is
+	// edited.
+	NoPrefill bool
 }
 
 // StateAt is the state as seen at now: open past its deadline reads as
@@ -69,6 +73,9 @@ type Report struct {
 	// OpenFor asks the breaker to stay open at least this long (429 with a
 	// long Retry-After). Only read with Failure.
 	OpenFor time.Duration
+	// NoPrefill says the upstream refused an assistant prefill: stop
+	// offering the channel prefilled continuations.
+	NoPrefill bool
 }
 
 // Ack is the actor's answer to a report.
@@ -93,6 +100,7 @@ const (
 	opReset
 	opRestore
 	opRead
+	opPrefillOK // the channel was edited: forget a refused prefill
 )
 
 // msg is one request to the actor. One mailbox carrying a small tagged
@@ -100,14 +108,15 @@ const (
 // scheme has a thousand mostly idle actors whose channels are cold in
 // the cache.
 type msg struct {
-	kind     msgKind
-	report   Report
-	op       ctlOp
-	settings Resolved
-	saved    BreakerState
-	permit   chan Permit // msgAcquire
-	ack      chan Ack    // msgReport
-	health   chan Health // msgCtl
+	kind      msgKind
+	report    Report
+	op        ctlOp
+	settings  Resolved
+	saved     BreakerState
+	noPrefill bool        // opRestore
+	permit    chan Permit // msgAcquire
+	ack       chan Ack    // msgReport
+	health    chan Health // msgCtl
 }
 
 // Actor owns one channel. Create it with NewActor, run it with Run, talk to
@@ -124,10 +133,11 @@ type Actor struct {
 	done chan struct{}
 
 	// Loop-owned; set before Run starts and never read elsewhere.
-	settings Resolved
-	breaker  Breaker // a value: one allocation, one cache line fewer per message
-	version  uint64
-	opens    uint64
+	settings  Resolved
+	breaker   Breaker // a value: one allocation, one cache line fewer per message
+	version   uint64
+	opens     uint64
+	noPrefill bool
 }
 
 // NewActor returns an actor for a channel with the given settings. It does
@@ -177,7 +187,9 @@ func (a *Actor) onAcquire() Permit {
 	if !adm.OK {
 		return Permit{Admission: adm}
 	}
-	return Permit{Admission: adm, Settings: a.settings}
+	p := Permit{Admission: adm, Settings: a.settings}
+	p.Settings.Prefill = p.Settings.Prefill && !a.noPrefill
+	return p
 }
 
 func (a *Actor) onReport(r Report) Ack {
@@ -192,6 +204,11 @@ func (a *Actor) onReport(r Report) Ack {
 		a.breaker.Release(r.Admission)
 	}
 	ack.Changed = a.bump(before, true)
+	if r.NoPrefill && !a.noPrefill {
+		a.noPrefill = true
+		a.version++
+		ack.Changed = true
+	}
 	ack.Health = a.health()
 	return ack
 }
@@ -206,6 +223,12 @@ func (a *Actor) onCtl(req msg) Health {
 		a.breaker.Reset()
 	case opRestore:
 		a.breaker.Restore(req.saved)
+		a.noPrefill = req.noPrefill
+	case opPrefillOK:
+		if a.noPrefill {
+			a.noPrefill = false
+			a.version++
+		}
 	}
 	a.bump(before, req.op != opRestore)
 	return a.health()
@@ -228,7 +251,7 @@ func (a *Actor) bump(before BreakerState, countOpen bool) bool {
 func (a *Actor) health() Health {
 	s := a.breaker.Save()
 	return Health{ID: a.id, State: s.State, Fails: s.Fails, OpenUntil: s.OpenUntil, Cooldown: s.Cooldown,
-		Version: a.version, Opens: a.opens}
+		Version: a.version, Opens: a.opens, NoPrefill: a.noPrefill}
 }
 
 // send hands m to the loop. ctx bounds only the hand-over:
@@ -289,9 +312,16 @@ func (a *Actor) Reset(ctx context.Context) (Health, error) {
 	return a.control(ctx, msg{op: opReset})
 }
 
-// Restore loads a breaker state saved before a restart.
-func (a *Actor) Restore(ctx context.Context, s BreakerState) (Health, error) {
-	return a.control(ctx, msg{op: opRestore, saved: s})
+// Restore loads a breaker state (and the refused-prefill mark) saved
+// before a restart.
+func (a *Actor) Restore(ctx context.Context, s BreakerState, noPrefill bool) (Health, error) {
+	return a.control(ctx, msg{op: opRestore, saved: s, noPrefill: noPrefill})
+}
+
+// PrefillOK forgets a refused prefill: the channel was edited, so its
+// upstream may have changed.
+func (a *Actor) PrefillOK(ctx context.Context) (Health, error) {
+	return a.control(ctx, msg{op: opPrefillOK})
 }
 
 // Health reads the current breaker state.

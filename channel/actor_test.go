@@ -367,7 +367,7 @@ func TestActorRestore(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := startActor(t, testResolved("c1"))
 		until := time.Now().Add(5 * time.Second)
-		h, err := a.Restore(context.Background(), BreakerState{State: HalfOpen, Fails: 4, OpenUntil: until, Cooldown: 20 * time.Second})
+		h, err := a.Restore(context.Background(), BreakerState{State: HalfOpen, Fails: 4, OpenUntil: until, Cooldown: 20 * time.Second}, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,7 +410,7 @@ func TestActorStopped(t *testing.T) {
 			{"Report", func() error { _, err := a.Report(Report{Admission: p.Admission, Verdict: Success}); return err }},
 			{"Update", func() error { _, err := a.Update(bg, testResolved("c1")); return err }},
 			{"Reset", func() error { _, err := a.Reset(bg); return err }},
-			{"Restore", func() error { _, err := a.Restore(bg, BreakerState{}); return err }},
+			{"Restore", func() error { _, err := a.Restore(bg, BreakerState{}, false); return err }},
 			{"Health", func() error { _, err := a.Health(bg); return err }},
 		}
 		for _, c := range checks {
@@ -504,6 +504,57 @@ func TestActorVersionGrowsOnlyOnChange(t *testing.T) {
 				t.Fatalf("report %d: unchanged, got version %d, want %d", i, ack.Health.Version, last.Version)
 			}
 			last = ack.Health
+		}
+	})
+}
+
+// TestActorRefusedPrefill: a report that the upstream refused a prefill
+// turns prefilling off for later permits, survives a restore, and is
+// cleared when the channel is edited.
+func TestActorRefusedPrefill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := testResolved("c1")
+		r.Prefill = true
+		a := startActor(t, r)
+		if p := mustAcquire(t, a); !p.Settings.Prefill {
+			t.Fatal("a prefill channel's permit says no prefill")
+		} else {
+			ack := mustReport(t, a, Report{Admission: p.Admission, Verdict: Neutral, NoPrefill: true})
+			if !ack.Changed || !ack.Health.NoPrefill {
+				t.Fatalf("refused prefill: ack %+v, want a change with NoPrefill", ack)
+			}
+			if ack.Health.State != Closed || ack.Health.Fails != 0 {
+				t.Fatalf("a refused prefill moved the breaker: %+v", ack.Health)
+			}
+		}
+		if p := mustAcquire(t, a); p.Settings.Prefill {
+			t.Fatal("after a refused prefill the permit still offers prefill")
+		} else {
+			mustReport(t, a, Report{Admission: p.Admission, Verdict: Success})
+		}
+		// An update (start-up, or any change of settings) keeps the mark.
+		if h, err := a.Update(context.Background(), r); err != nil || !h.NoPrefill {
+			t.Fatalf("Update: %+v, %v; want the mark kept", h, err)
+		}
+		// A restart restores it.
+		b := startActor(t, r)
+		if h, err := b.Restore(context.Background(), BreakerState{}, true); err != nil || !h.NoPrefill {
+			t.Fatalf("Restore: %+v, %v", h, err)
+		}
+		if p := mustAcquire(t, b); p.Settings.Prefill {
+			t.Fatal("restored mark not applied to permits")
+		} else {
+			mustReport(t, b, Report{Admission: p.Admission, Verdict: Success})
+		}
+		// An edit clears it.
+		h, err := a.PrefillOK(context.Background())
+		if err != nil || h.NoPrefill {
+			t.Fatalf("PrefillOK: %+v, %v", h, err)
+		}
+		if p := mustAcquire(t, a); !p.Settings.Prefill {
+			t.Fatal("after PrefillOK the permit still says no prefill")
+		} else {
+			mustReport(t, a, Report{Admission: p.Admission, Verdict: Success})
 		}
 	})
 }

@@ -283,7 +283,7 @@ func ignoredField(name string) bool {
 		"image_edit_path", "image_custom_generation_path", "image_custom_edit_path",
 		"image_custom_reference_field", "image_custom_reference_mode",
 		"image_custom_include_reference_when_empty", "image_task_poll_timeout_seconds",
-		"image_task_poll_interval_seconds", "id", "breaker":
+		"image_task_poll_interval_seconds", "id", "breaker", "prefill_rejected":
 		return true
 	}
 	return false

@@ -7,6 +7,9 @@ import "time"
 type View struct {
 	Settings
 	Breaker BreakerView `json:"breaker"`
+	// PrefillRejected: the upstream refused an assistant prefill, so
+	// continuations restart on it; editing the channel clears it.
+	PrefillRejected bool `json:"prefill_rejected"`
 }
 
 // BreakerView is a channel's breaker as the admin API shows it.
@@ -18,7 +21,8 @@ type BreakerView struct {
 
 // NewView shows s with its breaker health h.
 func NewView(s Settings, h Health) View {
-	v := View{Settings: s.Public(), Breaker: BreakerView{State: h.State.String(), ConsecutiveFails: h.Fails}}
+	v := View{Settings: s.Public(), Breaker: BreakerView{State: h.State.String(), ConsecutiveFails: h.Fails},
+		PrefillRejected: h.NoPrefill}
 	if h.State != Closed {
 		until := h.OpenUntil
 		v.Breaker.OpenUntil = &until

@@ -96,7 +96,9 @@ func (e *Engine) putLocked(ctx context.Context, s channel.Settings) (channel.Vie
 	if err := e.commit(ctx, state.Put(s)); err != nil {
 		return channel.View{}, err
 	}
-	h, err := e.actors[s.ID].actor.Health(ctx)
+	// An edit may point the channel at another upstream: a refused
+	// prefill is forgotten.
+	h, err := e.actors[s.ID].actor.PrefillOK(ctx)
 	if err != nil {
 		return channel.View{}, err
 	}

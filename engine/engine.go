@@ -309,7 +309,7 @@ func (e *Engine) syncActor(ctx context.Context, id string) error {
 		e.actorsWG.Go(func() { a.Run(actx) })
 		if saved, ok := e.restore[id]; ok {
 			delete(e.restore, id)
-			if _, err := a.Restore(ctx, saved.Saved()); err != nil {
+			if _, err := a.Restore(ctx, saved.Saved(), saved.NoPrefill); err != nil {
 				return err
 			}
 		}

@@ -27,11 +27,14 @@ type BreakerRec struct {
 	Fails      int        `json:"consecutive_fails"`
 	OpenUntil  *time.Time `json:"open_until,omitempty"`
 	CooldownMS int64      `json:"cooldown_ms,omitempty"`
+	// NoPrefill: the upstream refused an assistant prefill (kept until
+	// the channel is edited).
+	NoPrefill bool `json:"no_prefill,omitempty"`
 }
 
 // BreakerRecOf is the durable part of a channel's health.
 func BreakerRecOf(h channel.Health) BreakerRec {
-	r := BreakerRec{State: h.State.String(), Fails: h.Fails, CooldownMS: h.Cooldown.Milliseconds()}
+	r := BreakerRec{State: h.State.String(), Fails: h.Fails, CooldownMS: h.Cooldown.Milliseconds(), NoPrefill: h.NoPrefill}
 	if h.State != channel.Closed {
 		t := h.OpenUntil
 		r.OpenUntil = &t
@@ -50,7 +53,7 @@ func (r BreakerRec) Saved() channel.BreakerState {
 }
 
 func (r BreakerRec) equal(o BreakerRec) bool {
-	return r.State == o.State && r.Fails == o.Fails && r.CooldownMS == o.CooldownMS &&
+	return r.State == o.State && r.Fails == o.Fails && r.CooldownMS == o.CooldownMS && r.NoPrefill == o.NoPrefill &&
 		(r.OpenUntil == nil) == (o.OpenUntil == nil) && (r.OpenUntil == nil || r.OpenUntil.Equal(*o.OpenUntil))
 }
 

@@ -47,8 +47,11 @@ type result struct {
 	committed bool
 	// detail is the transport error's text, for the log.
 	detail string
-	ttfb   time.Duration
-	usage  dialect.Usage
+	// noPrefill: the channel refused an assistant prefill (its restart
+	// was accepted): tell its actor.
+	noPrefill bool
+	ttfb      time.Duration
+	usage     dialect.Usage
 }
 
 // exchange is one client request on its way through the channels. It lives
@@ -81,6 +84,9 @@ type exchange struct {
 	bodies map[translation][]byte
 	// skipped counts channels that could not serve the request at all.
 	skipped int
+	// cont is a stream that broke after commit and goes on on the next
+	// channel (SPEC 11); nil otherwise.
+	cont *continuation
 }
 
 // Serve runs one client request through its scheme's channels. It either
@@ -160,9 +166,16 @@ func (x *exchange) run() error {
 	x.scheme = plan.Scheme()
 	x.wake = plan.Wake()
 	for c, ok := plan.Next(); ok; c, ok = plan.Next() {
+		if x.cont != nil && !x.cont.open() {
+			break
+		}
 		if done, err := x.tryChannel(c); done {
 			return err
 		}
+	}
+	if x.cont != nil {
+		x.giveUp() // no channel took the broken stream over
+		return nil
 	}
 	return x.exhausted()
 }
@@ -189,14 +202,21 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 			x.skipped++
 			return false, nil
 		}
+		mode := x.modeFor(&p.Settings, try)
 		started := time.Now()
 		x.attempts = append(x.attempts, stats.Attempt{ChannelID: c.ID, Outcome: "pending", At: started,
-			Type: p.Settings.Type, Upstream: rt.up.String()})
-		res := x.attempt(c.Actor, p, rt)
+			Type: p.Settings.Type, Upstream: rt.up.String(), Continuation: mode != modeNormal})
+		res := x.attempt(c.Actor, p, rt, mode)
 		log := &x.attempts[len(x.attempts)-1]
 		log.Outcome, log.Status, log.Verdict, log.TTFB, log.Usage = res.outcome, res.status, res.verdict, res.ttfb, res.usage
 		log.LatencyMS = float64(time.Since(started).Microseconds()) / 1000
 		opened := x.report(c, p.Admission, res)
+		if x.cont != nil && res.next == stepDone && !res.committed {
+			// A continuation cannot answer with an error: the client's
+			// stream is open. It ends with its dialect's error end.
+			x.giveUp()
+			return true, nil
+		}
 		switch res.next {
 		case stepDone:
 			x.answered = &res
@@ -233,7 +253,8 @@ func (x *exchange) report(c scheme.Candidate, adm channel.Admission, res result)
 	if res.committed && res.verdict != channel.Failure {
 		return false
 	}
-	ack, err := c.Actor.Report(channel.Report{Admission: adm, Verdict: res.verdict, OpenFor: res.openFor})
+	ack, err := c.Actor.Report(channel.Report{Admission: adm, Verdict: res.verdict, OpenFor: res.openFor,
+		NoPrefill: res.noPrefill})
 	if err != nil {
 		return false
 	}

@@ -38,6 +38,13 @@ type Config struct {
 	BackoffBase time.Duration
 	// BodyLimit bounds request bodies; upstream answers may be 4× larger.
 	BodyLimit int64
+	// Continuation: a stream that breaks after commit while the client
+	// has only received text goes on on the next channel (SPEC 11).
+	Continuation bool
+	// ContinueTimeout bounds one continuation, from the break to its end.
+	ContinueTimeout time.Duration
+	// MaxContinuations bounds continuations per request.
+	MaxContinuations int
 }
 
 // Recorder receives every finished request. The statistics actor

@@ -35,6 +35,12 @@ type streamer interface {
 	fail(out []byte, e *dialect.Error) []byte
 	// usage is the token usage seen so far.
 	usage() dialect.Usage
+	// encoder is the client's encoder when the stream is encoded by
+	// Catfish (translated, continued); nil when it passes through.
+	encoder() dialect.Encoder
+	// transcript is what the client has been sent, when it is followed
+	// (continuation on); nil otherwise.
+	transcript() *transcript
 }
 
 // errMalformed marks an upstream event whose data is not valid JSON.
@@ -139,6 +145,10 @@ func (a *upstreamAnswer) commitStream(sr *streamRelay, s streamer, held []byte, 
 					return res
 				}
 			}
+			if tr := s.transcript(); x.mayContinue(tr) {
+				res.outcome = breakOutcome(a.actx, err)
+				return x.breakForContinuation(res, s, tr, a.breakReason(err))
+			}
 			return a.brokenAfterCommit(res, s, err, rc)
 		}
 		if ev.Comment || s.ended() {
@@ -152,10 +162,19 @@ func (a *upstreamAnswer) commitStream(sr *streamRelay, s streamer, held []byte, 
 			x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel())
 			continue
 		case errors.As(perr, &de):
-			// The upstream reported an error mid-stream: what feed made of
-			// it is the final event; no clean end follows.
+			// The upstream reported an error mid-stream: it goes on
+			// elsewhere, or what feed made of it is the final event (the
+			// dialect's error end when feed relayed nothing); no clean end
+			// follows.
+			res.outcome = "stream_error"
+			if tr := s.transcript(); x.mayContinue(tr) {
+				return x.breakForContinuation(res, s, tr, a.redactError(de))
+			}
+			if len(out) == 0 {
+				out = s.fail(out, a.redactError(de))
+			}
 			a.write(rc, redactSecrets(out, a.secrets))
-			res.outcome, res.verdict, res.usage = "stream_error", channel.Failure, s.usage()
+			res.verdict, res.usage = channel.Failure, s.usage()
 			return res
 		case perr != nil:
 			return a.brokenAfterCommit(res, s, perr, rc)

@@ -42,12 +42,26 @@ func (a *upstreamAnswer) brokenBeforeCommit(err error) result {
 // client: one final error event, no [DONE], so every SDK reports an error
 // instead of a truncated success.
 func (a *upstreamAnswer) brokenAfterCommit(res result, s streamer, err error, rc *http.ResponseController) result {
+	res.outcome = breakOutcome(a.actx, err)
+	res.verdict, res.usage = channel.Failure, s.usage()
+	a.write(rc, s.fail(nil, a.breakReason(err)))
+	return res
+}
+
+// breakOutcome names a break after commit for the attempt chain.
+func breakOutcome(actx context.Context, err error) string {
+	if errors.Is(context.Cause(actx), errIdleTimeout) {
+		return "idle_timeout"
+	}
+	return "broken"
+}
+
+// breakReason is what the client is told of a break after commit.
+func (a *upstreamAnswer) breakReason(err error) *dialect.Error {
 	reason := "the upstream stream ended before the answer was complete"
-	res.outcome = "broken"
-	switch cause := context.Cause(a.actx); {
-	case errors.Is(cause, errIdleTimeout):
+	switch {
+	case errors.Is(context.Cause(a.actx), errIdleTimeout):
 		reason = "the upstream stream stalled (no data for " + a.dog.d.String() + ")"
-		res.outcome = "idle_timeout"
 	case errors.Is(err, dialect.ErrEventTooLarge):
 		reason = "the upstream sent an event larger than 8 MiB"
 	case errors.Is(err, dialect.ErrIncomplete), errors.Is(err, io.EOF):
@@ -57,9 +71,7 @@ func (a *upstreamAnswer) brokenAfterCommit(res result, s streamer, err error, rc
 		reason = "the upstream stream broke (" + breakKind(err) + ")"
 		a.x.p.log.Warn("stream broke after commit", "id", a.x.id, "channel", a.x.currentChannel(), "detail", errDetail(err))
 	}
-	res.verdict, res.usage = channel.Failure, s.usage()
-	a.write(rc, s.fail(nil, dialect.Errorf(http.StatusBadGateway, "upstream_error", "stream_broken", reason)))
-	return res
+	return dialect.Errorf(http.StatusBadGateway, "upstream_error", "stream_broken", reason)
 }
 
 // breakKind names a mid-stream read error without its addresses.

@@ -18,6 +18,7 @@ type chatPass struct {
 	done    bool // [DONE] seen
 	data    bool // a chunk seen: a [DONE] alone is no answer
 	secrets []string
+	sh      *shadow // follows the stream when continuation is on
 }
 
 func (c *chatPass) feed(name, data, out []byte) ([]byte, bool, error) {
@@ -35,6 +36,7 @@ func (c *chatPass) feed(name, data, out []byte) ([]byte, bool, error) {
 			&dialect.Error{Status: http.StatusBadGateway, Body: body, Header: jsonHeader()}
 	}
 	c.data = true
+	c.sh.feed(name, data)
 	if d, keep := c.t.event(name, data, &info, &c.u); keep {
 		out = dialect.AppendEvent(out, name, d)
 	}
@@ -63,11 +65,16 @@ func (c *chatPass) fail(out []byte, e *dialect.Error) []byte {
 
 func (c *chatPass) usage() dialect.Usage { return c.u }
 
+func (c *chatPass) encoder() dialect.Encoder { return nil }
+
+func (c *chatPass) transcript() *transcript { return c.sh.transcript() }
+
 // messagesPass relays an Anthropic Messages stream as it is.
 type messagesPass struct {
 	u       dialect.Usage
 	done    bool
 	secrets []string
+	sh      *shadow
 }
 
 func (m *messagesPass) feed(name, data, out []byte) ([]byte, bool, error) {
@@ -77,6 +84,9 @@ func (m *messagesPass) feed(name, data, out []byte) ([]byte, bool, error) {
 	typ := string(name)
 	if typ == "" {
 		typ = eventType(data)
+	}
+	if typ != "error" {
+		m.sh.feed(name, data)
 	}
 	content := false
 	switch typ {
@@ -135,6 +145,10 @@ func (m *messagesPass) fail(out []byte, e *dialect.Error) []byte {
 }
 
 func (m *messagesPass) usage() dialect.Usage { return m.u }
+
+func (m *messagesPass) encoder() dialect.Encoder { return nil }
+
+func (m *messagesPass) transcript() *transcript { return m.sh.transcript() }
 
 // messagesStreamError is the error an Anthropic error event reports,
 // with the status its type stands for.
@@ -216,6 +230,13 @@ func (r *responsesPass) fail(out []byte, e *dialect.Error) []byte {
 
 func (r *responsesPass) usage() dialect.Usage { return r.u }
 
+func (r *responsesPass) encoder() dialect.Encoder { return nil }
+
+// transcript is nil: a Responses stream that passes through is not
+// followed (Catfish has no Responses decoder: no channel is ever spoken
+// to in Responses but through), so it is not continued.
+func (r *responsesPass) transcript() *transcript { return nil }
+
 // appendResponsesFailure writes the end of a broken Responses stream
 // whose last event had sequence number seq.
 func appendResponsesFailure(out []byte, id string, seq int64, e *dialect.Error) []byte {
@@ -270,6 +291,7 @@ type translated struct {
 	evs  []dialect.Event
 	u    dialect.Usage
 	done bool
+	tr   *transcript // what was encoded, when continuation is on
 }
 
 func (t *translated) feed(name, data, out []byte) ([]byte, bool, error) {
@@ -278,7 +300,7 @@ func (t *translated) feed(name, data, out []byte) ([]byte, bool, error) {
 	if err != nil {
 		var de *dialect.Error
 		if errors.As(err, &de) {
-			return t.enc.Fail(out, de), false, de
+			return out, false, de // the relay writes the client's error end, or continues
 		}
 		return out, false, errMalformed
 	}
@@ -297,6 +319,9 @@ func (t *translated) encode(out []byte, ev *dialect.Event, content bool) ([]byte
 		t.u = ev.Usage
 	case dialect.EvStop:
 		t.u, t.done = ev.Usage, true
+	}
+	if t.tr != nil {
+		t.tr.add(ev)
 	}
 	return t.enc.Encode(out, ev), content
 }
@@ -324,6 +349,10 @@ func (t *translated) finish(out []byte) ([]byte, error) {
 func (t *translated) fail(out []byte, e *dialect.Error) []byte { return t.enc.Fail(out, e) }
 
 func (t *translated) usage() dialect.Usage { return t.u }
+
+func (t *translated) encoder() dialect.Encoder { return t.enc }
+
+func (t *translated) transcript() *transcript { return t.tr }
 
 // eventType reads the "type" member of an event's data, for streams whose
 // events come without an event: line.

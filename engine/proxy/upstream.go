@@ -62,15 +62,20 @@ const maxErrorBody = 1 << 20
 
 // attempt sends the request to one channel and, on success, relays the
 // answer to the client. It runs in the request's goroutine.
-func (x *exchange) attempt(c *channel.Actor, p channel.Permit, rt route) result {
+func (x *exchange) attempt(c *channel.Actor, p channel.Permit, rt route, mode attemptMode) result {
 	s := &p.Settings
 	start := time.Now()
 	actx, cancel := context.WithCancelCause(x.ctx)
 	defer cancel(nil)
+	if mode != modeNormal {
+		var stop context.CancelFunc
+		actx, stop = context.WithDeadline(actx, x.cont.deadline)
+		defer stop()
+	}
 	dog := newWatchdog(s.FirstByte, x.p.cfg.IdleTimeout, cancel)
 	defer dog.stop()
 
-	ureq, err := x.upstreamRequest(actx, s, rt)
+	ureq, err := x.upstreamRequest(actx, s, rt, mode)
 	if err != nil {
 		var de *dialect.Error
 		if errors.As(err, &de) {
@@ -87,6 +92,9 @@ func (x *exchange) attempt(c *channel.Actor, p channel.Permit, rt route) result 
 	defer resp.Body.Close()
 	a := &upstreamAnswer{x: x, resp: resp, dog: dog, actx: actx, start: start, rt: rt,
 		secrets: s.Secrets(), commit: func() { x.commit(c, p.Admission) }}
+	if mode != modeNormal {
+		return a.continuation(c, mode)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return a.failure()
 	}
@@ -96,37 +104,52 @@ func (x *exchange) attempt(c *channel.Actor, p channel.Permit, rt route) result 
 	return a.whole()
 }
 
-// streamerFor picks how a stream on route rt reaches the client.
+// streamerFor picks how a stream on route rt reaches the client. With
+// continuation on, what the client is sent is followed in the internal
+// form, so a break can be continued elsewhere.
 func (x *exchange) streamerFor(rt route, secrets []string) streamer {
+	follow := x.p.cfg.Continuation && x.p.cfg.MaxContinuations > 0
 	if !rt.through {
-		return &translated{dec: dialect.NewDecoder(rt.up), enc: dialect.NewEncoder(x.req.Dialect, x.ir)}
+		t := &translated{dec: dialect.NewDecoder(rt.up), enc: dialect.NewEncoder(x.req.Dialect, x.ir)}
+		if follow {
+			t.tr = &transcript{}
+		}
+		return t
+	}
+	var sh *shadow
+	if follow && rt.up != dialect.Responses && (rt.up != dialect.Chat || x.req.Path == pathChat) {
+		sh = &shadow{dec: dialect.NewDecoder(rt.up)}
 	}
 	switch rt.up {
 	case dialect.Messages:
-		return &messagesPass{secrets: secrets}
+		return &messagesPass{secrets: secrets, sh: sh}
 	case dialect.Responses:
 		return &responsesPass{secrets: secrets}
 	}
-	return &chatPass{t: streamTracker{hide: x.hideUsage}, secrets: secrets}
+	return &chatPass{t: streamTracker{hide: x.hideUsage}, secrets: secrets, sh: sh}
 }
 
 // upstreamRequest builds the outgoing request on route rt: the channel's
 // URL and path, its credentials and dialect headers, the client's headers
 // minus the ones that must not travel, and the body: the client's bytes
 // with the model override spliced in, or the request translated.
-func (x *exchange) upstreamRequest(ctx context.Context, s *channel.Resolved, rt route) (*http.Request, error) {
+func (x *exchange) upstreamRequest(ctx context.Context, s *channel.Resolved, rt route, mode attemptMode) (*http.Request, error) {
 	url := s.URL + rt.path
 	var body []byte
-	if rt.through {
-		if x.req.Query != "" {
-			url += "?" + x.req.Query
-		}
+	var err error
+	switch {
+	case mode != modeNormal:
+		body, err = x.continuationBody(rt, s.Model, mode == modePrefill)
+	case rt.through:
 		body = x.upstreamBody(s.Model)
-	} else {
-		var err error
-		if body, err = x.translatedBody(rt.up, s.Model); err != nil {
-			return nil, err
-		}
+	default:
+		body, err = x.translatedBody(rt.up, s.Model)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rt.through && x.req.Query != "" {
+		url += "?" + x.req.Query
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {

@@ -54,7 +54,7 @@ func Metrics(m *MetricsView, health map[string]channel.Health, version string, n
 	w.family("catfish_dialect_requests_total", "counter", "Client requests answered, by the dialect the client spoke (chat, messages, responses) and result.")
 	for _, key := range slices.Sorted(maps.Keys(m.routes)) {
 		c := m.routes[key]
-		if in, _, attempt := strings.Cut(key, ">"); !attempt {
+		if in, _, attempt := strings.Cut(key, ">"); !attempt && !strings.HasPrefix(key, "continue:") {
 			w.sample("catfish_dialect_requests_total", float64(c.Success), "dialect", in, "result", "success")
 			w.sample("catfish_dialect_requests_total", float64(c.Fail), "dialect", in, "result", "fail")
 		}
@@ -65,6 +65,12 @@ func Metrics(m *MetricsView, health map[string]channel.Health, version string, n
 		if in, out, ok := strings.Cut(key, ">"); ok {
 			w.sample("catfish_route_attempts_total", float64(c.Success), "dialect", in, "upstream", out, "result", "success")
 			w.sample("catfish_route_attempts_total", float64(c.Fail), "dialect", in, "upstream", out, "result", "fail")
+		}
+	}
+	w.family("catfish_continuations_total", "counter", "Attempts that took over a stream broken after commit, by outcome (continued: the client got the whole answer).")
+	for _, key := range slices.Sorted(maps.Keys(m.routes)) {
+		if outcome, ok := strings.CutPrefix(key, "continue:"); ok {
+			w.sample("catfish_continuations_total", float64(m.routes[key].Success), "outcome", outcome)
 		}
 	}
 	w.family("catfish_requests_canceled_total", "counter", "Client requests abandoned by the client before the answer ended.")

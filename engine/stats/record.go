@@ -39,6 +39,9 @@ type Attempt struct {
 	// the attempt was translated.
 	Type     string `json:"type,omitempty"`
 	Upstream string `json:"upstream,omitempty"`
+	// Continuation: this attempt took over a stream that broke after
+	// commit (SPEC 11).
+	Continuation bool `json:"continuation,omitempty"`
 
 	At      time.Time       `json:"-"` // when the attempt started
 	TTFB    time.Duration   `json:"-"` // time to first byte of a good answer

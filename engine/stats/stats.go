@@ -196,8 +196,9 @@ type Stats struct {
 	channels  map[string]*ChannelStats
 	schemes   map[string]*SchemeStats
 	// routes counts attempts by client dialect and the dialect the
-	// channel was spoken to in ("messages>chat"), and client requests by
-	// dialect alone ("messages").
+	// channel was spoken to in ("messages>chat"), client requests by
+	// dialect alone ("messages"), and continuation attempts by outcome
+	// ("continue:continued": Success counts them).
 	routes map[string]*Counts
 	hours  hours // client requests per hour
 
@@ -257,6 +258,9 @@ func (s *Stats) record(r *Record) {
 		ok := a.Verdict == channel.Success
 		if a.Upstream != "" {
 			s.route(r.Dialect + ">" + a.Upstream).add(ok)
+		}
+		if a.Continuation {
+			s.route("continue:" + a.Outcome).add(true)
 		}
 		c := s.channel(a.ChannelID)
 		c.add(ok)

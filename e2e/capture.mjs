@@ -272,7 +272,9 @@ const SCENARIOS = [
   { client: 'claude', name: 'cc-json-for-stream', golden: 'claude-code.jsonl', faults: [{ when: msgs, times: ALWAYS, asJson: true }], note: 'a JSON body (application/json) to a stream:true request' },
   { client: 'claude', name: 'cc-http-429-x2-retry-after-3', faults: [{ when: msgs, times: 2, status: 429, headers: { 'retry-after': '3' } }] },
   { client: 'claude', name: 'cc-http-429-x2-no-retry-after', faults: [{ when: msgs, times: 2, status: 429 }] },
-  { client: 'claude', name: 'cc-http-429-always', faults: [{ when: msgs, times: ALWAYS, status: 429, headers: { 'retry-after': '1' } }] },
+  { client: 'claude', name: 'cc-http-429-always-retry-after-1', faults: [{ when: msgs, times: ALWAYS, status: 429, headers: { 'retry-after': '1' } }] },
+  { client: 'claude', name: 'cc-http-429-always', timeout: 300, faults: [{ when: msgs, times: ALWAYS, status: 429 }], note: 'no Retry-After; a longer time limit to see whether it gives up' },
+  { client: 'claude', name: 'cc-http-500-always', timeout: 300, faults: [{ when: msgs, times: ALWAYS, status: 500 }] },
   { client: 'claude', name: 'cc-http-500-x2', faults: [{ when: msgs, times: 2, status: 500 }] },
   { client: 'claude', name: 'cc-http-529-x2', faults: [{ when: msgs, times: 2, status: 529 }] },
   { client: 'claude', name: 'cc-http-529-always', faults: [{ when: msgs, times: ALWAYS, status: 529 }] },
@@ -286,6 +288,7 @@ const SCENARIOS = [
   { client: 'claude', name: 'cc-http-401-always', faults: [{ when: msgs, times: ALWAYS, status: 401, message: 'fake: invalid x-api-key' }] },
   { client: 'claude', name: 'cc-http-400-prompt-too-long', faults: [{ when: msgs, times: 1, status: 400, message: 'prompt is too long: 250000 tokens > 200000 maximum' }] },
   { client: 'claude', name: 'cc-stream-stall-once', timeout: 330, faults: [{ when: msgs, times: 1, stallAfter: 5 }], note: 'after 5 events the stream sends nothing more and stays open' },
+  { client: 'claude', name: 'cc-stream-error-event-api-error-once', faults: [{ when: msgs, times: 1, errorAfter: 5, errorStatus: 500 }], note: 'event: error (api_error) after 5 events' },
   { client: 'claude', name: 'cc-large-prompt', stdin: () => `${TASK}\n\nContext follows, ignore it.\n${'lorem ipsum dolor sit amet '.repeat(24000)}`, note: 'a ~650 KB prompt on stdin' },
   { client: 'claude', name: 'cc-context-command', prompt: '/context', note: 'the /context slash command in -p mode' },
   { client: 'claude', name: 'cc-context-command-count-tokens-404', prompt: '/context', faults: [{ when: { dialect: 'count_tokens' }, times: ALWAYS, status: 404 }] },
@@ -300,6 +303,9 @@ const SCENARIOS = [
   { client: 'claude', name: 'cc-mcp-80-tools-tool-search-auto-count-tokens-huge', env: { ENABLE_TOOL_SEARCH: 'auto' }, args: MCP80, faults: [{ when: { dialect: 'count_tokens' }, times: ALWAYS, status: 200, body: { input_tokens: 900000 } }], inspect: toolCounts, note: 'count_tokens answers 900000' },
   { client: 'claude', name: 'cc-mcp-400-tools-tool-search-auto', env: { ENABLE_TOOL_SEARCH: 'auto' }, args: MCP400, inspect: toolCounts },
   { client: 'claude', name: 'cc-mcp-400-tools-tool-search-auto-count-tokens-404', env: { ENABLE_TOOL_SEARCH: 'auto' }, args: MCP400, faults: [{ when: { dialect: 'count_tokens' }, times: ALWAYS, status: 404 }], inspect: toolCounts },
+  { client: 'claude', name: 'cc-tool-search-select', golden: 'claude-code.jsonl', args: MCP10, faults: [{ when: msgs, times: 1, plan: () => ({ tool: 'ToolSearch', args: { query: 'select:mcp__fake__fake_tool_003' } }) }],
+    note: 'the model first calls ToolSearch to load a deferred MCP tool',
+    inspect: (reqs) => JSON.stringify(reqs.filter((r) => r.dialect === 'messages').map((r) => ({ tools: (r.body.tools || []).map((t) => t.name).filter((n) => n.startsWith('mcp__') || n === 'ToolSearch'), last: r.body.messages.at(-1).content }))).slice(0, 3000) },
   { client: 'claude', name: 'cc-mcp-80-tools-tool-search-false', env: { ENABLE_TOOL_SEARCH: 'false' }, args: MCP80,
     inspect: toolCounts },
 
@@ -320,11 +326,13 @@ const SCENARIOS = [
   { client: 'codex', name: 'cx-no-completed-once', faults: [{ when: resp, times: 1, omit: ['response.completed'] }], note: 'stream ends cleanly without response.completed, first request only' },
   { client: 'codex', name: 'cx-no-completed-always', faults: [{ when: resp, times: ALWAYS, omit: ['response.completed'] }] },
   { client: 'codex', name: 'cx-response-failed-once', faults: [{ when: resp, times: 1, errorAfter: 4, errorType: 'server_error' }], note: 'response.failed + error after 4 events' },
+  { client: 'codex', name: 'cx-response-failed-context-length-once', faults: [{ when: resp, times: 1, errorAfter: 4, errorType: 'context_length_exceeded', message: 'Your input exceeds the context window of this model.' }] },
   { client: 'codex', name: 'cx-stream-break-once', faults: [{ when: resp, times: 1, breakAfter: 4 }] },
   { client: 'codex', name: 'cx-stream-break-always', faults: [{ when: resp, times: ALWAYS, breakAfter: 4 }] },
   { client: 'codex', name: 'cx-json-for-stream', faults: [{ when: resp, times: ALWAYS, asJson: true }] },
   { client: 'codex', name: 'cx-http-429-x2-retry-after-3', faults: [{ when: resp, times: 2, status: 429, headers: { 'retry-after': '3' } }] },
   { client: 'codex', name: 'cx-http-429-always', faults: [{ when: resp, times: ALWAYS, status: 429, headers: { 'retry-after': '1' } }] },
+  { client: 'codex', name: 'cx-http-429-insufficient-quota', faults: [{ when: resp, times: 1, status: 429, errorType: 'insufficient_quota', message: 'You exceeded your current quota.' }] },
   { client: 'codex', name: 'cx-http-500-x2', faults: [{ when: resp, times: 2, status: 500 }] },
   { client: 'codex', name: 'cx-http-500-always', faults: [{ when: resp, times: ALWAYS, status: 500 }] },
   { client: 'codex', name: 'cx-http-529-x2', faults: [{ when: resp, times: 2, status: 529 }] },
@@ -348,6 +356,15 @@ const expFile = path.join(OUT, 'experiments.json');
 const experiments = new Map();
 if (ONLY && fs.existsSync(expFile)) for (const e of JSON.parse(fs.readFileSync(expFile, 'utf8'))) experiments.set(e.scenario, e);
 const goldens = new Map();
+// With --only, keep the golden lines of the scenarios that did not run.
+const ranGolden = new Set(selected.filter((s) => s.golden).map((s) => s.name));
+if (ONLY) {
+  for (const name of new Set(selected.filter((s) => s.golden).map((s) => s.golden))) {
+    const file = path.join(OUT, name);
+    if (!fs.existsSync(file)) continue;
+    goldens.set(name, fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => !ranGolden.has(l.scenario)));
+  }
+}
 let failures = 0;
 for (const sc of selected) {
   const { summary, requests } = await runScenario(sc, versions, dns);
@@ -379,7 +396,10 @@ for (const sc of selected) {
   }
 }
 dns.close();
-for (const [name, lines] of goldens) fs.writeFileSync(path.join(OUT, name), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
 const order = SCENARIOS.map((s) => s.name);
+for (const [name, lines] of goldens) {
+  lines.sort((a, b) => order.indexOf(a.scenario) - order.indexOf(b.scenario) || a.seq - b.seq);
+  fs.writeFileSync(path.join(OUT, name), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+}
 fs.writeFileSync(expFile, `${JSON.stringify(sanitize([...experiments.values()].sort((a, b) => order.indexOf(a.scenario) - order.indexOf(b.scenario)), SECRETS), null, 1)}\n`);
 process.exit(failures ? 1 : 0);

@@ -46,6 +46,8 @@
 //              (Responses: a reasoning item with / without encrypted_content, or none)
 //   asJson     answer a streaming request with a plain JSON body
 //   mutate     (JS only) function(events|body, record) -> events|body
+//   plan       (JS only) function(body, conversation) -> {tool, args} | {tool, input} | {text}:
+//              answer this request with that instead of the scripted choice
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { pathToFileURL } from 'node:url';
@@ -110,6 +112,7 @@ function conversationMessages(body) {
     for (const b of blocks) {
       if (b.type === 'tool_result') turns.push({ kind: 'tool_result', text: textOf(b.content) });
       else if (m.role === 'user' && b.type === 'text') turns.push({ kind: 'user', text: b.text });
+      else if (b.type === 'tool_use') turns.push({ kind: 'tool_call', name: b.name, text: '' });
       else turns.push({ kind: 'other', text: textOf(b) });
     }
   }
@@ -126,7 +129,10 @@ function conversationChat(body) {
     if (m.role === 'tool') turns.push({ kind: 'tool_result', text: textOf(m.content) });
     else if (m.role === 'user') turns.push({ kind: 'user', text: textOf(m.content) });
     else if (m.role === 'system' || m.role === 'developer') system += `${textOf(m.content)}\n`;
-    else turns.push({ kind: 'other', text: textOf(m.content) });
+    else {
+      for (const tc of m.tool_calls || []) turns.push({ kind: 'tool_call', name: tc.function?.name, text: '' });
+      turns.push({ kind: 'other', text: textOf(m.content) });
+    }
   }
   const tools = (body.tools || []).map((t) => ({
     name: t.function?.name || t.name, kind: t.type === 'function' ? 'function' : t.type, props: t.function?.parameters?.properties || {},
@@ -154,25 +160,41 @@ function conversationResponses(body) {
     if (type === 'message' && it.role === 'user') turns.push({ kind: 'user', text: textOf(it.content) });
     else if (type === 'message' && (it.role === 'developer' || it.role === 'system')) system += `\n${textOf(it.content)}`;
     else if (/_output$/.test(type)) turns.push({ kind: 'tool_result', text: textOf(it.output) });
+    else if (/_call$/.test(type)) turns.push({ kind: 'tool_call', name: it.name, text: '' });
     else turns.push({ kind: 'other', text: textOf(it.content) });
   }
   return { turns, tools: flattenResponsesTools([...(body.tools || []), ...extraTools]), system };
 }
 
-// decide plays the model: a tool call or a text.
+// decide plays the model: a call to the client's file-writing tool while
+// the task has no result of that tool yet, else a short text.
 function decide(conv) {
+  const plan = chooseWrite(conv);
+  if (!plan?.tool) return plan;
+  const after = conv.turns.slice(plan.taskIndex + 1);
+  const called = after.findIndex((t) => t.kind === 'tool_call' && t.name === plan.tool.name);
+  if (called >= 0 && after.slice(called + 1).some((t) => t.kind === 'tool_result')) {
+    return { text: `Done: ${plan.task.file} now contains the requested text.` };
+  }
+  return plan;
+}
+
+function chooseWrite(conv) {
   let task = null;
-  let after = false;
+  let taskIndex = -1;
   for (let i = conv.turns.length - 1; i >= 0; i--) {
     const t = conv.turns[i];
-    if (t.kind === 'tool_result') after = true;
     if (t.kind === 'user') {
       const p = parseTask(t.text);
-      if (p) { task = p; break; }
+      if (p) { task = p; taskIndex = i; break; }
     }
   }
   if (!task) return { text: 'OK.' };
-  if (after) return { text: `Done: ${task.file} now contains the requested text.` };
+  const found = chooseTool(conv, task);
+  return found.tool ? { ...found, task, taskIndex } : found;
+}
+
+function chooseTool(conv, task) {
   const all = `${conv.system}\n${conv.turns.map((t) => t.text).join('\n')}`;
   const cwd = findCwd(all);
   const abs = task.file.startsWith('/') || !cwd ? task.file : `${cwd.replace(/\/$/, '')}/${task.file}`;
@@ -576,7 +598,13 @@ export async function startFakeLLM({ host = '127.0.0.1', port = 0, log = null } 
     }
     const n = ++counter;
     const conv = dialect === 'messages' ? conversationMessages(body) : dialect === 'chat' ? conversationChat(body) : conversationResponses(body);
-    const plan = decide(conv);
+    let plan = decide(conv);
+    if (typeof fault?.plan === 'function') {
+      // A scripted answer for this request: {tool: name, args} | {tool: name, input} | {text}.
+      const p = fault.plan(body, conv);
+      if (p?.tool) plan = { tool: conv.tools.find((t) => t.name === p.tool) || { name: p.tool, kind: 'function', props: {} }, args: p.args, input: p.input };
+      else if (p?.text !== undefined) plan = { text: p.text };
+    }
     rec.answer = { status: 200, stream: !!body.stream, plan: plan.tool ? { tool: plan.tool.name, kind: plan.tool.kind, args: plan.args, input: plan.input } : { text: plan.text } };
     const answer = dialect === 'messages' ? messagesAnswer(body, plan, n, fault) : dialect === 'chat' ? chatAnswer(body, plan, n) : responsesAnswer(body, plan, n, fault);
     if (answer.json) {

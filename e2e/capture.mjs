@@ -150,6 +150,7 @@ const CLIENTS = {
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
         ...(sc.env || {}),
       };
+      for (const [k, v] of Object.entries(env)) if (v === null) delete env[k];
       return { file: bin('claude'), argv, env };
     },
   },
@@ -157,7 +158,7 @@ const CLIENTS = {
     name: 'codex',
     version: () => version('codex'),
     command(port, dirs, sc) {
-      const provider = `model_providers.fake={name="fake",base_url="http://127.0.0.1:${port}/v1",env_key="FAKE_KEY",wire_api="responses"${sc.providerExtra || ''}}`;
+      const provider = `model_providers.fake={name="fake",base_url="http://127.0.0.1:${port}/v1",env_key="FAKE_KEY",wire_api="${sc.wireApi || 'responses'}"${sc.providerExtra || ''}}`;
       const argv = ['exec', '-c', provider, '-c', 'model_provider=fake', '-m', sc.model || 'fake-model',
         '--skip-git-repo-check', '-s', 'workspace-write', ...(sc.args || [])];
       if (!sc.stdin) argv.push(sc.prompt ?? TASK);
@@ -259,6 +260,8 @@ const toolCounts = (reqs) => reqs.filter((r) => r.dialect === 'messages' || r.di
 const SCENARIOS = [
   // ---- Claude Code
   { client: 'claude', name: 'cc-baseline', golden: 'claude-code.jsonl', strace: true, note: 'the task with the default fake: stream, thinking signed' },
+  { client: 'claude', name: 'cc-auth-token', env: { ANTHROPIC_API_KEY: null, ANTHROPIC_AUTH_TOKEN: CLAUDE_KEY }, note: 'ANTHROPIC_AUTH_TOKEN instead of ANTHROPIC_API_KEY',
+    inspect: (reqs) => JSON.stringify(reqs.map((r) => ({ 'x-api-key': r.headers['x-api-key'], authorization: r.headers.authorization, beta: r.headers['anthropic-beta'] }))) },
   { client: 'claude', name: 'cc-no-event-lines', faults: [{ when: msgs, times: ALWAYS, noEventLines: true }], note: 'SSE with data: lines only' },
   { client: 'claude', name: 'cc-no-ping', faults: [{ when: msgs, times: ALWAYS, omit: ['ping'] }] },
   { client: 'claude', name: 'cc-no-usage-in-message-start', faults: [{ when: msgs, times: ALWAYS, mutate: (evs) => evs.map((e) => (e.event === 'message_start' ? { ...e, data: { ...e.data, message: { ...e.data.message, usage: undefined } } } : e)) }] },
@@ -333,6 +336,8 @@ const SCENARIOS = [
   { client: 'codex', name: 'cx-http-429-x2-retry-after-3', faults: [{ when: resp, times: 2, status: 429, headers: { 'retry-after': '3' } }] },
   { client: 'codex', name: 'cx-http-429-always', faults: [{ when: resp, times: ALWAYS, status: 429, headers: { 'retry-after': '1' } }] },
   { client: 'codex', name: 'cx-http-429-insufficient-quota', faults: [{ when: resp, times: 1, status: 429, errorType: 'insufficient_quota', message: 'You exceeded your current quota.' }] },
+  { client: 'codex', name: 'cx-http-401-always', faults: [{ when: resp, times: ALWAYS, status: 401, message: 'fake: invalid api key' }] },
+  { client: 'codex', name: 'cx-wire-api-chat', wireApi: 'chat', note: 'wire_api="chat" in the provider' },
   { client: 'codex', name: 'cx-http-500-x2', faults: [{ when: resp, times: 2, status: 500 }] },
   { client: 'codex', name: 'cx-http-500-always', faults: [{ when: resp, times: ALWAYS, status: 500 }] },
   { client: 'codex', name: 'cx-http-529-x2', faults: [{ when: resp, times: 2, status: 529 }] },

@@ -72,7 +72,8 @@ func flatName(ns, name string) string {
 	return ns + "__" + name
 }
 
-// splitFlat undoes flatName for the namespaces in nss (longest first wins).
+// splitFlat undoes flatName for the namespaces in nss (the longest that
+// matches wins).
 func splitFlat(nss []string, flat string) (ns, name string) {
 	for _, n := range nss {
 		if len(flat) > len(n)+2 && len(n) > len(ns) && strings.HasPrefix(flat, n) && flat[len(n)] == '_' && flat[len(n)+1] == '_' {
@@ -621,6 +622,9 @@ func toolOutput(raw json.RawMessage, path string) ([]Block, error) {
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, jsonError(path, err)
 		}
+		if s == "" {
+			return nil, nil // Anthropic refuses empty text blocks; an empty result says the same
+		}
 		return []Block{{Kind: Text, Text: s}}, nil
 	}
 	var parts []json.RawMessage
@@ -632,6 +636,9 @@ func toolOutput(raw json.RawMessage, path string) ([]Block, error) {
 		b, err := contentPart(p, path+"["+strconv.Itoa(j)+"]")
 		if err != nil {
 			return nil, err
+		}
+		if b.Kind == Text && b.Text == "" {
+			continue
 		}
 		blocks = append(blocks, b)
 	}
@@ -779,8 +786,8 @@ func (d *respDecoder) toolChoice(raw json.RawMessage) error {
 	}
 	switch doc.Type {
 	case "function", "custom":
-		name := flatName(doc.Namespace, doc.Name)
-		if _, ok := d.toolAt[name]; !ok {
+		name, ok := d.choiceName(doc.Namespace, doc.Name)
+		if !ok {
 			return fieldError("tool_choice.name", "no %s tool is named %q", doc.Type, doc.Name)
 		}
 		c.Mode, c.Name = ChoiceTool, name
@@ -812,6 +819,26 @@ func (d *respDecoder) toolChoice(raw json.RawMessage) error {
 		return fieldError("tool_choice.type", "tool_choice %q forces a tool that only OpenAI's servers run, which this route cannot offer", doc.Type)
 	}
 	return nil
+}
+
+// choiceName finds the tool a tool_choice names. The spec gives
+// tool_choice no namespace: a bare name that only one namespace's tool
+// has means that tool.
+func (d *respDecoder) choiceName(ns, name string) (string, bool) {
+	flat := flatName(ns, name)
+	if _, ok := d.toolAt[flat]; ok || ns != "" {
+		return flat, ok
+	}
+	found := ""
+	for tool, tns := range d.toolNS {
+		if tns != "" && tool == flatName(tns, name) {
+			if found != "" {
+				return "", false
+			}
+			found = tool
+		}
+	}
+	return found, found != ""
 }
 
 func (d *respDecoder) textFormat(t *respText) error {
@@ -903,6 +930,24 @@ type respItem struct {
 	text      strings.Builder
 	args      []byte // custom: the upstream's arguments, for the fallback at the end
 	un        inputUnwrapper
+	// Once done: the text as a JSON string, escaped once for the four
+	// events that repeat it, and a reasoning item's encrypted_content
+	// (a JSON string too).
+	quoted []byte
+	sealed []byte
+}
+
+// seal marks an item done, its content final.
+func (it *respItem) seal() {
+	text := it.text.String()
+	it.quoted = AppendString(make([]byte, 0, len(text)+8), text)
+	switch it.kind {
+	case itemReasoning:
+		it.sealed = append(sealThinking(append(make([]byte, 0, 32+len(text)*4/3), '"'), text, it.sig), '"')
+	case itemRedacted:
+		it.sealed = AppendString(nil, redactedPrefix+it.sig)
+	}
+	it.done = true
 }
 
 // responsesEncoder writes a Responses answer: the whole object
@@ -931,7 +976,14 @@ func newRespEncoder(req *Request, newID func(string) string) *responsesEncoder {
 	if req != nil {
 		e.tools, e.summary, e.model = req.Tools, req.Reasoning.Summary, req.Model
 	}
-	e.echo = appendEcho(nil, req)
+	size := 600
+	if req != nil {
+		for i := range req.Tools {
+			t := &req.Tools[i]
+			size += 64 + len(t.Name) + len(t.Description) + len(t.Schema) + len(t.Format)
+		}
+	}
+	e.echo = appendEcho(make([]byte, 0, size), req)
 	return e
 }
 
@@ -958,7 +1010,7 @@ func encodeRespResponse(r *Response, req *Request, newID func(string) string) []
 			it.sig = b.Signature
 		}
 		e.finish(it)
-		it.done = true
+		it.seal()
 	}
 	e.usage = r.Usage
 	status, reason := stopStatus(r.Stop)
@@ -1352,6 +1404,9 @@ func (e *responsesEncoder) Fail(dst []byte, err *Error) []byte {
 	if e.ended {
 		return dst
 	}
+	if err == nil {
+		err = ErrIncomplete
+	}
 	if !e.started {
 		e.begin("", 0)
 		dst = e.lifecycle(dst, "response.created", "in_progress", "", nil)
@@ -1424,8 +1479,11 @@ func (e *responsesEncoder) blockStart(dst []byte, ev *Event) []byte {
 		dst = append(dst, `,"content_index":0,"part":{"type":"output_text","text":"","annotations":[],"logprobs":[]}`...)
 		dst = endEv(dst)
 	}
-	if ev.Block.Kind == ToolCall && ev.Block.Input != "" {
+	// Content that came with the start (a decoder may send it there).
+	if ev.Block.Kind == ToolCall {
 		dst = e.delta(dst, it, i, ev.Block.Input)
+	} else {
+		dst = e.delta(dst, it, i, ev.Block.Text)
 	}
 	return dst
 }
@@ -1485,12 +1543,13 @@ func (e *responsesEncoder) itemDone(dst []byte, it *respItem, i int) []byte {
 		dst = AppendString(dst, last)
 		dst = endEv(dst)
 	}
-	text := it.text.String()
+	it.seal()
+	text := it.quoted
 	switch it.kind {
 	case itemMessage:
 		dst = e.itemEv(dst, "response.output_text.done", it, i)
 		dst = append(dst, `,"content_index":0,"text":`...)
-		dst = AppendString(dst, text)
+		dst = append(dst, text...)
 		dst = append(dst, `,"logprobs":[]`...)
 		dst = endEv(dst)
 		dst = e.itemEv(dst, "response.content_part.done", it, i)
@@ -1501,26 +1560,25 @@ func (e *responsesEncoder) itemDone(dst []byte, it *respItem, i int) []byte {
 		if it.partOpen {
 			dst = e.itemEv(dst, "response.reasoning_summary_text.done", it, i)
 			dst = append(dst, `,"summary_index":0,"text":`...)
-			dst = AppendString(dst, text)
+			dst = append(dst, text...)
 			dst = endEv(dst)
 			dst = e.itemEv(dst, "response.reasoning_summary_part.done", it, i)
 			dst = append(dst, `,"summary_index":0,"part":{"type":"summary_text","text":`...)
-			dst = AppendString(dst, text)
+			dst = append(dst, text...)
 			dst = append(dst, '}')
 			dst = endEv(dst)
 		}
 	case itemFunction:
 		dst = e.itemEv(dst, "response.function_call_arguments.done", it, i)
 		dst = append(dst, `,"arguments":`...)
-		dst = AppendString(dst, text)
+		dst = append(dst, text...)
 		dst = endEv(dst)
 	case itemCustom:
 		dst = e.itemEv(dst, "response.custom_tool_call_input.done", it, i)
 		dst = append(dst, `,"input":`...)
-		dst = AppendString(dst, text)
+		dst = append(dst, text...)
 		dst = endEv(dst)
 	}
-	it.done = true
 	dst = e.ev(dst, "response.output_item.done")
 	dst = appendIndex(dst, `,"output_index":`, i)
 	dst = append(dst, `,"item":`...)
@@ -1554,8 +1612,9 @@ func endEv(dst []byte) []byte { return append(dst, "}\n\n"...) }
 // itemEv starts an event about item i.
 func (e *responsesEncoder) itemEv(dst []byte, typ string, it *respItem, i int) []byte {
 	dst = e.ev(dst, typ)
-	dst = append(dst, `,"item_id":`...)
-	dst = AppendString(dst, it.id)
+	dst = append(dst, `,"item_id":"`...)
+	dst = append(dst, it.id...) // minted here: [a-z_0-9]
+	dst = append(dst, '"')
 	return appendIndex(dst, `,"output_index":`, i)
 }
 
@@ -1564,9 +1623,11 @@ func appendIndex(dst []byte, key string, i int) []byte {
 	return strconv.AppendInt(dst, int64(i), 10)
 }
 
-func appendOutputText(dst []byte, text string) []byte {
+// appendOutputText writes an output_text part; quoted is its text as a
+// JSON string.
+func appendOutputText(dst, quoted []byte) []byte {
 	dst = append(dst, `{"type":"output_text","text":`...)
-	dst = AppendString(dst, text)
+	dst = append(dst, quoted...)
 	return append(dst, `,"annotations":[],"logprobs":[]}`...)
 }
 
@@ -1585,26 +1646,20 @@ func (e *responsesEncoder) appendItem(dst []byte, it *respItem) []byte {
 		dst = append(dst, status...)
 		dst = append(dst, `,"role":"assistant","content":[`...)
 		if it.done {
-			dst = appendOutputText(dst, it.text.String())
+			dst = appendOutputText(dst, it.quoted)
 		}
 		return append(dst, "]}"...)
 	case itemReasoning, itemRedacted:
 		dst = append(dst, `,"type":"reasoning","summary":[`...)
 		if it.done && e.summary && it.kind == itemReasoning && it.text.Len() > 0 {
 			dst = append(dst, `{"type":"summary_text","text":`...)
-			dst = AppendString(dst, it.text.String())
+			dst = append(dst, it.quoted...)
 			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')
 		if it.done {
 			dst = append(dst, `,"encrypted_content":`...)
-			if it.kind == itemRedacted {
-				dst = AppendString(dst, redactedPrefix+it.sig)
-			} else {
-				dst = append(dst, '"')
-				dst = sealThinking(dst, it.text.String(), it.sig) // base64url: nothing to escape
-				dst = append(dst, '"')
-			}
+			dst = append(dst, it.sealed...)
 		}
 		return append(dst, '}')
 	case itemFunction:
@@ -1612,7 +1667,7 @@ func (e *responsesEncoder) appendItem(dst []byte, it *respItem) []byte {
 		dst = append(dst, status...)
 		dst = append(dst, `,"arguments":`...)
 		if it.done {
-			dst = AppendString(dst, it.text.String())
+			dst = append(dst, it.quoted...)
 		} else {
 			dst = append(dst, `""`...)
 		}
@@ -1621,7 +1676,7 @@ func (e *responsesEncoder) appendItem(dst []byte, it *respItem) []byte {
 		dst = append(dst, status...)
 		dst = append(dst, `,"input":`...)
 		if it.done {
-			dst = AppendString(dst, it.text.String())
+			dst = append(dst, it.quoted...)
 		} else {
 			dst = append(dst, `""`...)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -104,24 +105,24 @@ func flattenedNamespaces(req *Request) []string {
 // ---------------------------------------------------------------- request
 
 type respRequestDoc struct {
-	Model              string            `json:"model"`
-	Input              json.RawMessage   `json:"input"`
-	Instructions       json.RawMessage   `json:"instructions"`
-	Tools              []json.RawMessage `json:"tools"`
-	ToolChoice         json.RawMessage   `json:"tool_choice"`
-	ParallelToolCalls  *bool             `json:"parallel_tool_calls"`
-	MaxOutputTokens    *int              `json:"max_output_tokens"`
-	Temperature        *float64          `json:"temperature"`
-	TopP               *float64          `json:"top_p"`
-	Stream             *bool             `json:"stream"`
-	Reasoning          *respReasoning    `json:"reasoning"`
-	Text               *respText         `json:"text"`
-	PreviousResponseID *string           `json:"previous_response_id"`
-	Conversation       json.RawMessage   `json:"conversation"`
-	Background         *bool             `json:"background"`
-	Prompt             json.RawMessage   `json:"prompt"`
-	User               *string           `json:"user"`
-	SafetyIdentifier   *string           `json:"safety_identifier"`
+	Model              string          `json:"model"`
+	Input              json.RawMessage `json:"input"`
+	Instructions       json.RawMessage `json:"instructions"`
+	Tools              []respToolDoc   `json:"tools"`
+	ToolChoice         json.RawMessage `json:"tool_choice"`
+	ParallelToolCalls  *bool           `json:"parallel_tool_calls"`
+	MaxOutputTokens    *int            `json:"max_output_tokens"`
+	Temperature        *float64        `json:"temperature"`
+	TopP               *float64        `json:"top_p"`
+	Stream             *bool           `json:"stream"`
+	Reasoning          *respReasoning  `json:"reasoning"`
+	Text               *respText       `json:"text"`
+	PreviousResponseID *string         `json:"previous_response_id"`
+	Conversation       json.RawMessage `json:"conversation"`
+	Background         *bool           `json:"background"`
+	Prompt             json.RawMessage `json:"prompt"`
+	User               *string         `json:"user"`
+	SafetyIdentifier   *string         `json:"safety_identifier"`
 	// Advisory, read only to be type-checked by nobody: store, include,
 	// prompt_cache_key, client_metadata, metadata, truncation,
 	// service_tier, text.verbosity, stream_options.
@@ -146,16 +147,49 @@ type respText struct {
 type respItemDoc struct {
 	Type             string            `json:"type"`
 	Role             string            `json:"role"`
-	Content          json.RawMessage   `json:"content"`
+	Content          respContent       `json:"content"`
 	CallID           string            `json:"call_id"`
 	Name             string            `json:"name"`
 	Namespace        string            `json:"namespace"`
 	Arguments        string            `json:"arguments"`
 	Input            string            `json:"input"`
-	Output           json.RawMessage   `json:"output"`
+	Output           respContent       `json:"output"`
 	Summary          []respSummaryPart `json:"summary"`
 	EncryptedContent *string           `json:"encrypted_content"`
-	Tools            []json.RawMessage `json:"tools"`
+	Tools            []respToolDoc     `json:"tools"`
+}
+
+// respContent is a message's content or a tool's output: a string or an
+// array of parts. Decoding it in place, rather than keeping it raw for
+// later, spares encoding/json a pass over the conversation's text at
+// each level.
+type respContent struct {
+	Str     string
+	Parts   []respPartDoc
+	IsParts bool
+}
+
+var respContentType = reflect.TypeFor[respContent]()
+
+func (c *respContent) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return nil
+	case b[0] == '"':
+		return json.Unmarshal(b, &c.Str)
+	case b[0] == '[':
+		c.IsParts = true
+		return json.Unmarshal(b, &c.Parts)
+	}
+	value := "object"
+	switch b[0] {
+	case 't', 'f':
+		value = "bool"
+	case '{':
+	default:
+		value = "number"
+	}
+	return &json.UnmarshalTypeError{Value: value, Type: respContentType}
 }
 
 type respSummaryPart struct {
@@ -172,12 +206,12 @@ type respPartDoc struct {
 }
 
 type respToolDoc struct {
-	Type        string            `json:"type"`
-	Name        string            `json:"name"`
-	Description string            `json:"description"`
-	Parameters  json.RawMessage   `json:"parameters"`
-	Format      json.RawMessage   `json:"format"`
-	Tools       []json.RawMessage `json:"tools"`
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Parameters  json.RawMessage `json:"parameters"`
+	Format      json.RawMessage `json:"format"`
+	Tools       []respToolDoc   `json:"tools"` // a namespace's
 }
 
 // hostedTools run only on OpenAI's servers (or are defined by them): on a
@@ -217,7 +251,7 @@ type respDecoder struct {
 func decodeResponsesRequest(body []byte) (*Request, error) {
 	var doc respRequestDoc
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, jsonError("", err)
+		return nil, requestError(body, err)
 	}
 	d := &respDecoder{r: &Request{Model: doc.Model}, dropped: map[string]bool{}, nss: map[string]bool{},
 		toolAt: map[string]string{}, toolNS: map[string]string{}, calls: map[string]bool{}, leading: true}
@@ -234,8 +268,8 @@ func decodeResponsesRequest(body []byte) (*Request, error) {
 			r.System = append(r.System, Block{Kind: Text, Text: s})
 		}
 	}
-	for i, raw := range doc.Tools {
-		if err := d.tool(raw, "tools["+strconv.Itoa(i)+"]", ""); err != nil {
+	for i := range doc.Tools {
+		if err := d.tool(&doc.Tools[i], "tools["+strconv.Itoa(i)+"]", ""); err != nil {
 			return nil, err
 		}
 	}
@@ -316,7 +350,11 @@ func jsonError(prefix string, err error) *Error {
 		if param == "" {
 			param = "body"
 		}
-		return fieldError(param, "expected %s, got JSON %s", goTypeName(te.Type.Kind().String()), te.Value)
+		kind := te.Type.Kind().String()
+		if te.Type == respContentType {
+			kind = "content"
+		}
+		return fieldError(param, "expected %s, got JSON %s", goTypeName(kind), te.Value)
 	}
 	if prefix == "" {
 		prefix = "body"
@@ -326,6 +364,8 @@ func jsonError(prefix string, err error) *Error {
 
 func goTypeName(kind string) string {
 	switch kind {
+	case "content":
+		return "a string or an array of content parts"
 	case "string":
 		return "a string"
 	case "bool":
@@ -348,11 +388,7 @@ func (d *respDecoder) drop(what string) {
 }
 
 // tool reads one tool (at path); ns is the namespace it is declared in.
-func (d *respDecoder) tool(raw json.RawMessage, path, ns string) error {
-	var t respToolDoc
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return jsonError(path, err)
-	}
+func (d *respDecoder) tool(t *respToolDoc, path, ns string) error {
 	switch t.Type {
 	case "function", "custom":
 		if t.Name == "" {
@@ -392,8 +428,8 @@ func (d *respDecoder) tool(raw json.RawMessage, path, ns string) error {
 			d.drop(flattenedPrefix + t.Name)
 		}
 		start := len(d.r.Tools)
-		for j, sub := range t.Tools {
-			if err := d.tool(sub, path+".tools["+strconv.Itoa(j)+"]", t.Name); err != nil {
+		for j := range t.Tools {
+			if err := d.tool(&t.Tools[j], path+".tools["+strconv.Itoa(j)+"]", t.Name); err != nil {
 				return err
 			}
 		}
@@ -449,30 +485,62 @@ func (d *respDecoder) input(raw json.RawMessage) error {
 		d.add(User, Block{Kind: Text, Text: s})
 		return nil
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	if raw[0] != '[' {
 		return fieldError("input", "must be a string or an array of items")
 	}
-	for i, it := range items {
-		if err := d.item(it, "input["+strconv.Itoa(i)+"]"); err != nil {
+	var items []respItemDoc
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return inputError(raw, err)
+	}
+	for i := range items {
+		if err := d.item(&items[i], "input["+strconv.Itoa(i)+"]"); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *respDecoder) item(raw json.RawMessage, path string) error {
-	var it respItemDoc
-	if err := json.Unmarshal(raw, &it); err != nil {
-		return jsonError(path, err)
+// requestError names the field of a body that did not decode: the tools
+// are decoded again one by one, as encoding/json's errors give no array
+// index.
+func requestError(body []byte, err error) error {
+	var loose struct {
+		Tools []json.RawMessage `json:"tools"`
 	}
+	if json.Unmarshal(body, &loose) == nil {
+		for i, raw := range loose.Tools {
+			var t respToolDoc
+			if err := json.Unmarshal(raw, &t); err != nil {
+				return jsonError("tools["+strconv.Itoa(i)+"]", err)
+			}
+		}
+	}
+	return jsonError("", err)
+}
+
+// inputError names the item that did not decode, as requestError does.
+func inputError(raw json.RawMessage, err error) error {
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
+		return jsonError("input", err)
+	}
+	for i, item := range items {
+		var it respItemDoc
+		if err := json.Unmarshal(item, &it); err != nil {
+			return jsonError("input["+strconv.Itoa(i)+"]", err)
+		}
+	}
+	return jsonError("input", err)
+}
+
+func (d *respDecoder) item(it *respItemDoc, path string) error {
 	typ := it.Type
 	if typ == "" && it.Role != "" {
 		typ = "message" // EasyInputMessage: the type is optional
 	}
 	switch typ {
 	case "message":
-		return d.message(&it, path)
+		return d.message(it, path)
 	case "function_call", "custom_tool_call":
 		if it.CallID == "" {
 			return fieldError(path+".call_id", "a %s needs a call_id", typ)
@@ -484,22 +552,24 @@ func (d *respDecoder) item(raw json.RawMessage, path string) error {
 		b := Block{Kind: ToolCall, ID: it.CallID, Name: flatName(it.Namespace, it.Name), Input: it.Arguments}
 		if typ == "custom_tool_call" {
 			b.Custom, b.Input = true, it.Input
+		} else if strings.TrimSpace(b.Input) == "" {
+			b.Input = "{}" // a call without arguments; every upstream wants an object
 		}
 		d.add(Assistant, b)
 	case "function_call_output", "custom_tool_call_output":
 		if !d.calls[it.CallID] {
 			return fieldError(path+".call_id", "no earlier function_call or custom_tool_call has call_id %q", it.CallID)
 		}
-		content, err := toolOutput(it.Output, path+".output")
+		content, err := contentBlocks(&it.Output, path+".output", true)
 		if err != nil {
 			return err
 		}
 		d.add(User, Block{Kind: ToolResult, ID: it.CallID, Content: content})
 	case "reasoning":
-		return d.reasoning(&it, path)
+		return d.reasoning(it, path)
 	case "additional_tools":
-		for j, t := range it.Tools {
-			if err := d.tool(t, path+".tools["+strconv.Itoa(j)+"]", ""); err != nil {
+		for j := range it.Tools {
+			if err := d.tool(&it.Tools[j], path+".tools["+strconv.Itoa(j)+"]", ""); err != nil {
 				return err
 			}
 		}
@@ -530,7 +600,7 @@ func (d *respDecoder) message(it *respItemDoc, path string) error {
 	default:
 		return fieldError(path+".role", "unknown role %q", it.Role)
 	}
-	blocks, err := messageContent(it.Content, path+".content", role)
+	blocks, err := contentBlocks(&it.Content, path+".content", role == User)
 	if err != nil {
 		return err
 	}
@@ -542,34 +612,26 @@ func (d *respDecoder) message(it *respItemDoc, path string) error {
 	return nil
 }
 
-// messageContent reads a message's content: a string or parts.
-func messageContent(raw json.RawMessage, path string, role Role) ([]Block, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, jsonError(path, err)
-		}
-		if s == "" {
+// contentBlocks reads a message's content or a tool's output. Empty
+// texts are left out: Anthropic refuses empty text blocks, and an empty
+// result or message says the same without one. Images come only from
+// users and tools.
+func contentBlocks(c *respContent, path string, images bool) ([]Block, error) {
+	if !c.IsParts {
+		if c.Str == "" {
 			return nil, nil
 		}
-		return []Block{{Kind: Text, Text: s}}, nil
+		return []Block{{Kind: Text, Text: c.Str}}, nil
 	}
-	var parts []json.RawMessage
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, fieldError(path, "must be a string or an array of content parts")
-	}
-	blocks := make([]Block, 0, len(parts))
-	for j, p := range parts {
+	blocks := make([]Block, 0, len(c.Parts))
+	for j := range c.Parts {
 		ppath := path + "[" + strconv.Itoa(j) + "]"
-		b, err := contentPart(p, ppath)
+		b, err := contentPart(&c.Parts[j], ppath)
 		if err != nil {
 			return nil, err
 		}
-		if b.Kind == Image && role != User {
-			return nil, fieldError(ppath+".type", "images can only be sent in user messages on this route")
+		if b.Kind == Image && !images {
+			return nil, fieldError(ppath+".type", "images can only be sent in user messages and tool outputs on this route")
 		}
 		if b.Kind == Text && b.Text == "" {
 			continue
@@ -580,11 +642,7 @@ func messageContent(raw json.RawMessage, path string, role Role) ([]Block, error
 }
 
 // contentPart reads one content part of a message or a tool's output.
-func contentPart(raw json.RawMessage, path string) (Block, error) {
-	var p respPartDoc
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return Block{}, jsonError(path, err)
-	}
+func contentPart(p *respPartDoc, path string) (Block, error) {
 	switch p.Type {
 	case "input_text", "output_text", "summary_text", "reasoning_text":
 		if p.Text == nil {
@@ -610,39 +668,6 @@ func contentPart(raw json.RawMessage, path string) (Block, error) {
 		return Block{}, fieldError(path+".type", "a content part needs a type")
 	}
 	return Block{}, fieldError(path+".type", "unknown content part type %q", p.Type)
-}
-
-// toolOutput reads a function_call_output's output: a string or parts.
-func toolOutput(raw json.RawMessage, path string) ([]Block, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, jsonError(path, err)
-		}
-		if s == "" {
-			return nil, nil // Anthropic refuses empty text blocks; an empty result says the same
-		}
-		return []Block{{Kind: Text, Text: s}}, nil
-	}
-	var parts []json.RawMessage
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, fieldError(path, "must be a string or an array of content parts")
-	}
-	blocks := make([]Block, 0, len(parts))
-	for j, p := range parts {
-		b, err := contentPart(p, path+"["+strconv.Itoa(j)+"]")
-		if err != nil {
-			return nil, err
-		}
-		if b.Kind == Text && b.Text == "" {
-			continue
-		}
-		blocks = append(blocks, b)
-	}
-	return blocks, nil
 }
 
 // reasoning reads a reasoning item back into thinking (see the round trip
@@ -676,12 +701,8 @@ func (d *respDecoder) reasoning(it *respItemDoc, path string) error {
 		}
 		text.WriteString(s.Text)
 	}
-	if text.Len() == 0 && len(it.Content) > 0 && string(it.Content) != "null" {
-		var parts []respPartDoc
-		if err := json.Unmarshal(it.Content, &parts); err != nil {
-			return jsonError(path+".content", err)
-		}
-		for _, p := range parts {
+	if text.Len() == 0 {
+		for _, p := range it.Content.Parts {
 			if p.Text != nil {
 				text.WriteString(*p.Text)
 			}
@@ -947,6 +968,8 @@ func (it *respItem) seal() {
 	case itemRedacted:
 		it.sealed = AppendString(nil, redactedPrefix+it.sig)
 	}
+	it.text.Reset() // what follows reads quoted
+	it.args = nil
 	it.done = true
 }
 
@@ -1651,7 +1674,7 @@ func (e *responsesEncoder) appendItem(dst []byte, it *respItem) []byte {
 		return append(dst, "]}"...)
 	case itemReasoning, itemRedacted:
 		dst = append(dst, `,"type":"reasoning","summary":[`...)
-		if it.done && e.summary && it.kind == itemReasoning && it.text.Len() > 0 {
+		if it.done && e.summary && it.kind == itemReasoning && len(it.quoted) > 2 {
 			dst = append(dst, `{"type":"summary_text","text":`...)
 			dst = append(dst, it.quoted...)
 			dst = append(dst, '}')

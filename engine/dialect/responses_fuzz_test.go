@@ -163,17 +163,30 @@ func BenchmarkPassthroughEvent(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
 }
 
-// BenchmarkDecodeResponsesRequest decodes a real Codex request (66 KB).
+// BenchmarkDecodeResponsesRequest decodes a real Codex request (66 KB),
+// beside encoding/json's plain decoding of the same body for scale.
 func BenchmarkDecodeResponsesRequest(b *testing.B) {
 	body, err := os.ReadFile("testdata/responses/codex-lite-turn2.request.json")
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := DecodeRequest(Responses, body); err != nil {
-			b.Fatal(err)
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeRequest(Responses, body); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("json.Unmarshal-any", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var v any
+			if err := json.Unmarshal(body, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -294,10 +294,10 @@ func TestResponsesRequestShapes(t *testing.T) {
 		t.Errorf("namespaced choice %+v %v", r.Choice, err)
 	}
 	r, err = DecodeRequest(Responses, []byte(`{"tools":[{"type":"namespace","name":"ns","description":"","tools":[{"type":"function","name":"x"}]}],
-		"tool_choice":{"type":"function","name":"x"},"input":[{"type":"function_call","call_id":"c","name":"x","namespace":"ns","arguments":"{}"},
+		"tool_choice":{"type":"function","name":"x"},"input":[{"type":"function_call","call_id":"c","name":"x","namespace":"ns","arguments":""},
 		{"type":"function_call_output","call_id":"c","output":""}]}`))
-	if err != nil || r.Choice.Name != "ns__x" || len(r.Messages[1].Content[0].Content) != 0 {
-		t.Errorf("bare name of a namespaced tool: %+v %v; empty output: %+v", r.Choice, err, r.Messages)
+	if err != nil || r.Choice.Name != "ns__x" || len(r.Messages[1].Content[0].Content) != 0 || r.Messages[0].Content[0].Input != "{}" {
+		t.Errorf("bare name of a namespaced tool: %+v %v; empty arguments and output: %+v", r.Choice, err, r.Messages)
 	}
 }
 

@@ -123,9 +123,9 @@ type respRequestDoc struct {
 	Prompt             json.RawMessage `json:"prompt"`
 	User               *string         `json:"user"`
 	SafetyIdentifier   *string         `json:"safety_identifier"`
-	// Advisory, read only to be type-checked by nobody: store, include,
-	// prompt_cache_key, client_metadata, metadata, truncation,
-	// service_tier, text.verbosity, stream_options.
+	// Advisory fields are not read, so they never fail a request: store,
+	// include, prompt_cache_key, client_metadata, metadata, truncation,
+	// service_tier, text.verbosity, stream_options, and any new ones.
 }
 
 type respReasoning struct {
@@ -212,16 +212,6 @@ type respToolDoc struct {
 	Parameters  json.RawMessage `json:"parameters"`
 	Format      json.RawMessage `json:"format"`
 	Tools       []respToolDoc   `json:"tools"` // a namespace's
-}
-
-// hostedTools run only on OpenAI's servers (or are defined by them): on a
-// translated route the model does not see them.
-var hostedTools = map[string]bool{
-	"web_search": true, "web_search_preview": true, "web_search_2025_08_26": true,
-	"web_search_preview_2025_03_11": true, "file_search": true, "code_interpreter": true,
-	"image_generation": true, "computer_use_preview": true, "computer": true,
-	"computer_use": true, "mcp": true, "local_shell": true, "shell": true,
-	"apply_patch": true, "tool_search": true,
 }
 
 // hostedItems are input items about hosted tools, or server state: they
@@ -448,7 +438,10 @@ func (d *respDecoder) tool(t *respToolDoc, path, ns string) error {
 	case "":
 		return fieldError(path+".type", "a tool needs a type")
 	}
-	// Hosted tools, and any tool type only OpenAI knows.
+	// Tools OpenAI's servers run or define (web_search, file_search,
+	// code_interpreter, image_generation, computer_use_preview, mcp,
+	// local_shell, shell, apply_patch, tool_search) and any newer type:
+	// on a translated route the model does not see them.
 	d.drop("tool " + t.Type)
 	return nil
 }

@@ -1678,24 +1678,20 @@ func (e *responsesEncoder) appendItem(dst []byte, it *respItem) []byte {
 			dst = append(dst, it.sealed...)
 		}
 		return append(dst, '}')
-	case itemFunction:
+	}
+	if it.kind == itemFunction {
 		dst = append(dst, `,"type":"function_call","status":`...)
 		dst = append(dst, status...)
 		dst = append(dst, `,"arguments":`...)
-		if it.done {
-			dst = append(dst, it.quoted...)
-		} else {
-			dst = append(dst, `""`...)
-		}
-	default: // itemCustom
+	} else {
 		dst = append(dst, `,"type":"custom_tool_call","status":`...)
 		dst = append(dst, status...)
 		dst = append(dst, `,"input":`...)
-		if it.done {
-			dst = append(dst, it.quoted...)
-		} else {
-			dst = append(dst, `""`...)
-		}
+	}
+	if it.done {
+		dst = append(dst, it.quoted...)
+	} else {
+		dst = append(dst, `""`...)
 	}
 	dst = append(dst, `,"call_id":`...)
 	dst = AppendString(dst, it.callID)

@@ -1,0 +1,1883 @@
+package dialect
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The OpenAI Responses codec: Codex CLI, the Agents SDK and
+// openai.responses over channels that speak chat or Messages. Requests
+// are read whole (once per request, encoding/json is fine); answers are
+// written with the append-style writers of json.go, a stream one event
+// at a time.
+//
+// Mappings the contract (DIALECTS.md) leaves open, with the reason for
+// each:
+//
+//   - Namespace tools ({"type":"namespace","name":N,"tools":[...]}) become
+//     flat tools named N__NAME, the form Codex itself uses when a boundary
+//     cannot keep the split (codex-rs protocol/src/tool_name.rs,
+//     canonical_flat_name). Codex routes a call by its (namespace, name)
+//     pair and never splits a flat name, so a call to N__NAME goes back as
+//     {"name":NAME,"namespace":N}. The namespace "functions" is Codex's
+//     default: its tools keep their bare names and their calls go back
+//     without a namespace, which Codex reads as "functions"
+//     (is_default_namespace; the cx-known-model-no-namespace capture).
+//     The internal form has no place for the grouping, so the decoder
+//     names each flattened namespace in Request.Dropped
+//     ("flattened namespace N") and the encoders read it back from there.
+//   - additional_tools input items (Codex's "responses lite" mode sends
+//     its tools that way, as a developer item) add their tools to the
+//     request's tools.
+//   - Reasoning round trip: a thinking block goes out as a reasoning item
+//     whose encrypted_content Catfish mints itself:
+//     "catfish.thinking.v1." + base64url(JSON {"t": text, "s": signature})
+//     (redacted thinking: "catfish.redacted.v1." + its data). It carries
+//     the exact text, so the summary can be off or edited without
+//     breaking Anthropic's signature check. Any other encrypted_content
+//     (OpenAI's own) cannot be read off OpenAI: the summary text stays, as
+//     unsigned thinking.
+//   - A custom tool is offered upstream as a function with one string
+//     parameter "input"; its call ({"input": "..."}) is unwrapped into a
+//     custom_tool_call, on a stream piece by piece as the arguments
+//     arrive.
+
+// Encrypted reasoning that Catfish minted itself.
+const (
+	thinkingPrefix = "catfish.thinking.v1."
+	redactedPrefix = "catfish.redacted.v1."
+)
+
+// flattenedPrefix marks, in Request.Dropped, a namespace whose tools were
+// flattened to NAMESPACE__TOOL.
+const flattenedPrefix = "flattened namespace "
+
+// defaultNamespace is Codex's namespace for top-level tools.
+const defaultNamespace = "functions"
+
+// flatName is the tool name the upstream model sees for tool name in
+// namespace ns.
+func flatName(ns, name string) string {
+	if ns == "" || ns == defaultNamespace {
+		return name
+	}
+	return ns + "__" + name
+}
+
+// splitFlat undoes flatName for the namespaces in nss (the longest that
+// matches wins).
+func splitFlat(nss []string, flat string) (ns, name string) {
+	for _, n := range nss {
+		if len(flat) > len(n)+2 && len(n) > len(ns) && strings.HasPrefix(flat, n) && flat[len(n)] == '_' && flat[len(n)+1] == '_' {
+			ns = n
+		}
+	}
+	if ns == "" {
+		return "", flat
+	}
+	return ns, flat[len(ns)+2:]
+}
+
+// flattenedNamespaces reads the namespaces the decoder flattened back out
+// of req.Dropped.
+func flattenedNamespaces(req *Request) []string {
+	if req == nil {
+		return nil
+	}
+	var nss []string
+	for _, d := range req.Dropped {
+		if ns, ok := strings.CutPrefix(d, flattenedPrefix); ok {
+			nss = append(nss, ns)
+		}
+	}
+	return nss
+}
+
+// ---------------------------------------------------------------- request
+
+type respRequestDoc struct {
+	Model              string          `json:"model"`
+	Input              json.RawMessage `json:"input"`
+	Instructions       json.RawMessage `json:"instructions"`
+	Tools              []respToolDoc   `json:"tools"`
+	ToolChoice         json.RawMessage `json:"tool_choice"`
+	ParallelToolCalls  *bool           `json:"parallel_tool_calls"`
+	MaxOutputTokens    *int            `json:"max_output_tokens"`
+	Temperature        *float64        `json:"temperature"`
+	TopP               *float64        `json:"top_p"`
+	Stream             *bool           `json:"stream"`
+	Reasoning          *respReasoning  `json:"reasoning"`
+	Text               *respText       `json:"text"`
+	PreviousResponseID *string         `json:"previous_response_id"`
+	Conversation       json.RawMessage `json:"conversation"`
+	Background         *bool           `json:"background"`
+	Prompt             json.RawMessage `json:"prompt"`
+	User               *string         `json:"user"`
+	SafetyIdentifier   *string         `json:"safety_identifier"`
+	// Advisory fields are not read, so they never fail a request: store,
+	// include, prompt_cache_key, client_metadata, metadata, truncation,
+	// service_tier, text.verbosity, stream_options, and any new ones.
+}
+
+type respReasoning struct {
+	Effort          *string `json:"effort"`
+	Summary         *string `json:"summary"`
+	GenerateSummary *string `json:"generate_summary"`
+}
+
+type respText struct {
+	Format *struct {
+		Type        string          `json:"type"`
+		Name        string          `json:"name"`
+		Schema      json.RawMessage `json:"schema"`
+		Strict      *bool           `json:"strict"`
+		Description *string         `json:"description"`
+	} `json:"format"`
+}
+
+type respItemDoc struct {
+	Type             string            `json:"type"`
+	Role             string            `json:"role"`
+	Content          respContent       `json:"content"`
+	CallID           string            `json:"call_id"`
+	Name             string            `json:"name"`
+	Namespace        string            `json:"namespace"`
+	Arguments        string            `json:"arguments"`
+	Input            string            `json:"input"`
+	Output           respContent       `json:"output"`
+	Summary          []respSummaryPart `json:"summary"`
+	EncryptedContent *string           `json:"encrypted_content"`
+	Tools            []respToolDoc     `json:"tools"`
+}
+
+// respContent is a message's content or a tool's output: a string or an
+// array of parts. Decoding it in place, rather than keeping it raw for
+// later, spares encoding/json a pass over the conversation's text at
+// each level.
+type respContent struct {
+	Str     string
+	Parts   []respPartDoc
+	IsParts bool
+}
+
+var respContentType = reflect.TypeFor[respContent]()
+
+func (c *respContent) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return nil
+	case b[0] == '"':
+		return json.Unmarshal(b, &c.Str)
+	case b[0] == '[':
+		c.IsParts = true
+		return json.Unmarshal(b, &c.Parts)
+	}
+	value := "object"
+	switch b[0] {
+	case 't', 'f':
+		value = "bool"
+	case '{':
+	default:
+		value = "number"
+	}
+	return &json.UnmarshalTypeError{Value: value, Type: respContentType}
+}
+
+type respSummaryPart struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+type respPartDoc struct {
+	Type     string  `json:"type"`
+	Text     *string `json:"text"`
+	Refusal  *string `json:"refusal"`
+	ImageURL *string `json:"image_url"`
+	FileID   *string `json:"file_id"`
+}
+
+type respToolDoc struct {
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Parameters  json.RawMessage `json:"parameters"`
+	Format      json.RawMessage `json:"format"`
+	Tools       []respToolDoc   `json:"tools"` // a namespace's
+}
+
+// hostedItems are input items about hosted tools, or server state: they
+// come from an earlier turn answered by OpenAI itself, and no other
+// upstream can read them.
+var hostedItems = map[string]bool{
+	"web_search_call": true, "file_search_call": true, "computer_call": true,
+	"computer_call_output": true, "code_interpreter_call": true, "image_generation_call": true,
+	"local_shell_call": true, "local_shell_call_output": true, "shell_call": true,
+	"shell_call_output": true, "apply_patch_call": true, "apply_patch_call_output": true,
+	"mcp_list_tools": true, "mcp_approval_request": true, "mcp_approval_response": true,
+	"mcp_call": true, "tool_search_call": true, "tool_search_output": true,
+	"compaction": true, "compaction_summary": true,
+}
+
+// respDecoder holds what decoding one request needs.
+type respDecoder struct {
+	r       *Request
+	dropped map[string]bool
+	nss     map[string]bool   // flattened namespaces
+	toolAt  map[string]string // tool name → where it was declared
+	toolNS  map[string]string // tool name → the namespace it was declared in
+	calls   map[string]bool   // call ids seen so far
+	leading bool              // still in the leading system messages
+}
+
+func decodeResponsesRequest(body []byte) (*Request, error) {
+	var doc respRequestDoc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, requestError(body, err)
+	}
+	d := &respDecoder{r: &Request{Model: doc.Model}, dropped: map[string]bool{}, nss: map[string]bool{},
+		toolAt: map[string]string{}, toolNS: map[string]string{}, calls: map[string]bool{}, leading: true}
+	r := d.r
+	if err := refuseStateful(&doc); err != nil {
+		return nil, err
+	}
+	if len(doc.Instructions) > 0 && string(doc.Instructions) != "null" {
+		var s string
+		if err := json.Unmarshal(doc.Instructions, &s); err != nil {
+			return nil, fieldError("instructions", "must be a string")
+		}
+		if s != "" {
+			r.System = append(r.System, Block{Kind: Text, Text: s})
+		}
+	}
+	for i := range doc.Tools {
+		if err := d.tool(&doc.Tools[i], "tools["+strconv.Itoa(i)+"]", ""); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.input(doc.Input); err != nil {
+		return nil, err
+	}
+	if err := d.checkFlatNames(); err != nil {
+		return nil, err
+	}
+	if err := d.toolChoice(doc.ToolChoice); err != nil {
+		return nil, err
+	}
+	r.Parallel = doc.ParallelToolCalls
+	if doc.MaxOutputTokens != nil {
+		if *doc.MaxOutputTokens < 1 {
+			return nil, fieldError("max_output_tokens", "must be a positive integer")
+		}
+		r.MaxTokens = *doc.MaxOutputTokens
+	}
+	r.Temperature, r.TopP = doc.Temperature, doc.TopP
+	r.Stream = doc.Stream != nil && *doc.Stream
+	if rs := doc.Reasoning; rs != nil {
+		if rs.Effort != nil {
+			switch *rs.Effort {
+			case "none":
+				r.Reasoning.Off = true
+			default:
+				r.Reasoning.Effort = *rs.Effort
+			}
+		}
+		for _, s := range []*string{rs.Summary, rs.GenerateSummary} {
+			if s != nil && *s != "" && *s != "none" {
+				r.Reasoning.Summary = true
+			}
+		}
+	}
+	if err := d.textFormat(doc.Text); err != nil {
+		return nil, err
+	}
+	switch {
+	case doc.User != nil:
+		r.User = *doc.User
+	case doc.SafetyIdentifier != nil:
+		r.User = *doc.SafetyIdentifier
+	}
+	return r, nil
+}
+
+// refuseStateful refuses what needs state kept on OpenAI's servers.
+func refuseStateful(doc *respRequestDoc) error {
+	if doc.PreviousResponseID != nil && *doc.PreviousResponseID != "" {
+		return fieldError("previous_response_id", "responses are not stored on this route; send the whole conversation in input instead")
+	}
+	if len(doc.Conversation) > 0 && string(doc.Conversation) != "null" {
+		return fieldError("conversation", "conversations are not stored on this route; send the whole conversation in input instead")
+	}
+	if doc.Background != nil && *doc.Background {
+		return fieldError("background", "background responses are not supported on this route")
+	}
+	if len(doc.Prompt) > 0 && string(doc.Prompt) != "null" {
+		return fieldError("prompt", "stored prompt templates are not available on this route; send the prompt in instructions or input")
+	}
+	return nil
+}
+
+// jsonError is the 400 for a body or item that does not decode: it names
+// the field encoding/json blames, under prefix.
+func jsonError(prefix string, err error) *Error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		param := prefix
+		if te.Field != "" {
+			if param != "" {
+				param += "."
+			}
+			param += te.Field
+		}
+		if param == "" {
+			param = "body"
+		}
+		kind := te.Type.Kind().String()
+		if te.Type == respContentType {
+			kind = "content"
+		}
+		return fieldError(param, "expected %s, got JSON %s", goTypeName(kind), te.Value)
+	}
+	if prefix == "" {
+		prefix = "body"
+	}
+	return fieldError(prefix, "not valid JSON: %v", err)
+}
+
+func goTypeName(kind string) string {
+	switch kind {
+	case "content":
+		return "a string or an array of content parts"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "ptr", "interface":
+		return "a value"
+	}
+	return "a number"
+}
+
+func (d *respDecoder) drop(what string) {
+	if !d.dropped[what] {
+		d.dropped[what] = true
+		d.r.Dropped = append(d.r.Dropped, what)
+	}
+}
+
+// tool reads one tool (at path); ns is the namespace it is declared in.
+func (d *respDecoder) tool(t *respToolDoc, path, ns string) error {
+	switch t.Type {
+	case "function", "custom":
+		if t.Name == "" {
+			return fieldError(path+".name", "a %s tool needs a name", t.Type)
+		}
+		name := flatName(ns, t.Name)
+		if prev, dup := d.toolAt[name]; dup {
+			return fieldError(path+".name", "tool %q is declared twice (also at %s)", name, prev)
+		}
+		d.toolAt[name] = path
+		if ns != defaultNamespace {
+			d.toolNS[name] = ns
+		}
+		tool := Tool{Name: name, Description: t.Description}
+		if t.Type == "custom" {
+			tool.Custom = true
+			if len(t.Format) > 0 && string(t.Format) != "null" {
+				tool.Format = compactJSON(t.Format)
+			}
+		} else {
+			tool.Schema = compactJSON(t.Parameters)
+			if len(tool.Schema) == 0 || string(tool.Schema) == "null" {
+				tool.Schema = json.RawMessage(`{"type":"object","properties":{}}`)
+			}
+		}
+		d.r.Tools = append(d.r.Tools, tool)
+		return nil
+	case "namespace":
+		if ns != "" {
+			return fieldError(path+".type", "namespaces do not nest")
+		}
+		if t.Name == "" {
+			return fieldError(path+".name", "a namespace needs a name")
+		}
+		if t.Name != defaultNamespace && !d.nss[t.Name] {
+			d.nss[t.Name] = true
+			d.drop(flattenedPrefix + t.Name)
+		}
+		start := len(d.r.Tools)
+		for j := range t.Tools {
+			if err := d.tool(&t.Tools[j], path+".tools["+strconv.Itoa(j)+"]", t.Name); err != nil {
+				return err
+			}
+		}
+		// The model sees no namespace: its description goes with each tool.
+		if desc := strings.TrimSpace(t.Description); desc != "" {
+			for k := start; k < len(d.r.Tools); k++ {
+				tl := &d.r.Tools[k]
+				if tl.Description == "" {
+					tl.Description = desc
+				} else {
+					tl.Description = desc + "\n\n" + tl.Description
+				}
+			}
+		}
+		return nil
+	case "":
+		return fieldError(path+".type", "a tool needs a type")
+	}
+	// Tools OpenAI's servers run or define (web_search, file_search,
+	// code_interpreter, image_generation, computer_use_preview, mcp,
+	// local_shell, shell, apply_patch, tool_search) and any newer type:
+	// on a translated route the model does not see them.
+	d.drop("tool " + t.Type)
+	return nil
+}
+
+// checkFlatNames makes sure every flat name maps back to where it came
+// from: a top-level tool named like NAMESPACE__X, beside a namespace
+// NAMESPACE, would be answered as that namespace's.
+func (d *respDecoder) checkFlatNames() error {
+	if len(d.nss) == 0 {
+		return nil
+	}
+	nss := make([]string, 0, len(d.nss))
+	for ns := range d.nss {
+		nss = append(nss, ns)
+	}
+	for _, t := range d.r.Tools {
+		if ns, _ := splitFlat(nss, t.Name); ns != d.toolNS[t.Name] {
+			return fieldError(d.toolAt[t.Name]+".name", "tool name %q clashes with the namespace %q once namespaces are flattened to NAMESPACE__TOOL", t.Name, ns)
+		}
+	}
+	return nil
+}
+
+// input reads the input: a string (one user message) or items.
+func (d *respDecoder) input(raw json.RawMessage) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return jsonError("input", err)
+		}
+		d.add(User, Block{Kind: Text, Text: s})
+		return nil
+	}
+	if raw[0] != '[' {
+		return fieldError("input", "must be a string or an array of items")
+	}
+	var items []respItemDoc
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return inputError(raw, err)
+	}
+	for i := range items {
+		if err := d.item(&items[i], "input["+strconv.Itoa(i)+"]"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// requestError names the field of a body that did not decode: the tools
+// are decoded again one by one, as encoding/json's errors give no array
+// index.
+func requestError(body []byte, err error) error {
+	var loose struct {
+		Tools []json.RawMessage `json:"tools"`
+	}
+	if json.Unmarshal(body, &loose) == nil {
+		for i, raw := range loose.Tools {
+			var t respToolDoc
+			if err := json.Unmarshal(raw, &t); err != nil {
+				return jsonError("tools["+strconv.Itoa(i)+"]", err)
+			}
+		}
+	}
+	return jsonError("", err)
+}
+
+// inputError names the item that did not decode, as requestError does.
+func inputError(raw json.RawMessage, err error) error {
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
+		return jsonError("input", err)
+	}
+	for i, item := range items {
+		var it respItemDoc
+		if err := json.Unmarshal(item, &it); err != nil {
+			return jsonError("input["+strconv.Itoa(i)+"]", err)
+		}
+	}
+	return jsonError("input", err)
+}
+
+func (d *respDecoder) item(it *respItemDoc, path string) error {
+	typ := it.Type
+	if typ == "" && it.Role != "" {
+		typ = "message" // EasyInputMessage: the type is optional
+	}
+	switch typ {
+	case "message":
+		return d.message(it, path)
+	case "function_call", "custom_tool_call":
+		if it.CallID == "" {
+			return fieldError(path+".call_id", "a %s needs a call_id", typ)
+		}
+		if it.Name == "" {
+			return fieldError(path+".name", "a %s needs a name", typ)
+		}
+		d.calls[it.CallID] = true
+		b := Block{Kind: ToolCall, ID: it.CallID, Name: flatName(it.Namespace, it.Name), Input: it.Arguments}
+		if typ == "custom_tool_call" {
+			b.Custom, b.Input = true, it.Input
+		} else if strings.TrimSpace(b.Input) == "" {
+			b.Input = "{}" // a call without arguments; every upstream wants an object
+		}
+		d.add(Assistant, b)
+	case "function_call_output", "custom_tool_call_output":
+		if !d.calls[it.CallID] {
+			return fieldError(path+".call_id", "no earlier function_call or custom_tool_call has call_id %q", it.CallID)
+		}
+		content, err := contentBlocks(&it.Output, path+".output", true)
+		if err != nil {
+			return err
+		}
+		d.add(User, Block{Kind: ToolResult, ID: it.CallID, Content: content})
+	case "reasoning":
+		return d.reasoning(it, path)
+	case "additional_tools":
+		for j := range it.Tools {
+			if err := d.tool(&it.Tools[j], path+".tools["+strconv.Itoa(j)+"]", ""); err != nil {
+				return err
+			}
+		}
+	case "item_reference":
+		return fieldError(path+".type", "item references need stored responses, which this route does not keep; send the item itself")
+	case "":
+		return fieldError(path+".type", "an input item needs a type")
+	default:
+		if !hostedItems[typ] {
+			return fieldError(path+".type", "unknown input item type %q", typ)
+		}
+		d.drop("input item " + typ)
+	}
+	return nil
+}
+
+func (d *respDecoder) message(it *respItemDoc, path string) error {
+	var role Role
+	switch it.Role {
+	case "user":
+		role = User
+	case "assistant":
+		role = Assistant
+	case "system", "developer":
+		role = System
+	case "":
+		return fieldError(path+".role", "a message needs a role")
+	default:
+		return fieldError(path+".role", "unknown role %q", it.Role)
+	}
+	blocks, err := contentBlocks(&it.Content, path+".content", role == User)
+	if err != nil {
+		return err
+	}
+	if role == System && d.leading {
+		d.r.System = append(d.r.System, blocks...)
+		return nil
+	}
+	d.add(role, blocks...)
+	return nil
+}
+
+// contentBlocks reads a message's content or a tool's output. Empty
+// texts are left out: Anthropic refuses empty text blocks, and an empty
+// result or message says the same without one. Images come only from
+// users and tools.
+func contentBlocks(c *respContent, path string, images bool) ([]Block, error) {
+	if !c.IsParts {
+		if c.Str == "" {
+			return nil, nil
+		}
+		return []Block{{Kind: Text, Text: c.Str}}, nil
+	}
+	blocks := make([]Block, 0, len(c.Parts))
+	for j := range c.Parts {
+		ppath := path + "[" + strconv.Itoa(j) + "]"
+		b, err := contentPart(&c.Parts[j], ppath)
+		if err != nil {
+			return nil, err
+		}
+		if b.Kind == Image && !images {
+			return nil, fieldError(ppath+".type", "images can only be sent in user messages and tool outputs on this route")
+		}
+		if b.Kind == Text && b.Text == "" {
+			continue
+		}
+		blocks = append(blocks, b)
+	}
+	return blocks, nil
+}
+
+// contentPart reads one content part of a message or a tool's output.
+func contentPart(p *respPartDoc, path string) (Block, error) {
+	switch p.Type {
+	case "input_text", "output_text", "summary_text", "reasoning_text":
+		if p.Text == nil {
+			return Block{}, fieldError(path+".text", "a %s part needs text", p.Type)
+		}
+		return Block{Kind: Text, Text: *p.Text}, nil
+	case "refusal":
+		if p.Refusal == nil {
+			return Block{}, fieldError(path+".refusal", "a refusal part needs refusal text")
+		}
+		return Block{Kind: Text, Text: *p.Refusal}, nil
+	case "input_image":
+		if p.ImageURL == nil || *p.ImageURL == "" {
+			if p.FileID != nil {
+				return Block{}, fieldError(path+".file_id", "uploaded files are not available on this route; send the image as image_url (a URL or a data: URL)")
+			}
+			return Block{}, fieldError(path+".image_url", "an input_image needs image_url")
+		}
+		return Block{Kind: Image, URL: *p.ImageURL}, nil
+	case "input_file", "input_audio":
+		return Block{}, fieldError(path+".type", "%s parts cannot be carried to this channel", p.Type)
+	case "":
+		return Block{}, fieldError(path+".type", "a content part needs a type")
+	}
+	return Block{}, fieldError(path+".type", "unknown content part type %q", p.Type)
+}
+
+// reasoning reads a reasoning item back into thinking (see the round trip
+// at the top of this file).
+func (d *respDecoder) reasoning(it *respItemDoc, path string) error {
+	if it.EncryptedContent != nil {
+		enc := *it.EncryptedContent
+		if data, ok := strings.CutPrefix(enc, redactedPrefix); ok {
+			d.add(Assistant, Block{Kind: RedactedThinking, Data: data})
+			return nil
+		}
+		if rest, ok := strings.CutPrefix(enc, thinkingPrefix); ok {
+			if text, sig, ok := openThinking(rest); ok {
+				if text != "" || sig != "" {
+					d.add(Assistant, Block{Kind: Thinking, Text: text, Signature: sig})
+				}
+				return nil
+			}
+		}
+		if enc != "" {
+			d.drop("reasoning encrypted_content")
+		}
+	}
+	var text strings.Builder
+	for j, s := range it.Summary {
+		if s.Type != "summary_text" {
+			return fieldError(path+".summary["+strconv.Itoa(j)+"].type", "unknown summary part type %q", s.Type)
+		}
+		if text.Len() > 0 && s.Text != "" {
+			text.WriteString("\n\n")
+		}
+		text.WriteString(s.Text)
+	}
+	if text.Len() == 0 {
+		for _, p := range it.Content.Parts {
+			if p.Text != nil {
+				text.WriteString(*p.Text)
+			}
+		}
+	}
+	if text.Len() > 0 {
+		d.add(Assistant, Block{Kind: Thinking, Text: text.String()})
+	}
+	return nil
+}
+
+// sealThinking is the encrypted_content of a thinking block.
+func sealThinking(dst []byte, text, sig string) []byte {
+	var js []byte
+	js = append(js, `{"t":`...)
+	js = AppendString(js, text)
+	js = append(js, `,"s":`...)
+	js = AppendString(js, sig)
+	js = append(js, '}')
+	dst = append(dst, thinkingPrefix...)
+	return base64.RawURLEncoding.AppendEncode(dst, js)
+}
+
+func openThinking(s string) (text, sig string, ok bool) {
+	js, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return "", "", false
+	}
+	var doc struct {
+		T string `json:"t"`
+		S string `json:"s"`
+	}
+	if json.Unmarshal(js, &doc) != nil {
+		return "", "", false
+	}
+	return doc.T, doc.S, true
+}
+
+// add appends blocks to the conversation: consecutive items of one role
+// make one turn. In a user turn tool results come first, as every
+// upstream wants them right after the calls.
+func (d *respDecoder) add(role Role, blocks ...Block) {
+	if len(blocks) == 0 {
+		return
+	}
+	d.leading = false
+	msgs := d.r.Messages
+	if n := len(msgs); n > 0 && msgs[n-1].Role == role && role != System {
+		last := &msgs[n-1]
+		for _, b := range blocks {
+			if b.Kind == ToolResult && role == User {
+				i := 0
+				for i < len(last.Content) && last.Content[i].Kind == ToolResult {
+					i++
+				}
+				last.Content = append(last.Content, Block{})
+				copy(last.Content[i+1:], last.Content[i:])
+				last.Content[i] = b
+				continue
+			}
+			last.Content = append(last.Content, b)
+		}
+		return
+	}
+	d.r.Messages = append(msgs, Message{Role: role, Content: blocks})
+}
+
+func (d *respDecoder) toolChoice(raw json.RawMessage) error {
+	c := &d.r.Choice
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	c.Set = true
+	if raw[0] == '"' {
+		var s string
+		json.Unmarshal(raw, &s)
+		switch s {
+		case "auto":
+			c.Mode = ChoiceAuto
+		case "none":
+			c.Mode = ChoiceNone
+		case "required":
+			c.Mode = ChoiceAny
+		default:
+			return fieldError("tool_choice", "unknown value %q (auto, none, required, or an object)", s)
+		}
+		return nil
+	}
+	var doc struct {
+		Type      string `json:"type"`
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+		Mode      string `json:"mode"`
+		Tools     []struct {
+			Type      string `json:"type"`
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"tools"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return jsonError("tool_choice", err)
+	}
+	switch doc.Type {
+	case "function", "custom":
+		name, ok := d.choiceName(doc.Namespace, doc.Name)
+		if !ok {
+			return fieldError("tool_choice.name", "no %s tool is named %q", doc.Type, doc.Name)
+		}
+		c.Mode, c.Name = ChoiceTool, name
+	case "allowed_tools":
+		switch doc.Mode {
+		case "auto", "":
+			c.Mode = ChoiceAuto
+		case "required":
+			c.Mode = ChoiceAny
+		default:
+			return fieldError("tool_choice.mode", "unknown mode %q (auto or required)", doc.Mode)
+		}
+		allowed := map[string]bool{}
+		for _, t := range doc.Tools {
+			if t.Type == "function" || t.Type == "custom" {
+				allowed[flatName(t.Namespace, t.Name)] = true
+			}
+		}
+		kept := d.r.Tools[:0]
+		for _, t := range d.r.Tools {
+			if allowed[t.Name] {
+				kept = append(kept, t)
+			}
+		}
+		d.r.Tools = kept
+	case "":
+		return fieldError("tool_choice.type", "a tool_choice object needs a type")
+	default:
+		return fieldError("tool_choice.type", "tool_choice %q forces a tool that only OpenAI's servers run, which this route cannot offer", doc.Type)
+	}
+	return nil
+}
+
+// choiceName finds the tool a tool_choice names. The spec gives
+// tool_choice no namespace: a bare name that only one namespace's tool
+// has means that tool.
+func (d *respDecoder) choiceName(ns, name string) (string, bool) {
+	flat := flatName(ns, name)
+	if _, ok := d.toolAt[flat]; ok || ns != "" {
+		return flat, ok
+	}
+	found := ""
+	for tool, tns := range d.toolNS {
+		if tns != "" && tool == flatName(tns, name) {
+			if found != "" {
+				return "", false
+			}
+			found = tool
+		}
+	}
+	return found, found != ""
+}
+
+func (d *respDecoder) textFormat(t *respText) error {
+	if t == nil || t.Format == nil {
+		return nil
+	}
+	f := t.Format
+	switch f.Type {
+	case "text", "":
+	case "json_object":
+		d.r.JSONObject = true
+	case "json_schema":
+		if len(f.Schema) == 0 || f.Schema[0] != '{' {
+			return fieldError("text.format.schema", "a json_schema format needs a schema object")
+		}
+		name := f.Name
+		if name == "" {
+			name = "response"
+		}
+		var b []byte
+		b = append(b, `{"name":`...)
+		b = AppendString(b, name)
+		b = append(b, `,"schema":`...)
+		b = append(b, compactJSON(f.Schema)...)
+		if f.Strict != nil {
+			b = append(b, `,"strict":`...)
+			b = strconv.AppendBool(b, *f.Strict)
+		}
+		if f.Description != nil {
+			b = append(b, `,"description":`...)
+			b = AppendString(b, *f.Description)
+		}
+		d.r.Format = append(b, '}')
+	default:
+		return fieldError("text.format.type", "unknown format type %q (text, json_object or json_schema)", f.Type)
+	}
+	return nil
+}
+
+func compactJSON(raw []byte) []byte {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+// appendRawJSON appends a JSON value on one line, as an SSE data line
+// needs; the decoder compacted what it kept, so this rarely has work.
+func appendRawJSON(dst, raw []byte) []byte {
+	if len(raw) == 0 {
+		return append(dst, "null"...)
+	}
+	if bytes.IndexByte(raw, '\n') < 0 && bytes.IndexByte(raw, '\r') < 0 {
+		return append(dst, raw...)
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return append(dst, "null"...)
+	}
+	return append(dst, b.Bytes()...)
+}
+
+// ----------------------------------------------------------------- answer
+
+type itemKind uint8
+
+const (
+	itemMessage itemKind = iota
+	itemReasoning
+	itemRedacted
+	itemFunction
+	itemCustom
+)
+
+// respItem is one output item, with what its done event and the final
+// response object need: the text, the reasoning, the arguments or the
+// custom tool's input so far.
+type respItem struct {
+	kind      itemKind
+	done      bool
+	partOpen  bool // reasoning: its summary part was announced
+	rawInput  bool // custom: the upstream sends the input itself, not {"input": ...}
+	id        string
+	callID    string
+	name      string
+	namespace string
+	sig       string // reasoning: the signature; redacted: the data
+	text      strings.Builder
+	args      []byte // custom: the upstream's arguments, for the fallback at the end
+	un        inputUnwrapper
+	// Once done: the text as a JSON string, escaped once for the four
+	// events that repeat it, and a reasoning item's encrypted_content
+	// (a JSON string too).
+	quoted []byte
+	sealed []byte
+}
+
+// seal marks an item done, its content final.
+func (it *respItem) seal() {
+	text := it.text.String()
+	it.quoted = AppendString(make([]byte, 0, len(text)+8), text)
+	switch it.kind {
+	case itemReasoning:
+		it.sealed = append(sealThinking(append(make([]byte, 0, 32+len(text)*4/3), '"'), text, it.sig), '"')
+	case itemRedacted:
+		it.sealed = AppendString(nil, redactedPrefix+it.sig)
+	}
+	it.text.Reset() // what follows reads quoted
+	it.args = nil
+	it.done = true
+}
+
+// responsesEncoder writes a Responses answer: the whole object
+// (encodeResponsesResponse) or its stream, one internal event at a time.
+// It keeps the output items for the final response.completed.
+type responsesEncoder struct {
+	newID   func(prefix string) string
+	nss     []string // flattened namespaces, for mapping calls back
+	tools   []Tool
+	summary bool   // the client asked for reasoning summaries
+	echo    []byte // the request settings every response object repeats
+
+	seq            int64
+	started, ended bool
+	id, model      string
+	created        int64
+	usage          Usage
+	items          []*respItem // pointers: an item's strings.Builder must not be copied
+	byBlock        []int32     // block Index → items index; -1: none, -2: ignored
+}
+
+func newResponsesEncoder(req *Request) Encoder { return newRespEncoder(req, NewID) }
+
+func newRespEncoder(req *Request, newID func(string) string) *responsesEncoder {
+	e := &responsesEncoder{newID: newID, nss: flattenedNamespaces(req)}
+	if req != nil {
+		e.tools, e.summary, e.model = req.Tools, req.Reasoning.Summary, req.Model
+	}
+	size := 600
+	if req != nil {
+		for i := range req.Tools {
+			t := &req.Tools[i]
+			size += 64 + len(t.Name) + len(t.Description) + len(t.Schema) + len(t.Format)
+		}
+	}
+	e.echo = appendEcho(make([]byte, 0, size), req)
+	return e
+}
+
+func encodeResponsesResponse(r *Response, req *Request) []byte {
+	return encodeRespResponse(r, req, NewID)
+}
+
+func encodeRespResponse(r *Response, req *Request, newID func(string) string) []byte {
+	e := newRespEncoder(req, newID)
+	e.begin(r.Model, r.Created)
+	for i := range r.Content {
+		b := &r.Content[i]
+		it := e.open(b)
+		if it == nil {
+			continue
+		}
+		switch b.Kind {
+		case Text, Thinking:
+			it.text.WriteString(b.Text)
+		case ToolCall:
+			e.feed(it, b.Input)
+		}
+		if b.Kind == Thinking {
+			it.sig = b.Signature
+		}
+		e.finish(it)
+		it.seal()
+	}
+	e.usage = r.Usage
+	status, reason := stopStatus(r.Stop)
+	return e.appendResponse(nil, status, reason, nil)
+}
+
+// stopStatus is the response status (and incomplete reason) for a stop.
+func stopStatus(s StopReason) (status, reason string) {
+	switch s {
+	case StopMaxTokens:
+		return "incomplete", "max_output_tokens"
+	case StopRefusal:
+		return "incomplete", "content_filter"
+	}
+	return "completed", ""
+}
+
+// begin fixes the response's id, model and creation time.
+func (e *responsesEncoder) begin(model string, created int64) {
+	e.started = true
+	e.id = e.newID("resp_")
+	if model != "" {
+		e.model = model
+	}
+	e.created = created
+	if e.created == 0 {
+		e.created = time.Now().Unix()
+	}
+}
+
+// open adds the output item for block b; nil for a block no item shows
+// (an image the model made, say).
+func (e *responsesEncoder) open(b *Block) *respItem {
+	var it *respItem
+	add := func(kind itemKind, prefix string) {
+		it = &respItem{kind: kind, id: e.newID(prefix)}
+		e.items = append(e.items, it)
+	}
+	switch b.Kind {
+	case Text:
+		add(itemMessage, "msg_")
+	case Thinking:
+		add(itemReasoning, "rs_")
+	case RedactedThinking:
+		add(itemRedacted, "rs_")
+		it.sig = b.Data
+	case ToolCall:
+		if b.Custom || e.isCustom(b.Name) {
+			add(itemCustom, "ctc_")
+			it.rawInput = b.Custom
+		} else {
+			add(itemFunction, "fc_")
+		}
+		it.callID = callID(b.ID, e.newID)
+		for _, other := range e.items[:len(e.items)-1] {
+			if other.callID == it.callID { // an upstream that repeats ids; SDKs reject that
+				it.callID = e.newID("call_")
+				break
+			}
+		}
+		it.namespace, it.name = splitFlat(e.nss, b.Name)
+	}
+	return it
+}
+
+func (e *responsesEncoder) isCustom(name string) bool {
+	for i := range e.tools {
+		if e.tools[i].Name == name {
+			return e.tools[i].Custom
+		}
+	}
+	return false
+}
+
+// feed adds a piece of a tool call's input and returns what the client
+// sees of it: the arguments as they are, or for a custom tool the part of
+// the "input" string decoded so far.
+func (e *responsesEncoder) feed(it *respItem, piece string) string {
+	if it.kind != itemCustom || it.rawInput {
+		it.text.WriteString(piece)
+		return piece
+	}
+	it.args = append(it.args, piece...)
+	n := it.text.Len()
+	it.un.feed(&it.text, piece)
+	return it.text.String()[n:]
+}
+
+// finish completes an item's content and returns what its last delta
+// must add: "{}" for a call streamed without arguments, or a custom
+// tool's input when the arguments were not the {"input": ...} expected.
+func (e *responsesEncoder) finish(it *respItem) string {
+	switch it.kind {
+	case itemFunction:
+		if it.text.Len() == 0 {
+			it.text.WriteString("{}")
+			return "{}"
+		}
+	case itemCustom:
+		if it.rawInput || it.un.started() {
+			return ""
+		}
+		in := customInput(it.args)
+		it.text.WriteString(in)
+		return in
+	}
+	return ""
+}
+
+// customInput reads a custom tool's input out of the function arguments
+// the upstream model wrote: {"input": "..."}, or any object with one
+// string, or whatever else it wrote, as is.
+func customInput(args []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(args, &m) == nil {
+		var s string
+		if raw, ok := m["input"]; ok && json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		if len(m) == 1 {
+			for _, raw := range m {
+				if json.Unmarshal(raw, &s) == nil {
+					return s
+				}
+			}
+		}
+	}
+	return string(args)
+}
+
+// callID gives an upstream's tool call id the call_ prefix; ids that are
+// not [A-Za-z0-9_-] are mended so every upstream accepts them back.
+func callID(id string, newID func(string) string) string {
+	if id == "" {
+		return newID("call_")
+	}
+	rest, ok := strings.CutPrefix(id, "call_")
+	if !ok {
+		rest = strings.TrimPrefix(id, "toolu_")
+	}
+	clean := true
+	for i := 0; i < len(rest); i++ {
+		if !isIDByte(rest[i]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		if ok {
+			return id
+		}
+		return "call_" + rest
+	}
+	b := make([]byte, 0, len(rest)+5)
+	b = append(b, "call_"...)
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !isIDByte(c) {
+			c = '_'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func isIDByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// inputUnwrapper reads the string value of "input" out of a JSON object
+// that arrives in pieces, so a custom tool's input streams as the
+// upstream writes it. Anything but {"input": "..."} (first key) stops it;
+// the input is then read whole at the end.
+type inputUnwrapper struct {
+	state uint8
+	key   []byte
+	code  rune // \uXXXX being read
+	high  rune // a high surrogate waiting for its low half
+	n     int  // hex digits read
+}
+
+const (
+	uwStart  = iota // before '{'
+	uwKey           // before the key's '"'
+	uwKeyStr        // in the key
+	uwColon         // before ':'
+	uwValue         // before the value's '"'
+	uwStr           // in the value
+	uwEsc           // after '\'
+	uwHex           // in \uXXXX
+	uwLowEsc        // after a high surrogate: expecting '\'
+	uwLowU          // expecting 'u'
+	uwDone          // the value ended
+	uwFail          // not the shape expected
+)
+
+// started reports that the value was reached: what was written so far is
+// the input's beginning.
+func (u *inputUnwrapper) started() bool { return u.state >= uwStr && u.state <= uwDone }
+
+func (u *inputUnwrapper) feed(out *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch u.state {
+		case uwStart, uwKey, uwColon, uwValue:
+			if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+				continue
+			}
+			want := [...]byte{uwStart: '{', uwKey: '"', uwColon: ':', uwValue: '"'}[u.state]
+			if c != want {
+				u.state = uwFail
+				return
+			}
+			u.state++
+		case uwKeyStr:
+			if c == '"' {
+				if string(u.key) != "input" {
+					u.state = uwFail
+					return
+				}
+				u.state = uwColon
+				continue
+			}
+			if c == '\\' || len(u.key) >= 5 {
+				u.state = uwFail
+				return
+			}
+			u.key = append(u.key, c)
+		case uwStr:
+			j := i
+			for j < len(s) && s[j] != '"' && s[j] != '\\' {
+				j++
+			}
+			out.WriteString(s[i:j])
+			i = j
+			if j == len(s) {
+				return
+			}
+			if s[j] == '"' {
+				u.state = uwDone
+				return
+			}
+			u.state = uwEsc
+		case uwEsc:
+			u.state = uwStr
+			switch c {
+			case 'n':
+				out.WriteByte('\n')
+			case 't':
+				out.WriteByte('\t')
+			case 'r':
+				out.WriteByte('\r')
+			case 'b':
+				out.WriteByte('\b')
+			case 'f':
+				out.WriteByte('\f')
+			case 'u':
+				u.state, u.code, u.n = uwHex, 0, 0
+			default: // '"', '\\', '/', and (leniently) anything else as itself
+				out.WriteByte(c)
+			}
+		case uwHex:
+			v := hexVal(c)
+			if v < 0 {
+				u.flushHigh(out)
+				out.WriteRune(utf8.RuneError)
+				u.state = uwStr
+				i-- // read c again as text
+				continue
+			}
+			u.code = u.code<<4 | rune(v)
+			if u.n++; u.n < 4 {
+				continue
+			}
+			u.state = uwStr
+			switch {
+			case u.high != 0 && utf16.IsSurrogate(u.code) && u.code >= 0xdc00:
+				out.WriteRune(utf16.DecodeRune(u.high, u.code))
+				u.high = 0
+			case u.code >= 0xd800 && u.code < 0xdc00:
+				u.flushHigh(out)
+				u.high, u.state = u.code, uwLowEsc
+			default:
+				u.flushHigh(out)
+				if utf16.IsSurrogate(u.code) {
+					out.WriteRune(utf8.RuneError)
+				} else {
+					out.WriteRune(u.code)
+				}
+			}
+		case uwLowEsc, uwLowU:
+			if c == [...]byte{uwLowEsc: '\\', uwLowU: 'u'}[u.state] {
+				if u.state == uwLowU {
+					u.state, u.code, u.n = uwHex, 0, 0
+				} else {
+					u.state = uwLowU
+				}
+				continue
+			}
+			u.flushHigh(out)
+			if u.state == uwLowU { // "\x" after a high surrogate: an ordinary escape
+				u.state = uwEsc
+			} else {
+				u.state = uwStr
+			}
+			i--
+		default: // uwDone, uwFail
+			return
+		}
+	}
+}
+
+// flushHigh writes a high surrogate that found no low half.
+func (u *inputUnwrapper) flushHigh(out *strings.Builder) {
+	if u.high != 0 {
+		out.WriteRune(utf8.RuneError)
+		u.high = 0
+	}
+}
+
+func hexVal(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// ------------------------------------------------------------ the stream
+
+// Encode appends the frames for ev. The first call writes
+// response.created and response.in_progress: when to commit is the
+// proxy's business.
+func (e *responsesEncoder) Encode(dst []byte, ev *Event) []byte {
+	if e.ended {
+		return dst
+	}
+	if !e.started {
+		if ev.Kind == EvStart {
+			e.begin(ev.Model, ev.Created)
+		} else {
+			e.begin("", 0)
+		}
+		dst = e.lifecycle(dst, "response.created", "in_progress", "", nil)
+		dst = e.lifecycle(dst, "response.in_progress", "in_progress", "", nil)
+	}
+	switch ev.Kind {
+	case EvStart, EvUsage:
+		if ev.Usage != (Usage{}) {
+			e.usage = ev.Usage
+		}
+	case EvBlockStart:
+		dst = e.blockStart(dst, ev)
+	case EvDelta:
+		if it, i := e.item(ev.Index); it != nil {
+			dst = e.delta(dst, it, i, ev.Text)
+		}
+	case EvSignature:
+		if it, _ := e.item(ev.Index); it != nil && it.kind == itemReasoning {
+			it.sig = ev.Text
+		}
+	case EvBlockStop:
+		if it, i := e.item(ev.Index); it != nil {
+			dst = e.itemDone(dst, it, i)
+			e.byBlock[ev.Index] = -2
+		}
+	case EvStop:
+		if ev.Usage != (Usage{}) {
+			e.usage = ev.Usage
+		}
+		for i, it := range e.items {
+			if !it.done {
+				dst = e.itemDone(dst, it, i)
+			}
+		}
+		status, reason := stopStatus(ev.Stop)
+		dst = e.lifecycle(dst, "response."+status, status, reason, nil)
+		e.ended = true
+	}
+	return dst
+}
+
+// Fail ends a stream that broke: response.failed, then an error event,
+// which every SDK raises (openai-node reads the nested error, openai-python
+// any "error" member, Codex the failed response's error).
+func (e *responsesEncoder) Fail(dst []byte, err *Error) []byte {
+	if e.ended {
+		return dst
+	}
+	if err == nil {
+		err = ErrIncomplete
+	}
+	if !e.started {
+		e.begin("", 0)
+		dst = e.lifecycle(dst, "response.created", "in_progress", "", nil)
+		dst = e.lifecycle(dst, "response.in_progress", "in_progress", "", nil)
+	}
+	e.ended = true
+	dst = e.lifecycle(dst, "response.failed", "failed", "", err)
+	code, msg := failCode(err), err.Error()
+	dst = e.ev(dst, "error")
+	dst = append(dst, `,"code":`...)
+	dst = AppendString(dst, code)
+	dst = append(dst, `,"message":`...)
+	dst = AppendString(dst, msg)
+	dst = append(dst, `,"param":null,"error":{"type":`...)
+	dst = AppendString(dst, cmpOr(err.Type, "server_error"))
+	dst = append(dst, `,"code":`...)
+	dst = AppendString(dst, code)
+	dst = append(dst, `,"message":`...)
+	dst = AppendString(dst, msg)
+	dst = append(dst, `,"param":null}`...)
+	return endEv(dst)
+}
+
+// failCode is the error code a broken stream reports; Codex retries on
+// any but a few (context_length_exceeded, insufficient_quota).
+func failCode(err *Error) string {
+	if err.Code != "" {
+		return err.Code
+	}
+	if err.Status == http.StatusTooManyRequests {
+		return "rate_limit_exceeded"
+	}
+	return "server_error"
+}
+
+// item finds the open item of block index.
+func (e *responsesEncoder) item(index int) (*respItem, int) {
+	if index < 0 || index >= len(e.byBlock) || e.byBlock[index] < 0 {
+		return nil, -1
+	}
+	i := int(e.byBlock[index])
+	return e.items[i], i
+}
+
+func (e *responsesEncoder) blockStart(dst []byte, ev *Event) []byte {
+	idx := ev.Index
+	if idx < 0 || idx > 1<<20 {
+		return dst
+	}
+	for len(e.byBlock) <= idx {
+		e.byBlock = append(e.byBlock, -1)
+	}
+	if e.byBlock[idx] != -1 {
+		return dst // open already (a continued answer), or closed
+	}
+	it := e.open(&ev.Block)
+	if it == nil {
+		e.byBlock[idx] = -2
+		return dst
+	}
+	i := len(e.items) - 1
+	e.byBlock[idx] = int32(i)
+	dst = e.ev(dst, "response.output_item.added")
+	dst = appendIndex(dst, `,"output_index":`, i)
+	dst = append(dst, `,"item":`...)
+	dst = e.appendItem(dst, it)
+	dst = endEv(dst)
+	if it.kind == itemMessage {
+		dst = e.itemEv(dst, "response.content_part.added", it, i)
+		dst = append(dst, `,"content_index":0,"part":{"type":"output_text","text":"","annotations":[],"logprobs":[]}`...)
+		dst = endEv(dst)
+	}
+	// Content that came with the start (a decoder may send it there).
+	if ev.Block.Kind == ToolCall {
+		dst = e.delta(dst, it, i, ev.Block.Input)
+	} else {
+		dst = e.delta(dst, it, i, ev.Block.Text)
+	}
+	return dst
+}
+
+func (e *responsesEncoder) delta(dst []byte, it *respItem, i int, text string) []byte {
+	if text == "" {
+		return dst
+	}
+	switch it.kind {
+	case itemMessage:
+		it.text.WriteString(text)
+		dst = e.itemEv(dst, "response.output_text.delta", it, i)
+		dst = append(dst, `,"content_index":0,"delta":`...)
+		dst = AppendString(dst, text)
+		dst = append(dst, `,"logprobs":[]`...)
+	case itemReasoning:
+		it.text.WriteString(text)
+		if !e.summary {
+			return dst
+		}
+		if !it.partOpen {
+			it.partOpen = true
+			dst = e.itemEv(dst, "response.reasoning_summary_part.added", it, i)
+			dst = append(dst, `,"summary_index":0,"part":{"type":"summary_text","text":""}`...)
+			dst = endEv(dst)
+		}
+		dst = e.itemEv(dst, "response.reasoning_summary_text.delta", it, i)
+		dst = append(dst, `,"summary_index":0,"delta":`...)
+		dst = AppendString(dst, text)
+	case itemFunction:
+		dst = e.itemEv(dst, "response.function_call_arguments.delta", it, i)
+		dst = append(dst, `,"delta":`...)
+		dst = AppendString(dst, e.feed(it, text))
+	case itemCustom:
+		piece := e.feed(it, text)
+		if piece == "" {
+			return dst
+		}
+		dst = e.itemEv(dst, "response.custom_tool_call_input.delta", it, i)
+		dst = append(dst, `,"delta":`...)
+		dst = AppendString(dst, piece)
+	default:
+		return dst
+	}
+	return endEv(dst)
+}
+
+// itemDone closes item i: its .done events, then output_item.done.
+func (e *responsesEncoder) itemDone(dst []byte, it *respItem, i int) []byte {
+	if last := e.finish(it); last != "" {
+		typ := "response.function_call_arguments.delta"
+		if it.kind == itemCustom {
+			typ = "response.custom_tool_call_input.delta"
+		}
+		dst = e.itemEv(dst, typ, it, i)
+		dst = append(dst, `,"delta":`...)
+		dst = AppendString(dst, last)
+		dst = endEv(dst)
+	}
+	it.seal()
+	text := it.quoted
+	switch it.kind {
+	case itemMessage:
+		dst = e.itemEv(dst, "response.output_text.done", it, i)
+		dst = append(dst, `,"content_index":0,"text":`...)
+		dst = append(dst, text...)
+		dst = append(dst, `,"logprobs":[]`...)
+		dst = endEv(dst)
+		dst = e.itemEv(dst, "response.content_part.done", it, i)
+		dst = append(dst, `,"content_index":0,"part":`...)
+		dst = appendOutputText(dst, text)
+		dst = endEv(dst)
+	case itemReasoning:
+		if it.partOpen {
+			dst = e.itemEv(dst, "response.reasoning_summary_text.done", it, i)
+			dst = append(dst, `,"summary_index":0,"text":`...)
+			dst = append(dst, text...)
+			dst = endEv(dst)
+			dst = e.itemEv(dst, "response.reasoning_summary_part.done", it, i)
+			dst = append(dst, `,"summary_index":0,"part":{"type":"summary_text","text":`...)
+			dst = append(dst, text...)
+			dst = append(dst, '}')
+			dst = endEv(dst)
+		}
+	case itemFunction:
+		dst = e.itemEv(dst, "response.function_call_arguments.done", it, i)
+		dst = append(dst, `,"arguments":`...)
+		dst = append(dst, text...)
+		dst = endEv(dst)
+	case itemCustom:
+		dst = e.itemEv(dst, "response.custom_tool_call_input.done", it, i)
+		dst = append(dst, `,"input":`...)
+		dst = append(dst, text...)
+		dst = endEv(dst)
+	}
+	dst = e.ev(dst, "response.output_item.done")
+	dst = appendIndex(dst, `,"output_index":`, i)
+	dst = append(dst, `,"item":`...)
+	dst = e.appendItem(dst, it)
+	return endEv(dst)
+}
+
+// lifecycle writes an event that carries the whole response object.
+func (e *responsesEncoder) lifecycle(dst []byte, typ, status, reason string, err *Error) []byte {
+	dst = e.ev(dst, typ)
+	dst = append(dst, `,"response":`...)
+	dst = e.appendResponse(dst, status, reason, err)
+	return endEv(dst)
+}
+
+// ev starts an event frame: its name, and the data's type and sequence
+// number; endEv closes it.
+func (e *responsesEncoder) ev(dst []byte, typ string) []byte {
+	dst = append(dst, "event: "...)
+	dst = append(dst, typ...)
+	dst = append(dst, "\ndata: {\"type\":\""...)
+	dst = append(dst, typ...)
+	dst = append(dst, `","sequence_number":`...)
+	dst = strconv.AppendInt(dst, e.seq, 10)
+	e.seq++
+	return dst
+}
+
+func endEv(dst []byte) []byte { return append(dst, "}\n\n"...) }
+
+// itemEv starts an event about item i.
+func (e *responsesEncoder) itemEv(dst []byte, typ string, it *respItem, i int) []byte {
+	dst = e.ev(dst, typ)
+	dst = append(dst, `,"item_id":"`...)
+	dst = append(dst, it.id...) // minted here: [a-z_0-9]
+	dst = append(dst, '"')
+	return appendIndex(dst, `,"output_index":`, i)
+}
+
+func appendIndex(dst []byte, key string, i int) []byte {
+	dst = append(dst, key...)
+	return strconv.AppendInt(dst, int64(i), 10)
+}
+
+// appendOutputText writes an output_text part; quoted is its text as a
+// JSON string.
+func appendOutputText(dst, quoted []byte) []byte {
+	dst = append(dst, `{"type":"output_text","text":`...)
+	dst = append(dst, quoted...)
+	return append(dst, `,"annotations":[],"logprobs":[]}`...)
+}
+
+// appendItem writes an output item as it stands: in progress with empty
+// content until it is done.
+func (e *responsesEncoder) appendItem(dst []byte, it *respItem) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = AppendString(dst, it.id)
+	status := `"in_progress"`
+	if it.done {
+		status = `"completed"`
+	}
+	switch it.kind {
+	case itemMessage:
+		dst = append(dst, `,"type":"message","status":`...)
+		dst = append(dst, status...)
+		dst = append(dst, `,"role":"assistant","content":[`...)
+		if it.done {
+			dst = appendOutputText(dst, it.quoted)
+		}
+		return append(dst, "]}"...)
+	case itemReasoning, itemRedacted:
+		dst = append(dst, `,"type":"reasoning","summary":[`...)
+		if it.done && e.summary && it.kind == itemReasoning && len(it.quoted) > 2 {
+			dst = append(dst, `{"type":"summary_text","text":`...)
+			dst = append(dst, it.quoted...)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+		if it.done {
+			dst = append(dst, `,"encrypted_content":`...)
+			dst = append(dst, it.sealed...)
+		}
+		return append(dst, '}')
+	}
+	if it.kind == itemFunction {
+		dst = append(dst, `,"type":"function_call","status":`...)
+		dst = append(dst, status...)
+		dst = append(dst, `,"arguments":`...)
+	} else {
+		dst = append(dst, `,"type":"custom_tool_call","status":`...)
+		dst = append(dst, status...)
+		dst = append(dst, `,"input":`...)
+	}
+	if it.done {
+		dst = append(dst, it.quoted...)
+	} else {
+		dst = append(dst, `""`...)
+	}
+	dst = append(dst, `,"call_id":`...)
+	dst = AppendString(dst, it.callID)
+	dst = append(dst, `,"name":`...)
+	dst = AppendString(dst, it.name)
+	if it.namespace != "" {
+		dst = append(dst, `,"namespace":`...)
+		dst = AppendString(dst, it.namespace)
+	}
+	return append(dst, '}')
+}
+
+// appendResponse writes the response object: the finished output items,
+// usage once the response has ended, and the request's settings.
+func (e *responsesEncoder) appendResponse(dst []byte, status, reason string, err *Error) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = AppendString(dst, e.id)
+	dst = append(dst, `,"object":"response","created_at":`...)
+	dst = strconv.AppendInt(dst, e.created, 10)
+	dst = append(dst, `,"status":"`...)
+	dst = append(dst, status...)
+	dst = append(dst, `","background":false,"error":`...)
+	if err != nil {
+		dst = append(dst, `{"code":`...)
+		dst = AppendString(dst, failCode(err))
+		dst = append(dst, `,"message":`...)
+		dst = AppendString(dst, err.Error())
+		dst = append(dst, '}')
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"incomplete_details":`...)
+	if reason != "" {
+		dst = append(dst, `{"reason":"`...)
+		dst = append(dst, reason...)
+		dst = append(dst, `"}`...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"model":`...)
+	dst = AppendString(dst, e.model)
+	dst = append(dst, `,"output":[`...)
+	n := 0
+	for _, it := range e.items {
+		if !it.done {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = e.appendItem(dst, it)
+	}
+	dst = append(dst, `],"usage":`...)
+	if status == "in_progress" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendRespUsage(dst, e.usage)
+	}
+	dst = append(dst, e.echo...)
+	return append(dst, '}')
+}
+
+func appendRespUsage(dst []byte, u Usage) []byte {
+	total := u.Total
+	if total == 0 {
+		total = u.Prompt + u.Completion
+	}
+	dst = append(dst, `{"input_tokens":`...)
+	dst = strconv.AppendInt(dst, u.Prompt, 10)
+	dst = append(dst, `,"input_tokens_details":{"cached_tokens":`...)
+	dst = strconv.AppendInt(dst, u.Cached, 10)
+	dst = append(dst, `},"output_tokens":`...)
+	dst = strconv.AppendInt(dst, u.Completion, 10)
+	dst = append(dst, `,"output_tokens_details":{"reasoning_tokens":`...)
+	dst = strconv.AppendInt(dst, u.Reasoning, 10)
+	dst = append(dst, `},"total_tokens":`...)
+	dst = strconv.AppendInt(dst, total, 10)
+	return append(dst, '}')
+}
+
+// appendEcho writes the settings a response object repeats from its
+// request, as this route honoured them: the tools the upstream model was
+// offered (namespaces flattened), instructions folded into the system
+// text (so null), nothing stored.
+func appendEcho(dst []byte, req *Request) []byte {
+	if req == nil {
+		req = &Request{}
+	}
+	dst = append(dst, `,"instructions":null,"max_output_tokens":`...)
+	if req.MaxTokens > 0 {
+		dst = strconv.AppendInt(dst, int64(req.MaxTokens), 10)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"max_tool_calls":null,"parallel_tool_calls":`...)
+	dst = strconv.AppendBool(dst, req.Parallel == nil || *req.Parallel)
+	dst = append(dst, `,"previous_response_id":null,"reasoning":{"effort":`...)
+	if req.Reasoning.Off {
+		dst = append(dst, `"none"`...)
+	} else if req.Reasoning.Effort != "" {
+		dst = AppendString(dst, req.Reasoning.Effort)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"summary":`...)
+	if req.Reasoning.Summary {
+		dst = append(dst, `"auto"`...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `},"store":false,"temperature":`...)
+	dst = appendFloatOr1(dst, req.Temperature)
+	dst = append(dst, `,"text":{"format":`...)
+	switch {
+	case len(req.Format) > 1 && req.Format[0] == '{':
+		dst = append(dst, `{"type":"json_schema",`...)
+		dst = append(dst, req.Format[1:]...)
+	case req.JSONObject:
+		dst = append(dst, `{"type":"json_object"}`...)
+	default:
+		dst = append(dst, `{"type":"text"}`...)
+	}
+	dst = append(dst, `,"verbosity":"medium"},"tool_choice":`...)
+	dst = appendChoice(dst, req)
+	dst = append(dst, `,"tools":[`...)
+	for i, t := range req.Tools {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if t.Custom {
+			dst = append(dst, `{"type":"custom","name":`...)
+		} else {
+			dst = append(dst, `{"type":"function","name":`...)
+		}
+		dst = AppendString(dst, t.Name)
+		dst = append(dst, `,"description":`...)
+		dst = AppendString(dst, t.Description)
+		if t.Custom {
+			dst = append(dst, `,"format":`...)
+			if len(t.Format) > 0 {
+				dst = appendRawJSON(dst, t.Format)
+			} else {
+				dst = append(dst, `{"type":"text"}`...)
+			}
+		} else {
+			dst = append(dst, `,"parameters":`...)
+			dst = appendRawJSON(dst, t.Schema)
+			dst = append(dst, `,"strict":false`...)
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"top_logprobs":0,"top_p":`...)
+	dst = appendFloatOr1(dst, req.TopP)
+	dst = append(dst, `,"truncation":"disabled","user":`...)
+	if req.User != "" {
+		dst = AppendString(dst, req.User)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	return append(dst, `,"metadata":{}`...)
+}
+
+func appendFloatOr1(dst []byte, f *float64) []byte {
+	if f == nil {
+		return append(dst, '1')
+	}
+	return strconv.AppendFloat(dst, *f, 'g', -1, 64)
+}
+
+func appendChoice(dst []byte, req *Request) []byte {
+	switch req.Choice.Mode {
+	case ChoiceNone:
+		return append(dst, `"none"`...)
+	case ChoiceAny:
+		return append(dst, `"required"`...)
+	case ChoiceTool:
+		typ := `{"type":"function","name":`
+		for _, t := range req.Tools {
+			if t.Name == req.Choice.Name && t.Custom {
+				typ = `{"type":"custom","name":`
+			}
+		}
+		dst = append(dst, typ...)
+		dst = AppendString(dst, req.Choice.Name)
+		return append(dst, '}')
+	}
+	return append(dst, `"auto"`...)
+}

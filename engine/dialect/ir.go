@@ -109,6 +109,10 @@ type Tool struct {
 	// Format is a Custom tool's input format (Responses), kept so the
 	// model can be told about it.
 	Format json.RawMessage
+	// Namespace is the Responses namespace the tool was declared in; its
+	// Name is then the flat NAMESPACE__TOOL the upstream model sees, and
+	// a call to it goes back to the client split again.
+	Namespace string
 }
 
 // ChoiceMode says whether and how the model must call a tool.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +33,8 @@ import (
 //     default: its tools keep their bare names and their calls go back
 //     without a namespace, which Codex reads as "functions"
 //     (is_default_namespace; the cx-known-model-no-namespace capture).
-//     The internal form has no place for the grouping, so the decoder
-//     names each flattened namespace in Request.Dropped
-//     ("flattened namespace N") and the encoders read it back from there.
+//     Each flattened tool keeps its namespace in Tool.Namespace, where
+//     the encoders find it to map calls back.
 //   - additional_tools input items (Codex's "responses lite" mode sends
 //     its tools that way, as a developer item) add their tools to the
 //     request's tools.
@@ -56,10 +56,6 @@ const (
 	thinkingPrefix = "catfish.thinking.v1."
 	redactedPrefix = "catfish.redacted.v1."
 )
-
-// flattenedPrefix marks, in Request.Dropped, a namespace whose tools were
-// flattened to NAMESPACE__TOOL.
-const flattenedPrefix = "flattened namespace "
 
 // defaultNamespace is Codex's namespace for top-level tools.
 const defaultNamespace = "functions"
@@ -87,16 +83,16 @@ func splitFlat(nss []string, flat string) (ns, name string) {
 	return ns, flat[len(ns)+2:]
 }
 
-// flattenedNamespaces reads the namespaces the decoder flattened back out
-// of req.Dropped.
+// flattenedNamespaces lists the namespaces whose tools the decoder
+// flattened.
 func flattenedNamespaces(req *Request) []string {
 	if req == nil {
 		return nil
 	}
 	var nss []string
-	for _, d := range req.Dropped {
-		if ns, ok := strings.CutPrefix(d, flattenedPrefix); ok {
-			nss = append(nss, ns)
+	for _, t := range req.Tools {
+		if t.Namespace != "" && !slices.Contains(nss, t.Namespace) {
+			nss = append(nss, t.Namespace)
 		}
 	}
 	return nss
@@ -393,6 +389,9 @@ func (d *respDecoder) tool(t *respToolDoc, path, ns string) error {
 			d.toolNS[name] = ns
 		}
 		tool := Tool{Name: name, Description: t.Description}
+		if ns != defaultNamespace {
+			tool.Namespace = ns
+		}
 		if t.Type == "custom" {
 			tool.Custom = true
 			if len(t.Format) > 0 && string(t.Format) != "null" {
@@ -413,9 +412,8 @@ func (d *respDecoder) tool(t *respToolDoc, path, ns string) error {
 		if t.Name == "" {
 			return fieldError(path+".name", "a namespace needs a name")
 		}
-		if t.Name != defaultNamespace && !d.nss[t.Name] {
+		if t.Name != defaultNamespace {
 			d.nss[t.Name] = true
-			d.drop(flattenedPrefix + t.Name)
 		}
 		start := len(d.r.Tools)
 		for j := range t.Tools {

@@ -154,8 +154,8 @@ func decodeChatRequest(body []byte) (*Request, error) {
 	if n != 1 {
 		return nil, fieldError("n", "only one choice (n=1) can be served when the channel speaks another dialect")
 	}
-	if !sawMessages || len(req.Messages) == 0 && len(req.System) == 0 {
-		return nil, fieldError("messages", "must hold at least one message")
+	if !sawMessages || !hasContent(req) {
+		return nil, fieldError("messages", "must hold at least one message with content")
 	}
 	req.MaxTokens = int(maxTokens)
 	if maxCompletion > 0 {
@@ -165,6 +165,22 @@ func decodeChatRequest(body []byte) (*Request, error) {
 		req.Tools = keepTools(req.Tools, allowed)
 	}
 	return req, nil
+}
+
+// hasContent reports a request with something to send: a translated
+// request with nothing in it would only earn an upstream's 400.
+func hasContent(r *Request) bool {
+	if hasText(r.System) {
+		return true
+	}
+	for i := range r.Messages {
+		for j := range r.Messages[i].Content {
+			if b := &r.Messages[i].Content[j]; b.Kind != Text || b.Text != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func checkMaxTokens(name string, v int64) *Error {

@@ -645,12 +645,13 @@ func (r *jsonReader) raw() []byte {
 }
 
 // fieldErr is the 400 for the reader's error at the field named by path.
+// An empty path names the whole body.
 func (r *jsonReader) fieldErr(path string) *Error {
-	if k, ok := r.err.(*jsonKindError); ok {
-		return fieldError(path, "%s", k.Error())
-	}
 	if path == "" {
-		return fieldError("body", "%s", r.err.Error())
+		path = "body"
+	}
+	if r.err == nil {
+		return fieldError(path, "is not valid")
 	}
 	return fieldError(path, "%s", r.err.Error())
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -476,4 +477,257 @@ func validToolUseID(id string) bool {
 		}
 	}
 	return true
+}
+
+// checkRequestError checks what a decoder or encoder may fail with: a
+// 400 that names the field.
+func checkRequestError(t *testing.T, err error) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 400 || e.Param == "" || e.Message == "" {
+		t.Fatalf("got %#v, want a 400 *Error naming a field", err)
+	}
+}
+
+// addSeeds adds the files matching pattern to a fuzz corpus.
+func addSeeds(f *testing.F, pattern string) {
+	files, _ := filepath.Glob(pattern)
+	for _, name := range files {
+		if strings.Contains(name, ".golden") {
+			continue
+		}
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
+	}
+}
+
+// streamShape is a stream's answer as a client would assemble it: blocks
+// (text and reasoning merged where they follow one another, empty ones
+// dropped), how it ended, and its usage. Translations keep it.
+type streamShape struct {
+	Blocks []string
+	Stop   StopReason
+	Prompt int64
+	Output int64
+	Cached int64
+	Err    string
+	Ended  bool
+}
+
+func shapeOf(evs []Event, chatSide bool) streamShape {
+	var s streamShape
+	var kinds []Kind
+	calls := false
+	for _, ev := range evs {
+		switch ev.Kind {
+		case EvBlockStart:
+			k := ev.Block.Kind
+			if k == RedactedThinking { // chat has no place for it
+				kinds = append(kinds, k)
+				continue
+			}
+			if k == ToolCall {
+				calls = true
+				s.Blocks = append(s.Blocks, "call "+ev.Block.Name+":")
+			} else if n := len(kinds); n == 0 || kinds[n-1] != k || k == ToolCall {
+				s.Blocks = append(s.Blocks, k.String()+":")
+			}
+			kinds = append(kinds, k)
+		case EvDelta:
+			if n := len(kinds); n > 0 && kinds[n-1] != RedactedThinking {
+				s.Blocks[len(s.Blocks)-1] += ev.Text
+			}
+		case EvStop:
+			s.Ended, s.Stop = true, ev.Stop
+			s.Prompt, s.Output, s.Cached = ev.Usage.Prompt, ev.Usage.Completion, ev.Usage.Cached
+		case 255:
+			s.Err = ev.Text
+		}
+	}
+	// Blocks without content vanish in chat, and text that follows text
+	// joins it.
+	var out []string
+	for _, b := range s.Blocks {
+		if strings.HasSuffix(b, ":") && !strings.HasPrefix(b, "call ") {
+			continue
+		}
+		if n := len(out); n > 0 && !strings.HasPrefix(b, "call ") {
+			kind := b[:strings.IndexByte(b, ':')]
+			if prev := out[n-1]; strings.HasPrefix(prev, kind+":") {
+				out[n-1] = prev + b[len(kind)+1:]
+				continue
+			}
+		}
+		out = append(out, b)
+	}
+	s.Blocks = out
+	if chatSide {
+		switch s.Stop {
+		case StopSequence, StopPause:
+			s.Stop = StopEnd
+		}
+		if calls && s.Stop == StopEnd {
+			s.Stop = StopToolUse
+		}
+	}
+	return s
+}
+
+// fuzzStream translates an upstream body and checks the client's stream:
+// it decodes, with the client dialect's own decoder, to the same answer.
+func fuzzStream(t *testing.T, body []byte, up, client Dialect) {
+	dec := NewDecoder(up)
+	var enc Encoder
+	if client == Chat {
+		enc = &chatEncoder{includeUsage: true, clock: func() int64 { return 1 }}
+	} else {
+		enc = NewEncoder(Messages, nil)
+	}
+	sr := &SSEReader{}
+	sr.Reset(bufio.NewReaderSize(bytes.NewReader(body), 64))
+	var out []byte
+	var all, evs []Event
+	checker := eventChecker{t: t}
+	ended := false
+	for !ended {
+		evs = evs[:0]
+		ev, err := sr.Next()
+		if err != nil {
+			if errors.Is(err, ErrEventTooLarge) {
+				return
+			}
+			evs, err = dec.End(evs[:0])
+			ended = true
+			if err != nil && !errors.Is(err, ErrIncomplete) {
+				t.Fatalf("End: %v", err)
+			}
+			if err != nil {
+				evs = append(evs, Event{Kind: 255, Text: err.Error()})
+			}
+		} else if !ev.Comment {
+			evs, err = dec.Decode(ev.Name, ev.Data, evs[:0])
+			if err != nil && !errors.Is(err, ErrBadEvent) {
+				var e *Error
+				if !errors.As(err, &e) {
+					t.Fatalf("Decode error %v is not an *Error", err)
+				}
+				evs = append(evs, Event{Kind: 255, Text: e.Error()})
+				ended = true
+			}
+		}
+		for i := range evs {
+			checker.check(&evs[i])
+			if evs[i].Kind == 255 {
+				out = enc.Fail(out, &Error{Status: 502, Message: evs[i].Text})
+				continue
+			}
+			out = enc.Encode(out, &evs[i])
+		}
+		all = append(all, evs...)
+	}
+	checkClientStream(t, client, out)
+
+	// The client's stream, read back, says the same.
+	back := NewDecoder(client)
+	sr.Reset(bufio.NewReader(bytes.NewReader(out)))
+	var got []Event
+	for {
+		ev, err := sr.Next()
+		if err != nil {
+			var e error
+			got, e = back.End(got)
+			if e != nil {
+				got = append(got, Event{Kind: 255, Text: e.Error()})
+			}
+			break
+		}
+		var e error
+		if got, e = back.Decode(ev.Name, ev.Data, got); e != nil {
+			var fe *Error
+			if errors.As(e, &fe) {
+				got = append(got, Event{Kind: 255, Text: fe.Message})
+				break
+			}
+			t.Fatalf("client decode: %v", e)
+		}
+	}
+	want, have := shapeOf(all, client == Chat), shapeOf(got, client == Chat)
+	if want.Err != "" || have.Err != "" {
+		if (want.Err == "") != (have.Err == "") {
+			t.Fatalf("error %q translated as %q\n%s", want.Err, have.Err, out)
+		}
+		return
+	}
+	if client == Messages || want.Cached > want.Prompt {
+		want.Cached, have.Cached = 0, 0 // Anthropic's input excludes cache reads: a nonsense split is clamped
+		if want.Cached > want.Prompt {
+			want.Prompt, have.Prompt = 0, 0
+		}
+	}
+	if !reflect.DeepEqual(want, have) {
+		t.Fatalf("answer\n%+v\ntranslated as\n%+v\nstream:\n%s", want, have, out)
+	}
+}
+
+// eventChecker checks the promises of the event sequence: one start
+// first, blocks that open, grow and close one at a time in index order,
+// nothing after the stop.
+type eventChecker struct {
+	t       *testing.T
+	started bool
+	stopped bool
+	open    bool
+	next    int
+}
+
+func (c *eventChecker) check(ev *Event) {
+	t := c.t
+	t.Helper()
+	if c.stopped {
+		t.Fatalf("event %d after the stop", ev.Kind)
+	}
+	if ev.Kind == 255 {
+		return
+	}
+	if !c.started && ev.Kind != EvStart {
+		t.Fatalf("event %d before the start", ev.Kind)
+	}
+	switch ev.Kind {
+	case EvStart:
+		if c.started {
+			t.Fatal("two starts")
+		}
+		c.started = true
+	case EvBlockStart:
+		if c.open || ev.Index != c.next {
+			t.Fatalf("block %d opens (open %v, next %d)", ev.Index, c.open, c.next)
+		}
+		c.open = true
+		c.next++
+	case EvDelta, EvSignature:
+		if !c.open || ev.Index != c.next-1 {
+			t.Fatalf("delta for block %d (open %v, current %d)", ev.Index, c.open, c.next-1)
+		}
+	case EvBlockStop:
+		if !c.open || ev.Index != c.next-1 {
+			t.Fatalf("stop for block %d (open %v, current %d)", ev.Index, c.open, c.next-1)
+		}
+		c.open = false
+	case EvStop:
+		if c.open {
+			t.Fatal("stop with a block open")
+		}
+		c.stopped = true
+	}
+}
+
+// around shows where two byte strings first differ.
+func around(a, b []byte) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	lo := max(i-150, 0)
+	return fmt.Sprintf("at byte %d:\n  %q\n  %q", i, a[lo:min(i+150, len(a))], b[lo:min(i+150, len(b))])
 }

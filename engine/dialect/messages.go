@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strings"
+	"unicode"
 )
 
 // The Anthropic Messages codec: Messages clients (Claude Code, the
@@ -113,7 +114,11 @@ func decodeMessagesRequest(body []byte) (*Request, error) {
 			}
 		default:
 			r.skip()
-			err = fieldError(string(key), "unknown field")
+			name := string(key)
+			if name == "" {
+				name = `""`
+			}
+			err = fieldError(name, "unknown field")
 		}
 		if err != nil {
 			return nil, err
@@ -914,6 +919,11 @@ type msgRun struct {
 func encodeMessagesRequest(r *Request, model string) ([]byte, error) {
 	thinking := !r.Reasoning.Off && (r.Reasoning.Budget > 0 || r.Reasoning.Effort != "")
 	runs := messagesRuns(r.Messages)
+	if n := len(runs); n > 0 && runs[n-1].role == Assistant && blankRun(r.Messages, runs[n-1]) {
+		// A prefill of white space only: Anthropic refuses trailing white
+		// space, and there is nothing else to continue from.
+		runs = runs[:n-1]
+	}
 	if thinking {
 		thinking = thinkingAllowed(r.Messages, runs)
 	}
@@ -923,7 +933,7 @@ func encodeMessagesRequest(r *Request, model string) ([]byte, error) {
 		if budget <= 0 {
 			budget = effortBudget(r.Reasoning.Effort)
 		}
-		budget = max(budget, minThinkingBudget)
+		budget = min(max(budget, minThinkingBudget), maxTokenLimit/2)
 	}
 	maxTokens := r.MaxTokens
 	if maxTokens <= 0 {
@@ -932,7 +942,7 @@ func encodeMessagesRequest(r *Request, model string) ([]byte, error) {
 	if thinking && maxTokens <= budget {
 		// budget_tokens must be below max_tokens, and thinking counts
 		// against max_tokens: leave the answer the room it asked for.
-		maxTokens += budget
+		maxTokens = min(maxTokens+budget, maxTokenLimit)
 	}
 
 	b := make([]byte, 0, sizeHint(r))
@@ -1133,6 +1143,22 @@ func messagesRuns(msgs []Message) []msgRun {
 	return runs
 }
 
+// blankRun reports an assistant turn that holds only white space text.
+func blankRun(msgs []Message, run msgRun) bool {
+	for i := run.start; i < run.end; i++ {
+		for j := range msgs[i].Content {
+			blk := &msgs[i].Content[j]
+			if !emitsMessages(blk, Assistant) {
+				continue
+			}
+			if blk.Kind != Text || strings.TrimSpace(blk.Text) != "" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // thinkingAllowed reports whether thinking may be turned on for this
 // history. Anthropic refuses thinking when an assistant turn that called
 // tools has no signed thinking block (the history came from a chat
@@ -1218,7 +1244,7 @@ func appendMessagesRun(b []byte, msgs []Message, run msgRun, last bool) ([]byte,
 			case Text:
 				text := blk.Text
 				if i<<20|j == lastText {
-					if text = strings.TrimRight(text, " \t\r\n"); text == "" {
+					if text = strings.TrimRightFunc(text, unicode.IsSpace); text == "" {
 						continue
 					}
 				}
@@ -1253,9 +1279,6 @@ func appendMessagesRun(b []byte, msgs []Message, run msgRun, last bool) ([]byte,
 				b = append(b, '}')
 			}
 		}
-	}
-	if n == 0 { // every text was white space: keep the turn valid
-		b = appendTextBlock(b, ".")
 	}
 	return append(b, `]}`...), nil
 }

@@ -1,8 +1,14 @@
 package dialect
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // The codecs: each dialect reads and writes the internal form. Upstreams
@@ -58,13 +64,19 @@ func EncodeResponse(d Dialect, r *Response, req *Request) []byte {
 type Decoder interface {
 	// Decode reads one event (its name and data) and appends what it
 	// says to out. An error event from the upstream is returned as an
-	// *Error carrying the upstream's status and message.
+	// *Error carrying the upstream's status and message; an event that
+	// is not a JSON object as ErrBadEvent, to be dropped. The events'
+	// strings are the decoder's own: they stay valid after data changes.
 	Decode(name, data []byte, out []Event) ([]Event, error)
 	// End is called when the upstream closed the stream cleanly. It
 	// appends the events that close the answer, or returns
 	// ErrIncomplete when the answer had not finished.
 	End(out []Event) ([]Event, error)
 }
+
+// ErrBadEvent says a stream event is not valid JSON (or not an object):
+// the caller drops it, as the passthrough relay does, and reads on.
+var ErrBadEvent = errors.New("stream event is not a JSON object")
 
 // ErrIncomplete says a stream ended before its answer did.
 var ErrIncomplete = &Error{Status: http.StatusBadGateway, Type: "upstream_error", Code: "stream_incomplete",
@@ -107,3 +119,562 @@ func fieldError(param, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "invalid_value", Param: param,
 		Message: param + ": " + msg}
 }
+
+// The codecs read JSON with jsonReader and write it with append-style
+// helpers: a translated request or stream event costs one pass over its
+// bytes and few allocations, where encoding/json's reflection would cost
+// several times the work of relaying the bytes unchanged.
+
+// jsonKindError says a value has the wrong JSON type.
+type jsonKindError struct{ want string }
+
+func (e *jsonKindError) Error() string { return "must be " + e.want }
+
+var (
+	errWantString = &jsonKindError{"a string"}
+	errWantNumber = &jsonKindError{"a number"}
+	errWantInt    = &jsonKindError{"an integer"}
+	errWantBool   = &jsonKindError{"a boolean"}
+	errWantObject = &jsonKindError{"an object"}
+	errWantArray  = &jsonKindError{"an array"}
+	errSyntax     = errors.New("is not valid JSON")
+	errTooDeep    = errors.New("is nested too deeply")
+)
+
+// jsonReader walks one JSON document in place. The first error sticks:
+// every later read returns a zero value, every loop ends, and the caller
+// checks err once per member to name the field that was wrong.
+type jsonReader struct {
+	data    []byte
+	pos     int
+	err     error
+	depth   int
+	scratch []byte // strings with escapes, unescaped
+}
+
+func (r *jsonReader) reset(data []byte) {
+	r.data, r.pos, r.err, r.depth = data, 0, nil, 0
+}
+
+func (r *jsonReader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+	r.pos = len(r.data)
+}
+
+// peek skips white space and returns the next byte, 0 at the end.
+func (r *jsonReader) peek() byte {
+	for r.pos < len(r.data) {
+		switch c := r.data[r.pos]; c {
+		case ' ', '\t', '\n', '\r':
+			r.pos++
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// done checks that nothing but white space follows the document.
+func (r *jsonReader) done() {
+	r.peek()
+	if r.pos < len(r.data) {
+		r.fail(errSyntax)
+	}
+}
+
+// object starts reading an object; read its members with member.
+func (r *jsonReader) object() bool {
+	if r.peek() != '{' {
+		r.kindError(errWantObject)
+		return false
+	}
+	r.pos++
+	return true
+}
+
+// member reads the next member's key and the colon after it; false at the
+// object's end. first says whether this is the first call for the object.
+// The key is valid until the next read.
+func (r *jsonReader) member(first bool) ([]byte, bool) {
+	c := r.peek()
+	if c == '}' {
+		r.pos++
+		return nil, false
+	}
+	if !first {
+		if c != ',' {
+			r.fail(errSyntax)
+			return nil, false
+		}
+		r.pos++
+		c = r.peek()
+	}
+	if c != '"' {
+		r.fail(errSyntax)
+		return nil, false
+	}
+	key := r.stringBytes()
+	if r.peek() != ':' {
+		r.fail(errSyntax)
+		return nil, false
+	}
+	r.pos++
+	return key, r.err == nil
+}
+
+// array starts reading an array; step through it with elem.
+func (r *jsonReader) array() bool {
+	if r.peek() != '[' {
+		r.kindError(errWantArray)
+		return false
+	}
+	r.pos++
+	return true
+}
+
+// elem reports whether another element follows; false at the array's end.
+func (r *jsonReader) elem(first bool) bool {
+	c := r.peek()
+	if c == ']' {
+		r.pos++
+		return false
+	}
+	if !first {
+		if c != ',' {
+			r.fail(errSyntax)
+			return false
+		}
+		r.pos++
+	}
+	return r.err == nil
+}
+
+// kindError records that the next value is not of the wanted type, or
+// that the document ends or is malformed there.
+func (r *jsonReader) kindError(want error) {
+	switch r.peek() {
+	case '{', '[', '"', 't', 'f', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		r.fail(want)
+	default:
+		r.fail(errSyntax)
+	}
+}
+
+// null consumes a null and reports whether there was one.
+func (r *jsonReader) null() bool {
+	if r.peek() == 'n' {
+		r.literal("null")
+		return r.err == nil
+	}
+	return false
+}
+
+// kind is the JSON type of the next value, by its first byte: '{', '[',
+// '"', 't' or 'f' (boolean), 'n' (null), '0' (number); 0 otherwise.
+func (r *jsonReader) kind() byte {
+	switch c := r.peek(); c {
+	case '{', '[', '"', 'n':
+		return c
+	case 't', 'f':
+		return 't'
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return '0'
+	}
+	return 0
+}
+
+func (r *jsonReader) literal(lit string) {
+	if len(r.data)-r.pos < len(lit) || string(r.data[r.pos:r.pos+len(lit)]) != lit {
+		r.fail(errSyntax)
+		return
+	}
+	r.pos += len(lit)
+}
+
+// str reads a string (null reads as ""). It allocates the string.
+func (r *jsonReader) str() string {
+	if r.peek() == 'n' {
+		r.literal("null")
+		return ""
+	}
+	if r.peek() != '"' {
+		r.kindError(errWantString)
+		return ""
+	}
+	return string(r.stringBytes())
+}
+
+// strBytes reads a string without allocating: the bytes are the input's
+// own, or the reader's scratch buffer for a string with escapes, valid
+// until the next read. null reads as nil.
+func (r *jsonReader) strBytes() []byte {
+	if r.peek() == 'n' {
+		r.literal("null")
+		return nil
+	}
+	if r.peek() != '"' {
+		r.kindError(errWantString)
+		return nil
+	}
+	return r.stringBytes()
+}
+
+// stringBytes reads the string at pos (its opening quote). Most strings
+// have no escapes: their end is found with IndexByte, which is vectorised.
+func (r *jsonReader) stringBytes() []byte {
+	start := r.pos + 1
+	i := bytes.IndexByte(r.data[start:], '"')
+	if i < 0 {
+		r.fail(errSyntax)
+		return nil
+	}
+	seg := r.data[start : start+i]
+	if bytes.IndexByte(seg, '\\') < 0 {
+		r.pos = start + i + 1
+		return seg
+	}
+	return r.unescape(start)
+}
+
+func (r *jsonReader) unescape(start int) []byte {
+	out := r.scratch[:0]
+	d := r.data
+	i := start
+	for i < len(d) {
+		c := d[i]
+		switch {
+		case c == '"':
+			r.pos = i + 1
+			r.scratch = out
+			return out
+		case c != '\\':
+			j := i + 1
+			for j < len(d) && d[j] != '"' && d[j] != '\\' {
+				j++
+			}
+			out = append(out, d[i:j]...)
+			i = j
+			continue
+		}
+		if i+1 >= len(d) {
+			break
+		}
+		switch e := d[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			rr, ok := hex4(d, i+2)
+			if !ok {
+				r.fail(errSyntax)
+				return nil
+			}
+			i += 6
+			if utf16.IsSurrogate(rr) {
+				r2, ok2 := rune(-1), false
+				if i+1 < len(d) && d[i] == '\\' && d[i+1] == 'u' {
+					r2, ok2 = hex4(d, i+2)
+				}
+				if dec := utf16.DecodeRune(rr, r2); ok2 && dec != utf8.RuneError {
+					rr = dec
+					i += 6
+				} else {
+					rr = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, rr)
+			continue
+		default:
+			r.fail(errSyntax)
+			return nil
+		}
+		i += 2
+	}
+	r.fail(errSyntax)
+	return nil
+}
+
+func hex4(d []byte, i int) (rune, bool) {
+	if i+4 > len(d) {
+		return 0, false
+	}
+	var v rune
+	for _, c := range d[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | rune(c)
+	}
+	return v, true
+}
+
+// number reads a number's bytes, checking its grammar.
+func (r *jsonReader) number() []byte {
+	if r.kind() != '0' {
+		r.kindError(errWantNumber)
+		return nil
+	}
+	d, start := r.data, r.pos
+	p := r.pos
+	if d[p] == '-' {
+		p++
+	}
+	digits := func() bool {
+		s := p
+		for p < len(d) && d[p] >= '0' && d[p] <= '9' {
+			p++
+		}
+		return p > s
+	}
+	switch {
+	case p < len(d) && d[p] == '0':
+		p++
+	case !digits():
+		r.fail(errSyntax)
+		return nil
+	}
+	if p < len(d) && d[p] == '.' {
+		p++
+		if !digits() {
+			r.fail(errSyntax)
+			return nil
+		}
+	}
+	if p < len(d) && (d[p] == 'e' || d[p] == 'E') {
+		p++
+		if p < len(d) && (d[p] == '+' || d[p] == '-') {
+			p++
+		}
+		if !digits() {
+			r.fail(errSyntax)
+			return nil
+		}
+	}
+	r.pos = p
+	return d[start:p]
+}
+
+// int reads an integral number (1e3 and 2.0 included).
+func (r *jsonReader) int() int64 {
+	b := r.number()
+	if r.err != nil {
+		return 0
+	}
+	if len(b) < 19 {
+		var v int64
+		neg := b[0] == '-'
+		ds := b
+		if neg {
+			ds = b[1:]
+		}
+		plain := true
+		for _, c := range ds {
+			if c < '0' || c > '9' {
+				plain = false
+				break
+			}
+			v = v*10 + int64(c-'0')
+		}
+		if plain {
+			if neg {
+				v = -v
+			}
+			return v
+		}
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f != math.Trunc(f) || f > 1<<62 || f < -(1<<62) {
+		r.fail(errWantInt)
+		return 0
+	}
+	return int64(f)
+}
+
+func (r *jsonReader) float() float64 {
+	b := r.number()
+	if r.err != nil {
+		return 0
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		r.fail(errWantNumber)
+	}
+	return f
+}
+
+// floatPtr reads a number, or null as nil.
+func (r *jsonReader) floatPtr() *float64 {
+	if r.null() {
+		return nil
+	}
+	f := r.float()
+	return &f
+}
+
+func (r *jsonReader) boolean() bool {
+	switch r.peek() {
+	case 't':
+		r.literal("true")
+		return r.err == nil
+	case 'f':
+		r.literal("false")
+		return false
+	}
+	r.kindError(errWantBool)
+	return false
+}
+
+// skip reads past one value of any type, checking it.
+func (r *jsonReader) skip() {
+	switch r.peek() {
+	case '"':
+		r.skipString()
+	case '{':
+		if r.depth++; r.depth > maxDepth {
+			r.fail(errTooDeep)
+			return
+		}
+		r.pos++
+		for first := true; ; first = false {
+			if _, ok := r.member(first); !ok {
+				break
+			}
+			r.skip()
+		}
+		r.depth--
+	case '[':
+		if r.depth++; r.depth > maxDepth {
+			r.fail(errTooDeep)
+			return
+		}
+		r.pos++
+		for first := true; r.elem(first); first = false {
+			r.skip()
+		}
+		r.depth--
+	case 't':
+		r.literal("true")
+	case 'f':
+		r.literal("false")
+	case 'n':
+		r.literal("null")
+	default:
+		r.number()
+	}
+}
+
+// skipString reads past a string without unescaping it: a quote ends it
+// unless an odd number of backslashes precede it.
+func (r *jsonReader) skipString() {
+	d := r.data
+	p := r.pos + 1
+	for {
+		i := bytes.IndexByte(d[p:], '"')
+		if i < 0 {
+			r.fail(errSyntax)
+			return
+		}
+		q := p + i
+		n := 0
+		for j := q - 1; j >= p && d[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			if bytes.IndexByte(d[r.pos+1:q], '\\') >= 0 && !validEscapes(d[r.pos+1:q]) {
+				r.fail(errSyntax)
+				return
+			}
+			r.pos = q + 1
+			return
+		}
+		p = q + 1
+	}
+}
+
+// validEscapes checks the escapes of a string's contents.
+func validEscapes(s []byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(s) {
+			return false
+		}
+		switch s[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i++
+		case 'u':
+			if _, ok := hex4(s, i+2); !ok {
+				return false
+			}
+			i += 5
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// raw reads one value and returns its bytes, as they are in the input.
+func (r *jsonReader) raw() []byte {
+	r.peek()
+	start := r.pos
+	r.skip()
+	if r.err != nil {
+		return nil
+	}
+	return r.data[start:r.pos]
+}
+
+// fieldErr is the 400 for the reader's error at the field named by path.
+// An empty path names the whole body.
+func (r *jsonReader) fieldErr(path string) *Error {
+	if path == "" {
+		path = "body"
+	}
+	if r.err == nil {
+		return fieldError(path, "is not valid")
+	}
+	return fieldError(path, "%s", r.err.Error())
+}
+
+// appendFloat writes f as encoding/json does.
+func appendFloat(dst []byte, f float64) []byte {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return append(dst, '0')
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// 1e-07 is written 1e-7, as encoding/json does.
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+func appendInt(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }

@@ -996,9 +996,9 @@ func toolSchema(t *Tool) []byte {
 	return t.Schema
 }
 
-// customInput is a custom tool call's input as the arguments of the
+// wrapCustomInput is a custom tool call's input as the arguments of the
 // function it became: {"input": text}.
-func customInput(text string) string {
+func wrapCustomInput(text string) string {
 	b := append([]byte(`{"input":`), AppendString(nil, text)...)
 	return string(append(b, '}'))
 }
@@ -1130,7 +1130,7 @@ func (w *chatWriter) assistant(blocks []Block) {
 			w.b = append(w.b, `,"arguments":`...)
 			switch {
 			case blk.Custom:
-				w.b = AppendString(w.b, customInput(blk.Input))
+				w.b = AppendString(w.b, wrapCustomInput(blk.Input))
 			case blk.Input == "":
 				w.b = append(w.b, `"{}"`...)
 			default:
@@ -1691,7 +1691,7 @@ func encodeChatResponse(r *Response) []byte {
 			b = append(b, `,"arguments":`...)
 			switch {
 			case blk.Custom:
-				b = AppendString(b, customInput(blk.Input))
+				b = AppendString(b, wrapCustomInput(blk.Input))
 			case blk.Input == "":
 				b = append(b, `"{}"`...)
 			default:

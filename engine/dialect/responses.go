@@ -1127,17 +1127,17 @@ func (e *responsesEncoder) finish(it *respItem) string {
 		if it.rawInput || it.un.started() {
 			return ""
 		}
-		in := customInput(it.args)
+		in := unwrapCustomInput(it.args)
 		it.text.WriteString(in)
 		return in
 	}
 	return ""
 }
 
-// customInput reads a custom tool's input out of the function arguments
+// unwrapCustomInput reads a custom tool's input out of the function arguments
 // the upstream model wrote: {"input": "..."}, or any object with one
 // string, or whatever else it wrote, as is.
-func customInput(args []byte) string {
+func unwrapCustomInput(args []byte) string {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(args, &m) == nil {
 		var s string

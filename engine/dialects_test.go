@@ -1,0 +1,415 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// The dialects through the whole engine: a client of each dialect over
+// channels of each type, passthrough and translated, with the fakes of
+// each vendor below.
+
+// sendAs posts body to path with the headers a client of that dialect
+// sends (Messages: x-api-key and anthropic-version).
+func (h *harness) sendAs(path, body string, hdr ...string) (int, http.Header, string) {
+	h.t.Helper()
+	req, err := http.NewRequest("POST", h.base+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if strings.HasPrefix(path, "/v1/messages") {
+		req.Header.Set("X-Api-Key", testKey)
+		req.Header.Set("Anthropic-Version", "2023-06-01")
+	} else {
+		req.Header.Set("Authorization", "Bearer "+testKey)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp.StatusCode, resp.Header, b.String()
+}
+
+func messagesBody(model string, stream bool) string {
+	return fmt.Sprintf(`{"model":%q,"max_tokens":256,"messages":[{"role":"user","content":"hi"}],"stream":%v}`, model, stream)
+}
+
+func responsesBody(model string, stream bool) string {
+	return fmt.Sprintf(`{"model":%q,"input":"hi","stream":%v}`, model, stream)
+}
+
+// writeMessages answers as Anthropic does, whole.
+func writeMessages(w http.ResponseWriter, text string) {
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"id":"msg_01","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":%q}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":4,"output_tokens":6}}`, text)
+}
+
+// anthropicEvent writes one named event.
+func (s *sseWriter) event(name, payload string) {
+	fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", name, payload)
+	s.f.Flush()
+}
+
+// streamMessages streams text as Anthropic does, pieces as deltas; with
+// cut, the stream stops after that many deltas without an end.
+func streamMessages(w http.ResponseWriter, pieces []string, cut int) {
+	s := startSSE(w)
+	s.event("message_start", `{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":4,"output_tokens":1}}}`)
+	s.event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
+	s.event("ping", `{"type":"ping"}`)
+	for i, p := range pieces {
+		if cut > 0 && i == cut {
+			return
+		}
+		s.event("content_block_delta", fmt.Sprintf(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":%q}}`, p))
+	}
+	s.event("content_block_stop", `{"type":"content_block_stop","index":0}`)
+	s.event("message_delta", fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":%d}}`, len(pieces)))
+	s.event("message_stop", `{"type":"message_stop"}`)
+}
+
+// streamChat streams text as OpenAI does, with a usage chunk when asked;
+// with cut, it stops after that many pieces without a finish.
+func streamChat(w http.ResponseWriter, r *http.Request, pieces []string, cut int) {
+	s := startSSE(w)
+	s.data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`)
+	for i, p := range pieces {
+		if cut > 0 && i == cut {
+			return
+		}
+		s.data(fmt.Sprintf(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"content":%q},"finish_reason":null}]}`, p))
+	}
+	s.data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`)
+	if strings.Contains(string(mustBody(r)), `"include_usage":true`) {
+		s.data(fmt.Sprintf(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":%d,"total_tokens":%d}}`, len(pieces), 4+len(pieces)))
+	}
+	s.data("[DONE]")
+}
+
+func mustBody(r *http.Request) []byte {
+	b := make([]byte, r.ContentLength)
+	if r.ContentLength > 0 {
+		r.Body.Read(b)
+	}
+	return b
+}
+
+// namedEvents splits an SSE body into (event, data) pairs.
+func namedEvents(body string) [][2]string {
+	var out [][2]string
+	name := ""
+	for _, line := range strings.Split(body, "\n") {
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			out = append(out, [2]string{name, strings.TrimPrefix(line, "data: ")})
+			name = ""
+		}
+	}
+	return out
+}
+
+// textOf joins the text deltas of a stream in any dialect.
+func textOf(body string) string {
+	var b strings.Builder
+	for _, ev := range namedEvents(body) {
+		var d struct {
+			Type    string `json:"type"`
+			Delta   any    `json:"delta"`
+			Choices []struct {
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+		}
+		if json.Unmarshal([]byte(ev[1]), &d) != nil {
+			continue
+		}
+		switch {
+		case d.Type == "content_block_delta":
+			if m, ok := d.Delta.(map[string]any); ok && m["type"] == "text_delta" {
+				b.WriteString(m["text"].(string))
+			}
+		case d.Type == "response.output_text.delta":
+			b.WriteString(d.Delta.(string))
+		case len(d.Choices) > 0:
+			b.WriteString(d.Choices[0].Delta.Content)
+		}
+	}
+	return b.String()
+}
+
+func TestMessagesPassthroughToAnthropic(t *testing.T) {
+	var gotQuery, gotKey, gotVersion, gotBeta, gotAuth string
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		gotQuery, gotKey, gotVersion = r.URL.RawQuery, r.Header.Get("X-Api-Key"), r.Header.Get("Anthropic-Version")
+		gotBeta, gotAuth = r.Header.Get("Anthropic-Beta"), r.Header.Get("Authorization")
+		if r.URL.Path != "/v1/messages" {
+			http.NotFound(w, r)
+			return
+		}
+		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+			streamMessages(w, []string{"Hel", "lo"}, 0)
+			return
+		}
+		writeMessages(w, "Hello")
+	})
+	h := newHarness(t, nil)
+	h.addChannel(map[string]any{"url": u.v1(), "type": "anthropic", "api_key": "sk-ant-channel-0001", "model": "claude-real",
+		"headers": map[string]string{"X-Extra": "yes"}})
+
+	code, hdr, body := h.sendAs("/v1/messages?beta=true", messagesBody("default", false), "Anthropic-Beta", "x-1")
+	if code != 200 || !strings.Contains(body, `"text":"Hello"`) || hdr.Get("Content-Type") != "application/json" {
+		t.Fatalf("JSON: %d %s", code, body)
+	}
+	if gotQuery != "beta=true" || gotKey != "sk-ant-channel-0001" || gotVersion != "2023-06-01" || gotBeta != "x-1" || gotAuth != "" {
+		t.Errorf("upstream saw query %q key %q version %q beta %q auth %q", gotQuery, gotKey, gotVersion, gotBeta, gotAuth)
+	}
+	if b := string(u.lastBody()); !strings.Contains(b, `"model":"claude-real"`) || u.lastHeader().Get("X-Extra") != "yes" {
+		t.Errorf("override or extra header missing: %s %v", b, u.lastHeader())
+	}
+	code, hdr, body = h.sendAs("/v1/messages", messagesBody("default", true))
+	evs := namedEvents(body)
+	if code != 200 || hdr.Get("Content-Type") != "text/event-stream" || textOf(body) != "Hello" ||
+		evs[len(evs)-1][0] != "message_stop" || strings.Contains(body, "[DONE]") {
+		t.Fatalf("stream: %d %q", code, body)
+	}
+}
+
+func TestMessagesOverOpenAITranslated(t *testing.T) {
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer sk-openai-channel-01" {
+			http.Error(w, "wrong route", 400)
+			return
+		}
+		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+			streamChat(w, r, []string{"Hel", "lo"}, 0)
+			return
+		}
+		writeChat(w, "Hello")
+	})
+	h := newHarness(t, nil)
+	h.addChannel(map[string]any{"url": u.v1(), "api_key": "sk-openai-channel-01", "model": "gpt-real"})
+
+	code, _, body := h.sendAs("/v1/messages", messagesBody("default", false))
+	var msg struct {
+		ID      string `json:"id"`
+		Type    string `json:"type"`
+		Content []struct{ Type, Text string }
+		Usage   struct{ InputTokens, OutputTokens int } `json:"usage"`
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &msg) != nil || msg.Type != "message" || !strings.HasPrefix(msg.ID, "msg_") ||
+		len(msg.Content) != 1 || msg.Content[0].Text != "Hello" {
+		t.Fatalf("JSON: %d %s", code, body)
+	}
+	if b := string(u.lastBody()); !strings.Contains(b, `"model":"gpt-real"`) || !strings.Contains(b, `"messages"`) {
+		t.Errorf("upstream body %s", b)
+	}
+	code, _, body = h.sendAs("/v1/messages", messagesBody("default", true))
+	evs := namedEvents(body)
+	if code != 200 || textOf(body) != "Hello" || len(evs) == 0 || evs[0][0] != "message_start" || evs[len(evs)-1][0] != "message_stop" {
+		t.Fatalf("stream: %d %q", code, body)
+	}
+}
+
+func TestChatOverAnthropicTranslated(t *testing.T) {
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/messages" || r.Header.Get("X-Api-Key") != "sk-ant-channel-0001" {
+			http.Error(w, "wrong route", 400)
+			return
+		}
+		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+			streamMessages(w, []string{"Hel", "lo"}, 0)
+			return
+		}
+		writeMessages(w, "Hello")
+	})
+	h := newHarness(t, nil)
+	h.addChannel(map[string]any{"url": u.v1(), "type": "anthropic", "api_key": "sk-ant-channel-0001", "model": "claude-real"})
+	code, _, body := h.chat("default", false)
+	if code != 200 || !strings.Contains(body, `"chat.completion"`) || !strings.Contains(body, `"content":"Hello"`) {
+		t.Fatalf("JSON: %d %s", code, body)
+	}
+	code, _, body = h.chat("default", true)
+	evs := sseEvents(body)
+	if code != 200 || textOf(body) != "Hello" || evs[len(evs)-1] != "[DONE]" {
+		t.Fatalf("stream: %d %q", code, body)
+	}
+	// Embeddings have no Messages equivalent: the channel is skipped.
+	code, _, body = h.call("POST", "/v1/embeddings", `{"model":"default","input":"x"}`)
+	if code != 404 || !strings.Contains(body, "unsupported_route") {
+		t.Errorf("embeddings over an anthropic channel: %d %s", code, body)
+	}
+}
+
+func TestResponsesOverChatAndAnthropic(t *testing.T) {
+	chat := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+			streamChat(w, r, []string{"Hel", "lo"}, 0)
+			return
+		}
+		writeChat(w, "Hello")
+	})
+	ant := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+			streamMessages(w, []string{"Hel", "lo"}, 0)
+			return
+		}
+		writeMessages(w, "Hello")
+	})
+	for _, ch := range []map[string]any{{"url": chat.v1()}, {"url": ant.v1(), "type": "anthropic"}} {
+		h := newHarness(t, nil)
+		h.addChannel(ch)
+		code, _, body := h.sendAs("/v1/responses", responsesBody("default", false))
+		if code != 200 || !strings.Contains(body, `"object":"response"`) || !strings.Contains(body, `"status":"completed"`) ||
+			!strings.Contains(body, `"text":"Hello"`) {
+			t.Fatalf("%v JSON: %d %s", ch, code, body)
+		}
+		code, _, body = h.sendAs("/v1/responses", responsesBody("default", true))
+		evs := namedEvents(body)
+		if code != 200 || textOf(body) != "Hello" || evs[0][0] != "response.created" || evs[len(evs)-1][0] != "response.completed" {
+			t.Fatalf("%v stream: %d %q", ch, code, body)
+		}
+	}
+}
+
+func TestResponsesPassthroughEndsItsOwnWay(t *testing.T) {
+	cut := false
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/responses" {
+			http.NotFound(w, r)
+			return
+		}
+		s := startSSE(w)
+		s.event("response.created", `{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","output":[]}}`)
+		s.event("response.output_item.added", `{"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"id":"msg_1","type":"message","role":"assistant","status":"in_progress","content":[]}}`)
+		s.event("response.output_text.delta", `{"type":"response.output_text.delta","sequence_number":2,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi"}`)
+		if cut {
+			return
+		}
+		s.event("response.completed", `{"type":"response.completed","sequence_number":3,"response":{"id":"resp_1","object":"response","status":"completed","output":[],"usage":{"input_tokens":2,"output_tokens":1,"total_tokens":3}}}`)
+	})
+	h := newHarness(t, nil)
+	h.addChannel(map[string]any{"url": u.v1(), "responses": true})
+	code, _, body := h.sendAs("/v1/responses", responsesBody("default", true))
+	evs := namedEvents(body)
+	if code != 200 || strings.Contains(body, "[DONE]") || evs[len(evs)-1][0] != "response.completed" {
+		t.Fatalf("complete stream: %d %q", code, body)
+	}
+	cut = true
+	_, _, body = h.sendAs("/v1/responses", responsesBody("default", true))
+	evs = namedEvents(body)
+	if n := len(evs); n < 2 || evs[n-2][0] != "response.failed" || evs[n-1][0] != "error" || strings.Contains(body, `{"error":{`) {
+		t.Fatalf("broken stream must end with response.failed then error: %q", body)
+	}
+	if !strings.Contains(evs[len(evs)-1][1], `"sequence_number":4`) {
+		t.Errorf("the error event's sequence number: %s", evs[len(evs)-1][1])
+	}
+}
+
+func TestErrorsInTheClientsDialect(t *testing.T) {
+	h := newHarness(t, nil)
+	// No key: Anthropic's shape on /v1/messages, OpenAI's elsewhere.
+	for _, tc := range []struct{ path, want string }{
+		{"/v1/messages", `{"type":"error","error":{"type":"authentication_error"`},
+		{"/v1/responses", `{"error":{`},
+		{"/v1/chat/completions", `{"error":{`},
+	} {
+		req, _ := http.NewRequest("POST", h.base+tc.path, strings.NewReader(`{"model":"x"}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		n, _ := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		resp.Body.Close()
+		if resp.StatusCode != 401 || !strings.HasPrefix(b.String(), tc.want) {
+			t.Errorf("%s without a key: %d %s", tc.path, resp.StatusCode, b.String())
+		}
+	}
+	// A bad Messages body: 400 in Anthropic's shape naming the field,
+	// nothing sent upstream.
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "x") })
+	h.addChannel(map[string]any{"url": u.v1()})
+	code, _, body := h.sendAs("/v1/messages", `{"model":"default","max_tokens":10,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"nope","content":"x"}]}]}`)
+	if code != 400 || !strings.HasPrefix(body, `{"type":"error","error":{"type":"invalid_request_error"`) || !strings.Contains(body, "tool_use_id") {
+		t.Errorf("bad Messages body: %d %s", code, body)
+	}
+	code, _, body = h.sendAs("/v1/responses", `{"model":"default","input":"hi","previous_response_id":"resp_1"}`)
+	if code != 400 || !strings.Contains(body, `"param":"previous_response_id"`) {
+		t.Errorf("previous_response_id on a translated route: %d %s", code, body)
+	}
+	if u.hits.Load() != 0 {
+		t.Errorf("a refused request reached the upstream")
+	}
+}
+
+func TestFailoverAcrossChannelTypes(t *testing.T) {
+	bad := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(529)
+		fmt.Fprint(w, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
+	})
+	good := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+			streamChat(w, r, []string{"from ", "openai"}, 0)
+			return
+		}
+		writeChat(w, "from openai")
+	})
+	h := newHarness(t, nil)
+	h.addChannel(map[string]any{"url": bad.v1(), "type": "anthropic", "priority": 1, "max_retries": 0})
+	h.addChannel(map[string]any{"url": good.v1(), "priority": 2})
+	code, hdr, body := h.sendAs("/v1/messages", messagesBody("default", true))
+	if code != 200 || textOf(body) != "from openai" || len(attempts(hdr)) != 2 || !strings.HasSuffix(attempts(hdr)[0], "=http_529") {
+		t.Fatalf("failover anthropic → openai: %d %v %q", code, attempts(hdr), body)
+	}
+}
+
+func TestCountTokens(t *testing.T) {
+	ant := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/messages/count_tokens" {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"input_tokens":42}`)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	oai := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "x") })
+	h := newHarness(t, nil)
+	h.addChannel(map[string]any{"url": oai.v1(), "scheme_name": "plain"})
+	h.addChannel(map[string]any{"url": ant.v1(), "scheme_name": "mixed", "type": "anthropic", "priority": 2})
+	h.addChannel(map[string]any{"url": oai.v1(), "scheme_name": "mixed", "priority": 1})
+	body := `{"model":"mixed","messages":[{"role":"user","content":"count me"}]}`
+	if code, _, out := h.sendAs("/v1/messages/count_tokens", body); code != 200 || out != `{"input_tokens":42}` {
+		t.Errorf("count_tokens with an anthropic channel: %d %s", code, out)
+	}
+	body = strings.Replace(body, "mixed", "plain", 1)
+	code, hdr, out := h.sendAs("/v1/messages/count_tokens", body)
+	if code != 200 || hdr.Get("X-Catfish-Estimate") != "true" || !strings.HasPrefix(out, `{"input_tokens":`) {
+		t.Errorf("count_tokens without one: %d %v %s", code, hdr, out)
+	}
+	if oai.hits.Load() != 0 {
+		t.Errorf("an openai channel was asked to count tokens")
+	}
+}

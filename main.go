@@ -29,14 +29,9 @@ func run() int {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
 		return healthcheck()
 	}
-	dotenv, err := engine.ReadDotEnv(".env")
+	cfg, err := engine.Load(os.LookupEnv, ".env")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "catfish:", err)
-		return 2
-	}
-	cfg, err := engine.LoadConfig(engine.Lookup(dotenv))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "catfish: bad configuration:\n", err)
+		fmt.Fprintf(os.Stderr, "catfish: bad configuration:\n%v\n", err)
 		return 2
 	}
 	cfg.Version = version
@@ -58,12 +53,9 @@ func run() int {
 // exit 0 when GET /healthz on the configured port answers 200 within 3 s,
 // 1 otherwise.
 func healthcheck() int {
-	dotenv, err := engine.ReadDotEnv(".env")
+	cfg, err := engine.Load(os.LookupEnv, ".env")
 	if err == nil {
-		var cfg engine.Config
-		if cfg, err = engine.LoadConfig(engine.Lookup(dotenv)); err == nil {
-			err = engine.Healthcheck(context.Background(), cfg)
-		}
+		err = engine.Healthcheck(context.Background(), cfg)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "catfish healthcheck:", err)

@@ -1,9 +1,11 @@
 package main
 
-// Tests of start-up, against the built binary: where the admin key comes
+// Tests of the command line and of start-up, against the built binary:
+// what --help, --version and stray arguments do, where the admin key comes
 // from, and .env mistakes.
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,9 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"catfish/engine"
 )
 
 // runCatfish runs the binary in dir with exactly env (plus PATH) and the
@@ -54,6 +59,133 @@ func noData(t *testing.T, dir string, args []string) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(dir, "data")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("catfish %q created ./data (or Stat failed: %v)", args, err)
+	}
+}
+
+// `catfish --help` and `-h` started a real server on all interfaces and
+// created ./data. They print the usage, with every setting, and exit 0.
+func TestHelpPrintsUsageAndStartsNothing(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		t.Run(args[0], func(t *testing.T) {
+			dir := t.TempDir()
+			code, stdout, stderr := runCatfish(t, dir, nil, args...)
+			if code != 0 || stderr != "" {
+				t.Errorf("exit %d, stderr %q; want 0 and nothing", code, stderr)
+			}
+			for _, want := range []string{
+				"Usage: catfish [command]", "\n  version ", "\n  healthcheck ", "\n  help ",
+				"\n  ADMIN_KEY (default: generated)\n", "\n  FIRST_BYTE_TIMEOUT (default: 90)\n",
+				"\n  RETRY_AFTER_OPEN_MAX (default: 1h)\n", "\n  CONTINUATION (default: on)\n",
+				"\n  CLIENT_KEYS_ONLY (default: false)\n", "\n  HTTPS_PROXY (default: none)\n",
+				engine.SettingsHelp(),
+			} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("the usage lacks %q:\n%s", want, stdout)
+				}
+			}
+			if strings.Contains(stdout, "catfish listening") {
+				t.Errorf("catfish %q started a server:\n%s", args, stdout)
+			}
+			noData(t, dir, args)
+		})
+	}
+}
+
+// `catfish -v` started a server too. -v, --version and version print
+// "catfish <version>" and exit 0.
+func TestVersionFlagsPrintTheVersion(t *testing.T) {
+	for _, args := range [][]string{{"-v"}, {"--version"}, {"version"}} {
+		t.Run(args[0], func(t *testing.T) {
+			dir := t.TempDir()
+			code, stdout, stderr := runCatfish(t, dir, nil, args...)
+			if code != 0 || stderr != "" || !regexp.MustCompile(`^catfish \S+\n$`).MatchString(stdout) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 0, \"catfish <version>\\n\" and nothing", code, stdout, stderr)
+			}
+			noData(t, dir, args)
+		})
+	}
+}
+
+// Anything else on the command line is a mistake: the usage on stderr,
+// exit 2, no server, no ./data.
+func TestUnknownArgumentsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"--nope"}, {"-x"}, {"serve"}, {"--port=9000"}, {""},
+		{"version", "extra"}, {"--help", "me"}, {"healthcheck", "now"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			code, stdout, stderr := runCatfish(t, dir, []string{"ADMIN_KEY=" + binKey}, args...)
+			if code != 2 || stdout != "" || !strings.Contains(stderr, "Usage: catfish [command]") {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant 2, nothing, and the usage", code, stdout, stderr)
+			}
+			noData(t, dir, args)
+		})
+	}
+}
+
+func TestVersionFromBuildInfo(t *testing.T) {
+	settings := func(kv ...string) []debug.BuildSetting {
+		var s []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			s = append(s, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return s
+	}
+	const rev = "e4a82f5e9c368a5b8d292b431355a4602462f54f"
+	for _, tt := range []struct {
+		name string
+		info debug.BuildInfo
+		want string
+	}{
+		{"go install of a tag", debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}, Settings: settings("vcs.revision", rev)}, "v1.4.0"},
+		{"go build in a checkout (pseudo-version)", debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20261203034245-e4a82f5e9c36+dirty"}}, "v0.0.0-20261203034245-e4a82f5e9c36+dirty"},
+		{"devel with a clean commit", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: settings("vcs.revision", rev, "vcs.modified", "false")}, "e4a82f5e9c36"},
+		{"devel with changes", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: settings("vcs", "git", "vcs.revision", rev, "vcs.modified", "true")}, "e4a82f5e9c36-dirty"},
+		{"short revision", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: settings("vcs.revision", "abc")}, "abc"},
+		{"no version control", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: settings("-buildmode", "exe")}, "dev"},
+		{"nothing at all", debug.BuildInfo{}, "dev"},
+	} {
+		if got := versionFrom(&tt.info); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A plain `go build` printed "catfish dev" whatever it was built from:
+// the binary names what the toolchain recorded in it (go version -m), and
+// a stamped version wins.
+func TestVersionOfABuild(t *testing.T) {
+	bin := catfishBinary(t)
+	out, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatalf("go version -m: %v", err)
+	}
+	info := &debug.BuildInfo{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) >= 3 && f[0] == "mod":
+			info.Main.Version = f[2]
+		case len(f) >= 2 && f[0] == "build":
+			k, v, _ := strings.Cut(f[1], "=")
+			info.Settings = append(info.Settings, debug.BuildSetting{Key: k, Value: v})
+		}
+	}
+	_, stdout, _ := runCatfish(t, t.TempDir(), nil, "version")
+	if want := "catfish " + versionFrom(info) + "\n"; stdout != want {
+		t.Errorf("got %q, want %q (from go version -m:\n%s)", stdout, want, out)
+	}
+
+	stamped := filepath.Join(t.TempDir(), "catfish")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version=v9.8.7", "-o", stamped, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(stamped, "--version").Output(); err != nil || string(out) != "catfish v9.8.7\n" {
+		t.Errorf("stamped build: got %q, %v; want \"catfish v9.8.7\\n\"", out, err)
 	}
 }
 

@@ -2,7 +2,7 @@ package main
 
 // Tests of the command line and of start-up, against the built binary:
 // what --help, --version and stray arguments do, where the admin key comes
-// from, and .env mistakes.
+// from, .env mistakes, and `make run` ended with Ctrl-C.
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -430,5 +431,63 @@ func TestDotEnvUnknownNameWarns(t *testing.T) {
 		if !strings.Contains(out, "level=WARN msg="+logValue(want)) && !strings.Contains(out, want) {
 			t.Errorf("no warning %q:\n%s", want, out)
 		}
+	}
+}
+
+// `make run` ended with Ctrl-C printed "make: *** [Makefile:10: run]
+// Interrupt" (or "Error 1"): go run stood between make and the server.
+// Ctrl-C in a terminal sends SIGINT to the whole foreground process
+// group; here make runs in a group of its own and the test signals that
+// group. The server must stop cleanly, and make must not report an error.
+//
+// GNU make, having received SIGINT itself, still ends by re-raising it
+// (that is how a shell learns the user interrupted): the shell prints
+// nothing for it. So make's own status is 0 or "killed by SIGINT".
+func TestMakeRunStopsCleanlyOnInterrupt(t *testing.T) {
+	slowTest(t)
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	cmd := exec.Command("make", "--no-print-directory", "run")
+	cmd.Env = append(os.Environ(), "LISTEN=127.0.0.1:0", "DATA_DIR="+t.TempDir(), "ADMIN_KEY="+binKey, "LOG_FORMAT=text", "MAKEFLAGS=", "MAKELEVEL=")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	done := make(chan struct{})
+	go func() { err = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		if t.Failed() {
+			t.Logf("make run output:\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(3 * time.Minute) // make run builds first
+	for !listeningRE.MatchString(out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("make run not listening after 3 minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // what Ctrl-C does
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("make run still running 30 s after SIGINT")
+	}
+	output := out.String()
+	if strings.Contains(output, "make: ***") || strings.Contains(output, "make[") {
+		t.Errorf("make reported an error:\n%s", output)
+	}
+	if !strings.Contains(output, "msg=stopped") {
+		t.Errorf("the server did not stop cleanly:\n%s", output)
+	}
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT) {
+		t.Errorf("make run: %v, want exit 0 (or make re-raising SIGINT)", err)
 	}
 }

@@ -6,8 +6,11 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 .PHONY: run build test test-go deps test-e2e
 .PHONY: test-ship release
 
-run: ## run the server with the embedded defaults (data in ./data)
-	$(GO) run -trimpath -ldflags "$(LDFLAGS)" .
+# The server is built, then exec'd as make's own child (no `go run` in
+# between), so Ctrl-C reaches it directly and a clean stop is not reported
+# as a make error.
+run: build ## run the server with the embedded defaults (data in ./data)
+	exec ./catfish
 
 build: ## build ./catfish, statically linked
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o catfish .

@@ -138,9 +138,15 @@ func (b *Breaker) Success(a Admission) (closed bool) {
 	return false
 }
 
-// Failure records a failed attempt; openFor > 0 asks that the breaker stay
-// open at least that long (a 429 whose Retry-After is too long to wait for).
-// It reports whether this failure opened the breaker.
+// Failure records a failed attempt. It reports whether this failure opened
+// the breaker.
+//
+// openFor > 0 is a 429 whose Retry-After is too long to wait for: the
+// breaker opens at once, threshold or not, until exactly now+openFor, the
+// moment the upstream named, whether that is shorter or longer than the
+// cooldown (the caller caps openFor at RETRY_AFTER_OPEN_MAX). A failed
+// probe doubles the cooldown all the same, for the next open that has no
+// Retry-After.
 func (b *Breaker) Failure(now time.Time, a Admission, openFor time.Duration) (opened bool) {
 	if a.Gen != b.gen {
 		// Admitted before the breaker last moved: this failure says
@@ -176,9 +182,14 @@ func (b *Breaker) Release(a Admission) {
 // Reset closes the breaker by hand.
 func (b *Breaker) Reset() { b.close() }
 
+// open opens the breaker for the cooldown, or for openFor when it is set.
 func (b *Breaker) open(now time.Time, openFor time.Duration) {
 	b.state = Open
-	b.openUntil = now.Add(max(b.cooldown, openFor))
+	if openFor > 0 {
+		b.openUntil = now.Add(openFor)
+	} else {
+		b.openUntil = now.Add(b.cooldown)
+	}
 	b.probing = false
 	b.gen++
 }
@@ -199,15 +210,6 @@ type BreakerState struct {
 	Fails     int
 	OpenUntil time.Time
 	Cooldown  time.Duration
-}
-
-// StateAt reports the state as an observer at now sees it: an open breaker
-// whose cooldown has ended reads as half-open.
-func (b *Breaker) StateAt(now time.Time) State {
-	if b.state == Open && !now.Before(b.openUntil) {
-		return HalfOpen
-	}
-	return b.state
 }
 
 // Save returns the durable part of the breaker.

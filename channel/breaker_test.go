@@ -21,11 +21,11 @@ const (
 	opFailure           // Failure(at, slot, openFor); want "opened" if it must open, else ""
 	opRelease           // Release(slot)
 	opResetB            // Reset()
-	opState             // StateAt(at) == want
+	opState             // Save() has state want and, unless closed, OpenUntil at until
 )
 
 // step is one action on a breaker and what it must answer. After every
-// step but opState the test also checks StateAt(at) against state when
+// step but opState the test also checks Save().State against state when
 // state is not empty.
 type step struct {
 	at      time.Duration
@@ -34,7 +34,8 @@ type step struct {
 	openFor time.Duration
 	want    string
 	// until, for a refused admission: the wanted Admission.Until as an
-	// offset from t0 (checked when non-zero).
+	// offset from t0 (checked when non-zero); for opState: the wanted
+	// OpenUntil of an open or half-open breaker.
 	until time.Duration
 	state string
 }
@@ -83,13 +84,17 @@ func runSteps(t *testing.T, cfg BreakerConfig, steps []step) {
 		case opResetB:
 			b.Reset()
 		case opState:
-			if got := b.StateAt(now).String(); got != s.want {
-				t.Fatalf("step %d: StateAt(+%v): got %s, want %s", i, s.at, got, s.want)
+			saved := b.Save()
+			if got := saved.State.String(); got != s.want {
+				t.Fatalf("step %d: Save().State: got %s, want %s", i, got, s.want)
+			}
+			if saved.State != Closed && !saved.OpenUntil.Equal(at(s.until)) {
+				t.Fatalf("step %d: Save().OpenUntil: got +%v, want +%v", i, saved.OpenUntil.Sub(t0), s.until)
 			}
 		}
 		if s.op != opState && s.state != "" {
-			if got := b.StateAt(now).String(); got != s.state {
-				t.Fatalf("step %d: after op, StateAt(+%v): got %s, want %s", i, s.at, got, s.state)
+			if got := b.Save().State.String(); got != s.state {
+				t.Fatalf("step %d: after op, Save().State: got %s, want %s", i, got, s.state)
 			}
 		}
 	}
@@ -194,10 +199,10 @@ func TestBreaker(t *testing.T) {
 			name: "open turns half-open after the cooldown",
 			cfg:  defaultCfg,
 			steps: concat(openSteps(), []step{
-				{at: 10*s - time.Nanosecond, op: opState, want: "open"},
+				{at: 10*s - time.Nanosecond, op: opState, want: "open", until: 10 * s},
 				{at: 10*s - time.Nanosecond, op: opAdmit, slot: 0, want: "refused", until: 10 * s},
-				{at: 10 * s, op: opState, want: "half_open"},
 				{at: 10 * s, op: opAdmit, slot: 1, want: "probe", state: "half_open"},
+				{at: 10 * s, op: opState, want: "half_open", until: 10 * s},
 			}),
 		},
 		{
@@ -280,8 +285,8 @@ func TestBreaker(t *testing.T) {
 			steps: []step{
 				{op: opAdmit, slot: 0, want: "ok"},
 				{op: opFailure, slot: 0, want: "opened"},
-				{op: opState, want: "half_open"},
-				{op: opAdmit, slot: 1, want: "probe"},
+				{op: opState, want: "open", until: 0},
+				{op: opAdmit, slot: 1, want: "probe", state: "half_open"},
 				{op: opAdmit, slot: 2, want: "refused"},
 			},
 		},
@@ -297,17 +302,48 @@ func TestBreaker(t *testing.T) {
 			},
 		},
 		{
-			name: "429 Retry-After shorter than the cooldown opens for the cooldown",
+			name: "429 Retry-After shorter than the cooldown opens until exactly the Retry-After moment",
 			cfg:  defaultCfg,
 			steps: []step{
 				{op: opAdmit, slot: 0, want: "ok"},
 				{op: opFailure, slot: 0, openFor: 2 * s, want: "opened"},
-				{at: 2 * s, op: opAdmit, slot: 1, want: "refused", until: 10 * s},
-				{at: 10 * s, op: opAdmit, slot: 2, want: "probe"},
+				{at: 2*s - time.Nanosecond, op: opAdmit, slot: 1, want: "refused", until: 2 * s},
+				{at: 2 * s, op: opAdmit, slot: 2, want: "probe"},
 			},
 		},
 		{
-			name: "429 Retry-After on the probe re-opens for at least that long",
+			// The probe's example: a 12 s Retry-After under a 30 s cooldown
+			// kept the channel out for 30 s.
+			name: "429 Retry-After of 12s with a 30s cooldown keeps the channel out 12s, not 30s",
+			cfg:  BreakerConfig{Threshold: 3, Cooldown: 30 * s, MaxCooldown: 30 * s},
+			steps: []step{
+				{at: 5 * s, op: opAdmit, slot: 0, want: "ok"},
+				{at: 5 * s, op: opFailure, slot: 0, openFor: 12 * s, want: "opened", state: "open"},
+				{at: 17*s - time.Nanosecond, op: opAdmit, slot: 1, want: "refused", until: 17 * s},
+				{at: 17 * s, op: opAdmit, slot: 2, want: "probe"},
+				// A failed probe without Retry-After: the cooldown (30 s, capped)
+				// applies again.
+				{at: 17 * s, op: opFailure, slot: 2, want: "opened"},
+				{at: 47*s - time.Nanosecond, op: opAdmit, slot: 3, want: "refused", until: 47 * s},
+				{at: 47 * s, op: opAdmit, slot: 4, want: "probe"},
+			},
+		},
+		{
+			name: "429 Retry-After on the probe shorter than the doubled cooldown re-opens until then; the doubling still counts",
+			cfg:  defaultCfg, // 10s base, 30s cap
+			steps: concat(openSteps(), []step{
+				{at: 10 * s, op: opAdmit, slot: 0, want: "probe"},
+				{at: 10 * s, op: opFailure, slot: 0, openFor: 5 * s, want: "opened"},
+				{at: 15*s - time.Nanosecond, op: opAdmit, slot: 1, want: "refused", until: 15 * s},
+				{at: 15 * s, op: opAdmit, slot: 2, want: "probe"},
+				// Cooldown 20s after the first failed probe, 40s capped at 30s now.
+				{at: 15 * s, op: opFailure, slot: 2, want: "opened"},
+				{at: 45*s - time.Nanosecond, op: opAdmit, slot: 3, want: "refused", until: 45 * s},
+				{at: 45 * s, op: opAdmit, slot: 4, want: "probe"},
+			}),
+		},
+		{
+			name: "429 Retry-After on the probe longer than the cooldown re-opens until exactly then",
 			cfg:  defaultCfg,
 			steps: concat(openSteps(), []step{
 				{at: 10 * s, op: opAdmit, slot: 0, want: "probe"},
@@ -415,9 +451,13 @@ func TestBreaker(t *testing.T) {
 				{at: 10 * s, op: opFailure, slot: 0, want: "opened"}, // cooldown 20s
 				{at: 11 * s, op: opResetB},
 				{at: 11 * s, op: opAdmit, slot: 1, want: "ok"},
-				{at: 11 * s, op: opFailure, slot: 1, openFor: time.Nanosecond, want: "opened"},
-				{at: 21*s - time.Nanosecond, op: opAdmit, slot: 2, want: "refused", until: 21 * s},
-				{at: 21 * s, op: opAdmit, slot: 3, want: "probe"},
+				{at: 11 * s, op: opFailure, slot: 1},
+				{at: 11 * s, op: opAdmit, slot: 2, want: "ok"},
+				{at: 11 * s, op: opFailure, slot: 2},
+				{at: 11 * s, op: opAdmit, slot: 3, want: "ok"},
+				{at: 11 * s, op: opFailure, slot: 3, want: "opened"},
+				{at: 21*s - time.Nanosecond, op: opAdmit, slot: 4, want: "refused", until: 21 * s},
+				{at: 21 * s, op: opAdmit, slot: 5, want: "probe"},
 			}),
 		},
 	}
@@ -591,8 +631,8 @@ func TestBreakerRestoreMakesOldAdmissionsStale(t *testing.T) {
 	if closed := b.Success(old); closed {
 		t.Fatalf("Success of a pre-restore admission: got closed=true, want false")
 	}
-	if got := b.StateAt(at(time.Second)); got != Open {
-		t.Fatalf("got %s, want open", got)
+	if got := b.Save(); got.State != Open || !got.OpenUntil.Equal(at(time.Minute)) {
+		t.Fatalf("got %+v, want open until +1m", got)
 	}
 }
 
@@ -601,7 +641,7 @@ func TestBreakerConfigure(t *testing.T) {
 	t.Run("threshold 0 closes an open breaker", func(t *testing.T) {
 		b := openBreaker(t)
 		b.Configure(BreakerConfig{Threshold: 0, Cooldown: 10 * s, MaxCooldown: 30 * s})
-		if got := b.StateAt(at(1 * s)); got != Closed {
+		if got := b.Save().State; got != Closed {
 			t.Fatalf("got %s, want closed", got)
 		}
 		if a := b.Admit(at(1 * s)); !a.OK || a.Probe {
@@ -618,7 +658,7 @@ func TestBreakerConfigure(t *testing.T) {
 		if b.Failure(at(11*s), probe, 0) {
 			t.Fatalf("stale probe failure: got opened, want nothing")
 		}
-		if got := b.StateAt(at(11 * s)); got != Closed {
+		if got := b.Save().State; got != Closed {
 			t.Fatalf("got %s, want closed", got)
 		}
 	})

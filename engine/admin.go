@@ -2,13 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -142,69 +135,6 @@ func (e *Engine) commit(ctx context.Context, c state.Change) error {
 		if err := e.syncActor(context.WithoutCancel(ctx), id); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// ensureAdminKey generates an admin key on first start when none is
-// configured, and keeps it in DataDir so it survives restarts. It is
-// printed once, when generated.
-func (e *Engine) ensureAdminKey() error {
-	if e.cfg.AdminKey != "" {
-		return nil
-	}
-	path := filepath.Join(e.cfg.DataDir, "admin_key")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		key := strings.TrimSpace(string(b))
-		if key == "" {
-			return fmt.Errorf("%s is empty: delete it to generate a new key, or set ADMIN_KEY", path)
-		}
-		e.cfg.AdminKey = key
-		return nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read admin key: %w", err)
-	}
-	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	raw := make([]byte, 24)
-	rand.Read(raw)
-	key := "sk-catfish-" + base64.RawURLEncoding.EncodeToString(raw)
-	if err := writeFileSync(path, []byte(key+"\n"), 0o600); err != nil {
-		return fmt.Errorf("save admin key: %w", err)
-	}
-	e.cfg.AdminKey = key
-	e.log.Warn("ADMIN_KEY was not set: generated one and saved it in " + path + "; it is shown only this once")
-	fmt.Fprintf(e.logs.out, "\n    ADMIN_KEY=%s\n\n", key)
-	return nil
-}
-
-// writeFileSync writes a new file and syncs it and its directory.
-func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,11 @@ type Config struct {
 	// AdminKey guards /admin and /v1. Empty: generate one on first start and
 	// keep it in DataDir.
 	AdminKey string
+	// AdminKeySource says where AdminKey came from, for the start-up log
+	// (which never shows the key): "environment", ".env", "file <path>" or
+	// "generated file <path>". Empty: set by New; a key set in code shows
+	// as "configuration".
+	AdminKeySource string
 	// Addr is the listen address. Empty means ":8080".
 	Addr string
 	// DataDir holds the snapshot, the journal and a generated admin key.
@@ -50,8 +57,25 @@ type Config struct {
 	// RetryAfterMax is the longest Retry-After the proxy waits for on the
 	// same channel; longer ones open the breaker instead. Zero: 10 s.
 	RetryAfterMax time.Duration
+	// RetryAfterOpenMax caps how long a 429's Retry-After may keep a
+	// channel's breaker open (the breaker opens until the Retry-After
+	// moment, at most this long). Zero: 1 h.
+	RetryAfterOpenMax time.Duration
 	// BackoffBase is the first retry backoff (doubling, ±20 %). Zero: 0.5 s.
 	BackoffBase time.Duration
+
+	// Continuation turns mid-stream continuation on another channel on or
+	// off (SPEC section 11). Nil (unset): on.
+	Continuation *bool
+	// ContinueTimeout bounds one continuation. Zero: 60 s.
+	ContinueTimeout time.Duration
+	// MaxContinuations is how many continuations one request may use. Nil
+	// (unset): 1. Zero allows none.
+	MaxContinuations *int
+
+	// ClientKeysOnly makes /v1 refuse ADMIN_KEY and take client keys only.
+	// Zero (false): ADMIN_KEY works on /v1 too.
+	ClientKeysOnly bool
 
 	// BodyLimit is the largest accepted request body in bytes. Zero: 32 MiB.
 	BodyLimit int64
@@ -69,6 +93,77 @@ type Config struct {
 	CompactBytes int64
 	// Version is the build's version string, shown by --version and /healthz.
 	Version string
+
+	// Warnings are problems found while loading that do not stop start-up
+	// (an unknown name in .env); New logs them. Nil: none.
+	Warnings []string
+}
+
+// setting is one environment variable Catfish reads.
+type setting struct {
+	name string
+	def  string // the default as people read it: "90", "generated", "empty"
+	help string
+	// envOnly: read by the Go runtime from the process environment, not
+	// by LoadConfig, so a .env file cannot set it.
+	envOnly bool
+}
+
+// settings is the one list of Catfish's settings, in example.env's order:
+// `catfish --help` prints it, and tests hold LoadConfig, example.env and
+// the READMEs to the same names. Durations are seconds or Go durations.
+func settings() []setting {
+	return []setting{
+		{name: "ADMIN_KEY", def: "generated", help: "Key for the admin page, /admin and /v1. It also opens /admin/export, which holds every upstream key: keep it to yourself, do not hand it to apps. Set a long random secret (e.g. openssl rand -hex 24); one shorter than 16 characters draws a warning when listening on all interfaces. Empty: generated on first start, saved in DATA_DIR/admin_key, printed once in the log."},
+		{name: "PORT", def: "8080", help: "Port to listen on (with Docker Compose: the host port; the container always uses 8080)."},
+		{name: "HOST", def: "empty", help: "Interface to listen on; empty means all (0.0.0.0 and ::). Ignored by Docker Compose."},
+		{name: "LISTEN", def: "empty", help: "Full listen address (host:port), overriding HOST and PORT. Ignored by Docker Compose."},
+		{name: "DATA_DIR", def: "./data", help: "Folder for the snapshot, the journal and a generated admin key (Docker Compose: always /data)."},
+		{name: "DEFAULT_SCHEME", def: "empty", help: "Scheme for requests whose model names no scheme; empty means the first scheme by name."},
+		{name: "CONNECT_TIMEOUT", def: "10", help: "Upstream TCP connect plus TLS handshake limit."},
+		{name: "FIRST_BYTE_TIMEOUT", def: "90", help: "Default wait for an upstream's first byte (streams: first data event)."},
+		{name: "STREAM_IDLE_TIMEOUT", def: "90", help: "Longest silence inside an upstream response body."},
+		{name: "REQUEST_TIMEOUT", def: "0", help: "Limit on a whole client request, retries and failover included; 0 means no limit."},
+		{name: "SHUTDOWN_TIMEOUT", def: "30", help: "How long open requests and streams may finish after SIGTERM."},
+		{name: "BREAKER_THRESHOLD", def: "3", help: "Default consecutive failures that open a channel's breaker; 0 turns breakers off (0-1000)."},
+		{name: "BREAKER_COOLDOWN", def: "10", help: "Default time an opened breaker keeps a channel out."},
+		{name: "BREAKER_MAX_COOLDOWN", def: "30", help: "Cap on the cooldown, which doubles after each failed probe."},
+		{name: "RETRY_AFTER_MAX", def: "10", help: "Longest upstream Retry-After waited for on the same channel; a longer one on a 429 opens the channel's breaker until then."},
+		{name: "RETRY_AFTER_OPEN_MAX", def: "1h", help: "Cap on how long an upstream's 429 Retry-After may keep a channel's breaker open."},
+		{name: "MAX_RETRIES", def: "1", help: "Default retries on the same channel for transient errors (429, 5xx, reset) before failing over (0-10)."},
+		{name: "CONTINUATION", def: "on", help: "Mid-stream continuation: a stream that breaks after it started continues on the next channel, so the client gets one whole answer: on or off."},
+		{name: "CONTINUE_TIMEOUT", def: "60", help: "Limit on one continuation."},
+		{name: "MAX_CONTINUATIONS", def: "1", help: "Continuations one request may use (0-10)."},
+		{name: "CLIENT_KEYS_ONLY", def: "false", help: "Make /v1 refuse ADMIN_KEY and take client keys only: true or false."},
+		{name: "BODY_LIMIT", def: "32MiB", help: "Largest accepted request body: bytes or 32MiB, 512KiB, 1GiB."},
+		{name: "LOG_FORMAT", def: "text", help: "Log format: text or json."},
+		{name: "LOG_LINES", def: "500", help: "Log lines kept for the admin page (/admin/logs), 1-100000."},
+		{name: "METRICS_PUBLIC", def: "false", help: "Serve /metrics (Prometheus) without the admin key: true or false."},
+		{name: "TZ", def: "empty", help: "Time zone of day boundaries in statistics, e.g. Asia/Shanghai; empty means the system's (in Docker: UTC)."},
+		{name: "HTTPS_PROXY", def: "none", envOnly: true, help: "Outbound proxy for upstream requests (HTTP_PROXY and NO_PROXY work too), read from the real environment only, not from .env (Docker Compose passes .env in)."},
+	}
+}
+
+// SettingsHelp describes every setting with its default and meaning, for
+// `catfish --help`.
+func SettingsHelp() string {
+	var b strings.Builder
+	b.WriteString("Settings come from the environment, then from a .env file in the working\n" +
+		"directory; an empty value counts as unset. Durations are seconds (\"90\") or\n" +
+		"Go durations (\"1m30s\"). example.env lists them all.\n")
+	for _, s := range settings() {
+		fmt.Fprintf(&b, "\n  %s (default: %s)\n", s.name, s.def)
+		line := "     "
+		for _, w := range strings.Fields(s.help) {
+			if len(line)+1+len(w) > 79 && line != "     " {
+				b.WriteString(line + "\n")
+				line = "     "
+			}
+			line += " " + w
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }
 
 func (c *Config) setDefaults() {
@@ -90,12 +185,20 @@ func (c *Config) setDefaults() {
 	def(&c.BreakerCooldown, 10*time.Second)
 	def(&c.BreakerMaxCooldown, 30*time.Second)
 	def(&c.RetryAfterMax, 10*time.Second)
+	def(&c.RetryAfterOpenMax, time.Hour)
 	def(&c.BackoffBase, 500*time.Millisecond)
+	def(&c.ContinueTimeout, 60*time.Second)
 	if c.BreakerThreshold == nil {
 		c.BreakerThreshold = new(3)
 	}
 	if c.MaxRetries == nil {
 		c.MaxRetries = new(1)
+	}
+	if c.Continuation == nil {
+		c.Continuation = new(true)
+	}
+	if c.MaxContinuations == nil {
+		c.MaxContinuations = new(1)
 	}
 	if c.BodyLimit == 0 {
 		c.BodyLimit = 32 << 20
@@ -115,8 +218,9 @@ func (c *Config) setDefaults() {
 }
 
 // LoadConfig reads the configuration through lookup (os.LookupEnv in
-// production). Every malformed value is an error naming the variable:
-// a typo must not silently become a default.
+// production; Load adds the .env file). An unset or empty variable takes
+// its default. Every malformed value is an error naming the variable: a
+// typo must not silently become a default.
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	var c Config
 	var errs []error
@@ -143,7 +247,18 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 			*dst = &n
 		}
 	}
-	c.AdminKey = get("ADMIN_KEY")
+	boolean := func(name string, dst *bool) {
+		if v := get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, v))
+			}
+			*dst = b
+		}
+	}
+	if c.AdminKey = get("ADMIN_KEY"); c.AdminKey != "" {
+		c.AdminKeySource = "environment"
+	}
 	if p := get("PORT"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
@@ -166,8 +281,22 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	dur("BREAKER_COOLDOWN", &c.BreakerCooldown)
 	dur("BREAKER_MAX_COOLDOWN", &c.BreakerMaxCooldown)
 	dur("RETRY_AFTER_MAX", &c.RetryAfterMax)
+	dur("RETRY_AFTER_OPEN_MAX", &c.RetryAfterOpenMax)
 	intp("BREAKER_THRESHOLD", &c.BreakerThreshold, 0, 1000)
 	intp("MAX_RETRIES", &c.MaxRetries, 0, 10)
+	if v := get("CONTINUATION"); v != "" {
+		switch strings.ToLower(v) {
+		case "on", "true", "1":
+			c.Continuation = new(true)
+		case "off", "false", "0":
+			c.Continuation = new(false)
+		default:
+			errs = append(errs, fmt.Errorf("CONTINUATION=%q: want on or off", v))
+		}
+	}
+	dur("CONTINUE_TIMEOUT", &c.ContinueTimeout)
+	intp("MAX_CONTINUATIONS", &c.MaxContinuations, 0, 10)
+	boolean("CLIENT_KEYS_ONLY", &c.ClientKeysOnly)
 	if v := get("BODY_LIMIT"); v != "" {
 		n, err := parseSize(v)
 		if err != nil {
@@ -188,13 +317,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 		c.LogLines = n
 	}
-	if v := get("METRICS_PUBLIC"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("METRICS_PUBLIC=%q: want true or false", v))
-		}
-		c.MetricsPublic = b
-	}
+	boolean("METRICS_PUBLIC", &c.MetricsPublic)
 	if tz := get("TZ"); tz != "" {
 		loc, err := time.LoadLocation(strings.TrimPrefix(tz, ":"))
 		if err != nil {
@@ -245,11 +368,20 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// ReadDotEnv loads KEY=VALUE lines from path into a map, for variables the
-// environment does not already set. A missing file is not an error.
-// Lines may be blank, start with '#', or carry "export "; values may be
-// quoted with ' or ".
-func ReadDotEnv(path string) (map[string]string, error) {
+// DotEnv is a parsed .env file.
+type DotEnv struct {
+	Path   string
+	Values map[string]string // the last line of a name wins
+	lines  map[string]int    // the line each name was last set on
+}
+
+// ReadDotEnv reads KEY=VALUE lines from path. A missing file is not an
+// error: it gives nil, nil. Lines may be blank, start with '#', or carry
+// "export "; a value may be quoted with ' or " and followed by a
+// " # comment". A quote that is not closed, or text after the closing
+// quote, is an error naming path:line (never the value, which may be a
+// key).
+func ReadDotEnv(path string) (*DotEnv, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -258,7 +390,7 @@ func ReadDotEnv(path string) (map[string]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	out := map[string]string{}
+	d := &DotEnv{Path: path, Values: map[string]string{}, lines: map[string]int{}}
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -271,31 +403,156 @@ func ReadDotEnv(path string) (map[string]string, error) {
 		if !ok || k == "" {
 			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
 		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 1 && (v[0] == '"' || v[0] == '\'') {
-			// A quoted value ends at its closing quote; a comment may follow.
-			if end := strings.IndexByte(v[1:], v[0]); end >= 0 {
-				rest := strings.TrimSpace(v[end+2:])
-				if rest == "" || rest[0] == '#' {
-					v = v[1 : end+1]
-				}
-			}
-		} else if i := strings.Index(v, " #"); i >= 0 {
-			v = strings.TrimSpace(v[:i])
+		v, err := dotEnvValue(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %s: %w", path, n, k, err)
 		}
-		out[k] = v
+		d.Values[k], d.lines[k] = v, n
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
 }
 
-// Lookup returns a lookup function that prefers the real environment and
-// falls back to dotenv.
-func Lookup(dotenv map[string]string) func(string) (string, bool) {
+// dotEnvValue unquotes a .env value, or drops a trailing " # comment"
+// from an unquoted one.
+func dotEnvValue(v string) (string, error) {
+	if v == "" || (v[0] != '"' && v[0] != '\'') {
+		for i := 1; i < len(v); i++ {
+			if v[i] == '#' && (v[i-1] == ' ' || v[i-1] == '\t') {
+				return strings.TrimSpace(v[:i]), nil
+			}
+		}
+		return v, nil
+	}
+	end := strings.IndexByte(v[1:], v[0])
+	if end < 0 {
+		return "", fmt.Errorf("the %c quote is never closed", v[0])
+	}
+	if rest := strings.TrimSpace(v[end+2:]); rest != "" && rest[0] != '#' {
+		return "", errors.New(`text after the closing quote (a comment needs " #")`)
+	}
+	return v[1 : end+1], nil
+}
+
+// Load reads the configuration as catfish starts: getenv (os.LookupEnv)
+// first, then the .env file at dotEnvPath for what the environment does
+// not set. An empty variable counts as unset, in either place, so an
+// empty ADMIN_KEY= in the environment does not hide the .env file's key.
+// Unknown names in .env are warnings in Config.Warnings (people keep
+// other variables there); malformed lines and values are errors.
+func Load(getenv func(string) (string, bool), dotEnvPath string) (Config, error) {
+	d, err := ReadDotEnv(dotEnvPath)
+	if err != nil {
+		return Config{}, err
+	}
+	c, err := LoadConfig(d.lookup(getenv))
+	if err != nil {
+		return Config{}, err
+	}
+	if c.AdminKey != "" && d.from(getenv, "ADMIN_KEY") == ".env" {
+		c.AdminKeySource = ".env"
+	}
+	c.Warnings = d.warnings(getenv)
+	return c, nil
+}
+
+// lookup prefers a non-empty value in the environment and falls back to
+// the file (d may be nil: no file).
+func (d *DotEnv) lookup(getenv func(string) (string, bool)) func(string) (string, bool) {
 	return func(k string) (string, bool) {
-		if v, ok := os.LookupEnv(k); ok {
+		if v, ok := getenv(k); ok && strings.TrimSpace(v) != "" {
 			return v, true
 		}
-		v, ok := dotenv[k]
+		if d == nil {
+			return "", false
+		}
+		v, ok := d.Values[k]
 		return v, ok
 	}
+}
+
+// from says where lookup finds name: "environment", ".env" or "" (unset).
+func (d *DotEnv) from(getenv func(string) (string, bool), name string) string {
+	if v, ok := getenv(name); ok && strings.TrimSpace(v) != "" {
+		return "environment"
+	}
+	if d != nil && strings.TrimSpace(d.Values[name]) != "" {
+		return ".env"
+	}
+	return ""
+}
+
+// warnings lists the names in the file that Catfish does not read, in
+// line order, each with its path:line and the setting it is closest to.
+func (d *DotEnv) warnings(getenv func(string) (string, bool)) []string {
+	if d == nil {
+		return nil
+	}
+	known := map[string]setting{}
+	for _, s := range settings() {
+		known[s.name] = s
+	}
+	var out []string
+	for _, k := range slices.SortedFunc(maps.Keys(d.lines), func(a, b string) int { return d.lines[a] - d.lines[b] }) {
+		at := fmt.Sprintf("%s:%d", d.Path, d.lines[k])
+		if s, ok := known[k]; ok && !s.envOnly {
+			continue
+		}
+		switch strings.ToUpper(k) {
+		case "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY":
+			// net/http reads these from the process environment only.
+			if _, ok := getenv(k); !ok {
+				out = append(out, fmt.Sprintf("%s: %s in .env is not used: the upstream proxy is read from the real environment only (export it; Docker Compose passes .env in)", at, k))
+			}
+			continue
+		}
+		msg := fmt.Sprintf("%s: %s is not a catfish setting and is ignored", at, k)
+		if near, dist := closestSetting(k); dist <= 1+len(k)/5 {
+			msg += "; did you mean " + near + "?"
+		} else {
+			msg += " (catfish --help lists the settings)"
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// closestSetting is the setting name nearest to name (ignoring case) by
+// edit distance, adjacent transpositions counting as one edit.
+func closestSetting(name string) (string, int) {
+	best, bestDist := "", -1
+	for _, s := range settings() {
+		if d := editDistance(strings.ToUpper(name), s.name); bestDist < 0 || d < bestDist {
+			best, bestDist = s.name, d
+		}
+	}
+	return best, bestDist
+}
+
+// editDistance is the optimal string alignment distance between a and b.
+func editDistance(a, b string) int {
+	// d[i][j] is the distance between a[:i] and b[:j].
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }

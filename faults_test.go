@@ -236,6 +236,8 @@ func checkBroken(t *testing.T, body string, wantChunks int, wantReason string) {
 	}
 }
 
+// TestFaultStreamCut: with continuation off, a stream cut after commit
+// ends with an error event, and no other channel is asked.
 func TestFaultStreamCut(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -253,7 +255,7 @@ func TestFaultStreamCut(t *testing.T) {
 					sw.data(chunk(c, ""))
 				}
 				tc.end(w)
-			}, nil)
+			}, nil, "CONTINUATION=off")
 			code, h, body := s.chat("default", true)
 			if code != 200 {
 				t.Fatalf("status %d", code)
@@ -269,13 +271,15 @@ func TestFaultStreamCut(t *testing.T) {
 	}
 }
 
+// TestFaultStreamStall: with continuation off, a stall after commit ends
+// at the idle timeout with an error event.
 func TestFaultStreamStall(t *testing.T) {
 	s, _, fb, _, _ := pair(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		sw := startSSE(w)
 		sw.data(chunk("one", ""))
 		sw.data(chunk("two", ""))
 		sleepOrGone(r, 30*time.Second)
-	}, nil, "STREAM_IDLE_TIMEOUT=1")
+	}, nil, "STREAM_IDLE_TIMEOUT=1", "CONTINUATION=off")
 	start := time.Now()
 	code, _, body := s.chat("default", true)
 	took := time.Since(start)

@@ -21,13 +21,8 @@ const weakKeyLen = 16
 // configured one, else the one kept in DataDir/admin_key, else a new one
 // generated there and shown once. It logs where the key came from (never
 // the key) and warns about a short key on a server open to every
-// interface. New calls it first, with the logger ready, so the
-// configuration's own start-up warnings (Config.Warnings) are logged here
-// too.
+// interface.
 func (e *Engine) ensureAdminKey() error {
-	for _, w := range e.cfg.Warnings {
-		e.log.Warn(w)
-	}
 	switch {
 	case e.cfg.AdminKey == "":
 		if err := e.adminKeyFile(); err != nil {

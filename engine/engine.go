@@ -103,6 +103,9 @@ func New(cfg Config, logOut io.Writer) (*Engine, error) {
 	e.actx, e.stopActors = context.WithCancel(context.Background())
 	e.drain, e.stopDrain = context.WithCancel(context.Background())
 	e.transport = newTransport(cfg)
+	for _, w := range cfg.Warnings {
+		e.log.Warn(w) // the configuration's own: unknown .env names and the like
+	}
 	if err := e.ensureAdminKey(); err != nil {
 		return nil, err
 	}
@@ -114,11 +117,14 @@ func New(cfg Config, logOut io.Writer) (*Engine, error) {
 	e.stats = stats.NewRecorder(rec.Stats, cfg.LogLines)
 	e.flusher = state.NewFlusher(journal, e, cfg.CompactBytes, rec.Breakers, e.log)
 	e.proxy = proxy.New(proxy.Config{
-		IdleTimeout:    cfg.IdleTimeout,
-		RequestTimeout: cfg.RequestTimeout,
-		RetryAfterMax:  cfg.RetryAfterMax,
-		BackoffBase:    cfg.BackoffBase,
-		BodyLimit:      cfg.BodyLimit,
+		IdleTimeout:      cfg.IdleTimeout,
+		RequestTimeout:   cfg.RequestTimeout,
+		RetryAfterMax:    cfg.RetryAfterMax,
+		BackoffBase:      cfg.BackoffBase,
+		BodyLimit:        cfg.BodyLimit,
+		Continuation:     *cfg.Continuation,
+		ContinueTimeout:  cfg.ContinueTimeout,
+		MaxContinuations: *cfg.MaxContinuations,
 	}, e.router, e.transport, e.stats, e.log, e.drain)
 	return e, nil
 }

@@ -106,7 +106,7 @@ func TestStreamAfterCommit(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+			h := newHarness(t, func(c *Config) { c.IdleTimeout, c.Continuation = 300*time.Millisecond, new(false) })
 			ua := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { tc.a(startSSE(w), r) })
 			ub := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "B must not be used") })
 			a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})

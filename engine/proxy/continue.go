@@ -457,9 +457,10 @@ func (a *upstreamAnswer) resume(s *continued) result {
 	res := result{outcome: "continued", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
 		committed: true}
 	quiet := func(outcome string, err error) result {
-		// Nothing new reached the client: another channel may try.
+		// Nothing new reached the client: another channel may try. The
+		// error's text is not logged: an upstream's may echo its key.
 		x.p.log.Warn("continuation failed before relaying", "id", x.id, "channel", x.currentChannel(),
-			"outcome", outcome, "error", err)
+			"outcome", outcome, "kind", breakKind(err))
 		return result{outcome: outcome, status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext,
 			usage: s.usage()}
 	}

@@ -116,10 +116,11 @@ func (h *harness) exportRaw() string {
 // does not decode: it embeds channel.Settings, whose UnmarshalJSON would
 // take over the whole object.)
 type listed struct {
-	ID      string              `json:"id"`
-	APIKey  string              `json:"api_key"`
-	Name    string              `json:"name"`
-	Breaker channel.BreakerView `json:"breaker"`
+	ID              string              `json:"id"`
+	APIKey          string              `json:"api_key"`
+	Name            string              `json:"name"`
+	Breaker         channel.BreakerView `json:"breaker"`
+	PrefillRejected bool                `json:"prefill_rejected"`
 }
 
 // views is GET /admin/config by channel id.

@@ -454,8 +454,9 @@ func (a *upstreamAnswer) resume(s *continued) result {
 	out := sr.out[:0]
 	defer func() { sr.out = out[:0] }()
 	rc := http.NewResponseController(x.w)
-	res := result{outcome: "continued", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
-		committed: true}
+	// committed stays false: a continuation's channel is told its verdict
+	// when the attempt ends (there was no commit to tell it at).
+	res := result{outcome: "continued", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone}
 	quiet := func(outcome string, err error) result {
 		// Nothing new reached the client: another channel may try. The
 		// error's text is not logged: an upstream's may echo its key.
@@ -471,12 +472,12 @@ func (a *upstreamAnswer) resume(s *continued) result {
 		ev, err := sr.sse.Next()
 		if err != nil {
 			if x.ctx.Err() != nil {
-				return x.goneAfterCommit(res)
+				return a.goneDuringContinuation(res)
 			}
 			if errors.Is(err, io.EOF) {
 				if out, ferr := s.finish(out[:0]); ferr == nil {
 					if !a.write(rc, out) {
-						return x.goneAfterCommit(res)
+						return a.goneDuringContinuation(res)
 					}
 					break
 				} else if errors.Is(ferr, errDiverged) {
@@ -508,11 +509,19 @@ func (a *upstreamAnswer) resume(s *continued) result {
 			return a.brokenAgain(res, s, perr)
 		}
 		if !a.write(rc, out) {
-			return x.goneAfterCommit(res)
+			return a.goneDuringContinuation(res)
 		}
 	}
 	res.usage = s.usage()
 	x.cont = nil
+	return res
+}
+
+// goneDuringContinuation ends a continuation whose client left.
+func (a *upstreamAnswer) goneDuringContinuation(res result) result {
+	a.x.cont = nil
+	res = a.x.goneAfterCommit(res)
+	res.committed = false // the channel is told: neutral
 	return res
 }
 
@@ -523,7 +532,7 @@ func (a *upstreamAnswer) diverged(s *continued, rc *http.ResponseController) res
 	a.x.cont = nil
 	a.x.p.log.Warn("continuation diverged from the text already sent", "id", a.x.id, "channel", a.x.currentChannel())
 	return result{outcome: "continue_diverged", status: a.resp.StatusCode, verdict: channel.Neutral, next: stepDone,
-		committed: true, usage: s.usage()}
+		usage: s.usage()}
 }
 
 // brokenAgain is a continuation that broke after relaying text: it may be

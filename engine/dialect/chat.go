@@ -2117,7 +2117,11 @@ func (e *chatEncoder) start(ev *Event) {
 	}
 	h := e.head[:0]
 	h = append(h, `data: {"id":`...)
-	h = AppendString(h, chatID(ev.ID))
+	if ev.KeepID {
+		h = AppendString(h, ev.ID)
+	} else {
+		h = AppendString(h, chatID(ev.ID))
+	}
 	h = append(h, `,"object":"chat.completion.chunk","created":`...)
 	h = appendInt(h, created)
 	h = append(h, `,"model":`...)

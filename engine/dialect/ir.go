@@ -236,6 +236,10 @@ type Event struct {
 	ID      string // EvStart
 	Model   string // EvStart
 	Created int64  // EvStart
+	// KeepID (EvStart): the client already has this id from a stream
+	// that passed through; an encoder resuming that stream keeps it as
+	// it is instead of giving it its dialect's prefix.
+	KeepID bool
 
 	Stop         StopReason // EvStop
 	StopSequence string     // EvStop

@@ -2016,7 +2016,11 @@ func (e *messagesEncoder) Encode(dst []byte, ev *Event) []byte {
 		}
 		dst = appendMessagesFrame(dst, "message_start")
 		dst = append(dst, `,"message":{"id":`...)
-		dst = AppendString(dst, msgID(start.ID))
+		if start.KeepID {
+			dst = AppendString(dst, start.ID)
+		} else {
+			dst = AppendString(dst, msgID(start.ID))
+		}
 		dst = append(dst, `,"type":"message","role":"assistant","model":`...)
 		dst = AppendString(dst, start.Model)
 		dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)

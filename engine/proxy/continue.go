@@ -130,6 +130,9 @@ func (s *shadow) feed(name, data []byte) {
 		return
 	}
 	for i := range evs {
+		if evs[i].Kind == dialect.EvStart {
+			evs[i].KeepID = true // the client has the upstream's own id
+		}
 		s.tr.add(&evs[i])
 	}
 }

@@ -60,8 +60,8 @@ func TestLimiter(t *testing.T) {
 			{at: 2 * s}, // 80 < 100
 			{at: 3 * s, tokens: 50},
 			{at: 4 * s, want: RateLimited, wantWait: 57 * s}, // 130: the 80 of second 1 must expire (at 61 s)
-			{at: 61 * s},                                     // 50 left
-			{at: 63 * s},                                     // the 50 of second 3 expired too
+			{at: 61 * s}, // 50 left
+			{at: 63 * s}, // the 50 of second 3 expired too
 		}},
 		{"tpm: exactly at the limit is over it", Limits{TPM: 100}, 0, []step{
 			{at: 0, tokens: 100},

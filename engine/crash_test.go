@@ -393,12 +393,12 @@ func (m *crashModel) check(t *testing.T, p *proc, round int) {
 	if err != nil || code != 200 {
 		t.Fatalf("round %d: export: %d %v %s", round, code, err, body)
 	}
-	var doc map[string][]channel.Settings
-	if err := json.Unmarshal(body, &doc); err != nil {
+	var export state.Export
+	if err := json.Unmarshal(body, &export); err != nil {
 		t.Fatal(err)
 	}
 	observed := map[string]chanFields{}
-	for scheme, list := range doc {
+	for scheme, list := range export.Config {
 		for _, s := range list {
 			if s.Scheme != scheme {
 				t.Errorf("round %d: channel %s listed under %q says scheme %q", round, s.ID, scheme, s.Scheme)

@@ -145,3 +145,18 @@ func decode(field string, raw Opt, v any, want string) error {
 	}
 	return nil
 }
+
+// Fields names the fields p holds, for logs.
+func (p Patch) Fields() []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		raw  Opt
+	}{{"name", p.Name}, {"schemes", p.Schemes}, {"expires_at", p.ExpiresAt}, {"enabled", p.Enabled},
+		{"rpm", p.RPM}, {"tpm", p.TPM}, {"token_quota", p.TokenQuota}} {
+		if f.raw != nil {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}

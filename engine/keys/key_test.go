@@ -73,7 +73,7 @@ func TestNewKeyAndApplyPatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !k.Enabled || k.Schemes == nil || len(k.Schemes) != 0 || k.RPM != nil || k.ExpiresAt != nil || !k.CreatedAt.Equal(now.Truncate(time.Second)) {
+	if !k.Enabled || k.Schemes == nil || len(k.Schemes) != 0 || k.RPM != nil || k.ExpiresAt != nil || !k.CreatedAt.Equal(now) {
 		t.Fatalf("defaults: got %+v", k)
 	}
 	if k.Scope() != nil {

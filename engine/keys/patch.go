@@ -42,7 +42,7 @@ func NewKey(id, secret string, p Patch, now time.Time) (Key, error) {
 	if p.Name == nil {
 		return Key{}, &channel.FieldError{Field: "name", Msg: "is required"}
 	}
-	k := Key{ID: id, Enabled: true, CreatedAt: now.UTC().Truncate(time.Second)}.WithSecret(secret)
+	k := Key{ID: id, Enabled: true, CreatedAt: now.UTC().Round(0)}.WithSecret(secret)
 	if err := k.apply(p); err != nil {
 		return Key{}, err
 	}

@@ -130,12 +130,22 @@ func PlanKeyImport(d *Doc, incoming []keys.Key, merge bool) (KeyImport, Change, 
 			res.Removed++
 		}
 	}
-	list := make([]keys.Key, 0, len(final))
-	for i, k := range incoming {
-		if err := keyConflict(k, final); err != nil {
-			return KeyImport{}, Change{}, keyErr(i, k.ID, err)
+	// Names and hash prefixes must stay unique: each key is checked
+	// against the kept ones and those before it, so the error names the
+	// later of two.
+	checked := map[string]keys.Key{}
+	for id, k := range final {
+		if !seen[id] {
+			checked[id] = k
 		}
 	}
+	for i, k := range incoming {
+		if err := keyConflict(k, checked); err != nil {
+			return KeyImport{}, Change{}, keyErr(i, k.ID, err)
+		}
+		checked[k.ID] = k
+	}
+	list := make([]keys.Key, 0, len(final))
 	for _, k := range final {
 		list = append(list, k)
 	}

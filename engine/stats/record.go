@@ -15,6 +15,7 @@ type Record struct {
 	Path     string
 	Model    string
 	Scheme   string
+	Key      string // the client key's name; "admin" for ADMIN_KEY; "" when unknown
 	Stream   bool
 	Status   int
 	Outcome  string

@@ -44,10 +44,22 @@ type Keys struct {
 }
 
 type slot struct {
-	key     Key
-	limiter *Limiter // nil: the key has no limits
-	usage   Totals
-	dirty   bool // usage changed since the last take
+	key      Key
+	limiter  *Limiter // nil: the key has no limits
+	usage    Totals   // LastUsed is kept in lastUsed (no allocation per report)
+	lastUsed time.Time
+	dirty    bool // usage changed since the last take
+}
+
+// totals is the slot's usage as a copy the loop no longer touches.
+func (s *slot) totals() Totals {
+	t := s.usage
+	t.LastUsed = nil
+	if !s.lastUsed.IsZero() {
+		at := s.lastUsed
+		t.LastUsed = &at
+	}
+	return t
 }
 
 type admitReq struct {
@@ -168,9 +180,8 @@ func (k *Keys) onReport(r report) {
 	}
 	s.usage.PromptTokens += max(r.usage.Prompt, 0)
 	s.usage.CompletionTokens += max(r.usage.Completion, 0)
-	if s.usage.LastUsed == nil || r.at.After(*s.usage.LastUsed) {
-		at := r.at.UTC().Round(0)
-		s.usage.LastUsed = &at
+	if r.at.After(s.lastUsed) {
+		s.lastUsed = r.at.UTC().Round(0)
 	}
 	if s.limiter != nil {
 		s.limiter.Finish(r.at, r.usage.Tokens())
@@ -201,6 +212,9 @@ func (k *Keys) onSet(list []Key) {
 		s := k.slots[key.ID]
 		if s == nil {
 			s = &slot{usage: k.restored[key.ID]}
+			if at := s.usage.LastUsed; at != nil {
+				s.lastUsed = *at
+			}
 			k.slots[key.ID] = s
 		}
 		s.key = key
@@ -257,7 +271,7 @@ func (k *Keys) onQuery(q query) answer {
 	case qTakeFull:
 		full := make(map[string]Totals, len(k.slots))
 		for id, s := range k.slots {
-			full[id] = s.usage.clone()
+			full[id] = s.totals()
 		}
 		return answer{take: Take{Delta: k.takeDelta(), Full: full}}
 	}
@@ -265,7 +279,7 @@ func (k *Keys) onQuery(q query) answer {
 }
 
 func (k *Keys) view(s *slot, now time.Time) View {
-	v := NewView(s.key, s.usage, now)
+	v := NewView(s.key, s.totals(), now)
 	if s.limiter != nil {
 		req, tok := s.limiter.Minute(now)
 		v.Minute = &Minute{Requests: req, Tokens: tok}
@@ -283,7 +297,7 @@ func (k *Keys) takeDelta() map[string]Totals {
 		if s == nil || !s.dirty {
 			continue
 		}
-		out[id] = s.usage.clone()
+		out[id] = s.totals()
 		s.dirty = false
 	}
 	k.dirty = k.dirty[:0]

@@ -481,6 +481,13 @@ func TestImportOfAWholeExportIsOneRecord(t *testing.T) {
 	if !slices.Equal(types, []string{state.RecBatch}) {
 		t.Errorf("records written: %v, want one %s", types, state.RecBatch)
 	}
+	// Replayed after a crash, the batch rebuilds the same configuration.
+	want := n.exportRaw()
+	crashed := n.cfg
+	crashed.DataDir = copyDataDir(t, n.cfg.DataDir)
+	if got := startNode(t, crashed).exportRaw(); got != want {
+		t.Errorf("after replaying the batch:\n%s\nwant\n%s", got, want)
+	}
 }
 
 // readSnapshotState returns the "state" of dir's snapshot.

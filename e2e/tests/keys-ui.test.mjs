@@ -244,6 +244,22 @@ test('statistics and recent requests filter by key', async () => {
   clean(problems);
 });
 
+test('XSS canary: markup in a key name or scheme is shown as text', async () => {
+  const evil = '<img src=x onerror=window.__xss=1>';
+  const k = await cf.api('POST', '/admin/keys', { name: evil, schemes: ['<svg onload=window.__xss=2>'] });
+  const { page, problems } = await open();
+  await signIn(page);
+  const r = keyRow(page, k.id);
+  await r.waitFor();
+  assert.equal(await r.locator('.key-name').textContent(), evil);
+  await page.locator('.tab[data-tab=stats]').click();
+  await eventually(async () => assert.ok((await page.locator('#st-key option').allTextContents()).includes(evil)));
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  assert.equal(await page.locator('#app img:not(.logo), #app svg svg').count(), 0);
+  await cf.api('DELETE', `/admin/keys/${k.id}`);
+  clean(problems);
+});
+
 test('Chinese, phone width: the tab fits and reads in Chinese; screenshots', async () => {
   await mkdir(SHOTS, { recursive: true });
   await cf.api('POST', '/admin/keys', { name: '手机应用', schemes: ['main'], rpm: 30, tpm: 20000, token_quota: 500000, expires_at: '2030-06-01T00:00:00Z' });

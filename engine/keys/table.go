@@ -17,6 +17,7 @@ import (
 type table struct {
 	prefixes []uint64
 	entries  []entry
+	decoy    entry // what a token is compared with when there is no key: no secret hashes to all zeros
 }
 
 type entry struct {
@@ -25,10 +26,6 @@ type entry struct {
 	expires time.Time // zero: never
 	enabled bool
 }
-
-// decoy is what a token is compared with when the table is empty. No
-// secret hashes to all zeros.
-var decoy = entry{}
 
 func prefixOf(sum *[32]byte) uint64 { return binary.BigEndian.Uint64(sum[:8]) }
 
@@ -50,7 +47,7 @@ func newTable(entries []entry) *table {
 func (t *table) find(p uint64) *entry {
 	n := len(t.prefixes)
 	if n == 0 {
-		return &decoy
+		return &t.decoy
 	}
 	lo := 0
 	for n > 1 {

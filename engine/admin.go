@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -124,8 +125,16 @@ func (e *Engine) commit(ctx context.Context, c state.Change) error {
 	if err != nil {
 		return err
 	}
-	if c.Type == state.RecScheme || c.Type == state.RecSchemes {
+	types := c.Types()
+	if slices.Contains(types, state.RecScheme) || slices.Contains(types, state.RecSchemes) {
 		if err := e.router.SetAliases(context.WithoutCancel(ctx), e.doc.Aliases()); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(types, state.RecKeyPut) || slices.Contains(types, state.RecKeyDelete) || slices.Contains(types, state.RecKeysReplace) {
+		// Before the answer: a rotated or deleted secret is refused from
+		// the moment the admin hears it is done.
+		if err := e.keys.Set(context.WithoutCancel(ctx), e.doc.Keys()); err != nil {
 			return err
 		}
 	}

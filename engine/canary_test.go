@@ -17,7 +17,9 @@ import (
 // The canary-key test: distinctive keys go in (the admin key, which
 // clients also use, and the channels' upstream keys), everything is
 // exercised, and no output but /admin/export may show any of them: no log
-// line, API answer, header or metric.
+// line, API answer, header or metric. Client keys' secrets are made by
+// the server: each may show only in the answer that created (or rotated)
+// it, and its hash only in /admin/export.
 
 const canaryMark = "CANARY"
 
@@ -124,8 +126,9 @@ type canaryClient struct {
 	t       *testing.T
 	base    string
 	key     string
-	answers []string // "METHOD path → status", headers, body
-	proxied int64    // answers that went through the proxy (they carry a request id)
+	answers []string       // "METHOD path → status", headers, body
+	proxied int64          // answers that went through the proxy (they carry a request id)
+	shows   map[int]string // answer index → the one client key secret it may show
 }
 
 func (c *canaryClient) send(method, path, auth, body string) (int, http.Header, string) {
@@ -238,6 +241,10 @@ func canaryRun(t *testing.T, format string) {
 	c.do("POST", "/admin/import", `[{"priority":1,"url":"https://x.example/v1","api_key":"`+keys["A"]+"\x01"+`"}]`)
 	c.do("DELETE", "/admin/config/"+ids["reset"][1], "")
 
+	// Client keys: made, listed, changed, rotated, exported, imported,
+	// deleted, and sent where they do not belong.
+	clientSecrets := clientKeyTraffic(t, c, n)
+
 	// Let the recorder catch up, then read every view.
 	waitFor(t, 15*time.Second, "the recorder", func() bool {
 		var v stats.View
@@ -272,10 +279,15 @@ func canaryRun(t *testing.T, format string) {
 		t.Errorf("/admin/export holds the admin key")
 	}
 	secrets := []string{adminKey, keys["A"], keys["B"]}
-	check := func(what, text string) {
+	for _, s := range clientSecrets {
+		// The secret, its hash, and the hash's first 16 hex digits (what
+		// the server compares first).
+		secrets = append(secrets, s, keyhash(s), keyhash(s)[:16])
+	}
+	check := func(what, text, allowed string) {
 		t.Helper()
 		for _, k := range secrets {
-			if strings.Contains(text, k) {
+			if k != allowed && strings.Contains(text, k) {
 				t.Errorf("%s shows a key:\n%s", what, excerpt(text, k))
 				return
 			}
@@ -284,16 +296,16 @@ func canaryRun(t *testing.T, format string) {
 			t.Errorf("%s shows part of a key:\n%s", what, excerpt(text, canaryMark))
 		}
 	}
-	for _, a := range c.answers {
+	for i, a := range c.answers {
 		first, _, _ := strings.Cut(a, "\n")
-		check("answer to "+first, a)
+		check("answer to "+first, a, c.shows[i])
 	}
 	n.stop()
 	for i, line := range strings.Split(n.logs.String(), "\n") {
-		check(fmt.Sprintf("engine log line %d", i+1), line)
+		check(fmt.Sprintf("engine log line %d", i+1), line, "")
 	}
 	for i, line := range ringLines {
-		check(fmt.Sprintf("/admin/logs line %d", i+1), line)
+		check(fmt.Sprintf("/admin/logs line %d", i+1), line, "")
 	}
 	if len(ringLines) < 20 {
 		t.Errorf("only %d log lines: the traffic did not log much", len(ringLines))

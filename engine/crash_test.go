@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"catfish/channel"
+	"catfish/engine/keys"
 	"catfish/engine/state"
 	"catfish/engine/stats"
 )
@@ -393,12 +394,12 @@ func (m *crashModel) check(t *testing.T, p *proc, round int) {
 	if err != nil || code != 200 {
 		t.Fatalf("round %d: export: %d %v %s", round, code, err, body)
 	}
-	var doc map[string][]channel.Settings
-	if err := json.Unmarshal(body, &doc); err != nil {
+	var export state.Export
+	if err := json.Unmarshal(body, &export); err != nil {
 		t.Fatal(err)
 	}
 	observed := map[string]chanFields{}
-	for scheme, list := range doc {
+	for scheme, list := range export.Config {
 		for _, s := range list {
 			if s.Scheme != scheme {
 				t.Errorf("round %d: channel %s listed under %q says scheme %q", round, s.ID, scheme, s.Scheme)
@@ -689,4 +690,194 @@ func TestCrashDuringCompaction(t *testing.T) {
 	m, kinds := crashRun(t, l, rounds, killNearTick, crashUpstream(t))
 	t.Logf("%d rounds: %d acknowledged changes checked, %d unacknowledged at the kill; kills: %v",
 		rounds, m.acked.Load(), m.unknown.Load(), kinds)
+}
+
+// keyFields is what the client key crash test sets on a key and checks.
+type keyFields struct {
+	Name, Masked string
+	RPM          int64
+}
+
+func keyFieldsOf(v keys.View) keyFields {
+	f := keyFields{Name: v.Name, Masked: v.Key}
+	if v.RPM != nil {
+		f.RPM = *v.RPM
+	}
+	return f
+}
+
+// createdFields is keyFieldsOf for a create or rotate answer, whose "key"
+// is the whole secret.
+func createdFields(c keys.Created) keyFields {
+	f := keyFieldsOf(c.View)
+	f.Masked = keys.SecretPrefix + "…" + c.Key[len(c.Key)-4:]
+	return f
+}
+
+// TestCrashKeepsClientKeys kills an engine process (this test binary, as
+// in TestCrashDuringCompaction, compacting on every flush) at random
+// moments while client keys are created, changed, rotated and deleted,
+// and checks that every acknowledged change survives and nothing else
+// appears. (Key usage comes from /v1 traffic; its survival of a crash
+// within the one-second batch is TestClientKeysAndUsageSurviveRestart's
+// "crash" case.)
+func TestCrashKeepsClientKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test in -short mode")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	l := &launcher{t: t, argv: []string{exe, "-test.run=^$"}, env: []string{crashChildEnv + "=1", crashChildCompactEnv + "=1"},
+		dataDir: filepath.Join(tmp, "data"), workDir: t.TempDir()}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	acked := map[string]*keyFields{} // id → acknowledged state; nil: deleted
+	var checked, unknown int
+	p := l.start()
+	rounds := max(crashRounds(t, 12)/2, 1)
+	for round := range rounds {
+		type pend struct {
+			id   string     // "" for a create
+			want *keyFields // nil for a delete
+		}
+		var pending *pend
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		delay := killNearTick(p, rng) // rng is the worker's from here on
+		go func() {
+			defer close(done)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var live []string
+				for id, f := range acked {
+					if f != nil {
+						live = append(live, id)
+					}
+				}
+				slices.Sort(live)
+				name := fmt.Sprintf("r%d-%d", round, i)
+				switch r := rng.Float64(); {
+				case len(live) < 3 || r < 0.35:
+					rpm := int64(rng.IntN(100) + 1)
+					code, body, err := p.do("POST", "/admin/keys", map[string]any{"name": name, "rpm": rpm})
+					var c keys.Created
+					if err == nil && code == 200 && json.Unmarshal(body, &c) == nil {
+						f := createdFields(c)
+						acked[c.ID] = &f
+						continue
+					}
+					if err == nil {
+						t.Errorf("create: %d %s", code, body)
+					}
+					pending = &pend{want: &keyFields{Name: name, RPM: rpm}}
+					return
+				case r < 0.65:
+					id := live[rng.IntN(len(live))]
+					want := keyFields{Name: name, Masked: acked[id].Masked, RPM: int64(rng.IntN(100) + 1)}
+					code, body, err := p.do("PUT", "/admin/keys/"+id, map[string]any{"name": want.Name, "rpm": want.RPM})
+					if err == nil && code == 200 {
+						acked[id] = &want
+						continue
+					}
+					if err == nil {
+						t.Errorf("update: %d %s", code, body)
+					}
+					pending = &pend{id: id, want: &want}
+					return
+				case r < 0.85:
+					id := live[rng.IntN(len(live))]
+					code, body, err := p.do("POST", "/admin/keys/"+id+"/rotate", nil)
+					var c keys.Created
+					if err == nil && code == 200 && json.Unmarshal(body, &c) == nil {
+						f := createdFields(c)
+						acked[id] = &f
+						continue
+					}
+					if err == nil {
+						t.Errorf("rotate: %d %s", code, body)
+					}
+					want := *acked[id]
+					want.Masked = "" // some new secret, or the old one
+					pending = &pend{id: id, want: &want}
+					return
+				default:
+					id := live[rng.IntN(len(live))]
+					code, body, err := p.do("DELETE", "/admin/keys/"+id, nil)
+					if err == nil && code == 204 {
+						acked[id] = nil
+						continue
+					}
+					if err == nil {
+						t.Errorf("delete: %d %s", code, body)
+					}
+					pending = &pend{id: id}
+					return
+				}
+			}
+		}()
+		time.Sleep(delay)
+		p.kill(t)
+		close(stop)
+		<-done
+		p = l.start()
+
+		code, body, err := p.do("GET", "/admin/keys", nil)
+		if err != nil || code != 200 {
+			t.Fatalf("round %d: list: %d %v", round, code, err)
+		}
+		var list []keys.View
+		json.Unmarshal(body, &list)
+		observed := map[string]keyFields{}
+		for _, v := range list {
+			observed[v.ID] = keyFieldsOf(v)
+		}
+		for id, want := range acked {
+			got, ok := observed[id]
+			match := (want == nil && !ok) || (want != nil && ok && got == *want)
+			if !match && pending != nil && pending.id == id {
+				switch w := pending.want; {
+				case w == nil:
+					match = !ok
+				case w.Masked == "": // rotation: any secret, the rest as before
+					match = ok && got.Name == w.Name && got.RPM == w.RPM
+				default:
+					match = ok && got == *w
+				}
+				unknown++
+			}
+			if !match {
+				t.Errorf("round %d: key %s is %+v (there: %v); acknowledged: %+v", round, id, got, ok, want)
+			}
+			if ok {
+				f := got
+				acked[id] = &f
+			} else {
+				acked[id] = nil
+			}
+			checked++
+		}
+		for id, got := range observed {
+			if _, known := acked[id]; known {
+				continue
+			}
+			if pending == nil || pending.id != "" || got.Name != pending.want.Name || got.RPM != pending.want.RPM {
+				t.Errorf("round %d: key %s %+v appeared that no acknowledged request made", round, id, got)
+			}
+			f := got
+			acked[id] = &f
+			unknown++
+		}
+		if t.Failed() {
+			t.Logf("round %d: process output:\n%s", round, p.out.String())
+			t.FailNow()
+		}
+	}
+	p.kill(t)
+	t.Logf("%d rounds: %d key states checked, %d changes unacknowledged at the kill", rounds, checked, unknown)
 }

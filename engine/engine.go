@@ -4,8 +4,8 @@
 // and stops them. It also holds the admin operations, which coordinate
 // the configuration document with the actors.
 //
-// Concurrency: the scheme router, every channel, and the statistics
-// recorder are actors. A client request runs in its own goroutine (see
+// Concurrency: the scheme router, every channel, the statistics
+// recorder and the client keys are actors. A client request runs in its own goroutine (see
 // engine/proxy). Admin changes are serialised by the admin gate (a
 // one-slot semaphore): its holder alone reads and writes the
 // configuration document and starts, updates and stops channel actors.
@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"catfish/channel"
+	"catfish/engine/keys"
 	"catfish/engine/proxy"
 	"catfish/engine/state"
 	"catfish/engine/stats"
@@ -46,6 +47,7 @@ type Engine struct {
 	defaults  channel.Defaults
 	proxy     *proxy.Proxy
 	stats     *stats.Recorder
+	keys      *keys.Keys
 	journal   *state.Journal
 	flusher   *state.Flusher
 
@@ -115,6 +117,7 @@ func New(cfg Config, logOut io.Writer) (*Engine, error) {
 	}
 	e.journal, e.doc, e.restore = journal, rec.Doc, rec.Breakers
 	e.stats = stats.NewRecorder(rec.Stats, cfg.LogLines)
+	e.keys = keys.New(rec.KeyUsage)
 	e.flusher = state.NewFlusher(journal, e, cfg.CompactBytes, rec.Breakers, e.log)
 	e.proxy = proxy.New(proxy.Config{
 		IdleTimeout:      cfg.IdleTimeout,
@@ -172,6 +175,7 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 	var loops errgroup.Group // the long-lived actors; they end with actx
 	loops.Go(func() error { return e.router.Run(e.actx) })
 	loops.Go(func() error { e.stats.Run(e.actx); return nil })
+	loops.Go(func() error { e.keys.Run(e.actx); return nil })
 	defer func() {
 		e.stopActors()
 		e.actorsWG.Wait()
@@ -278,6 +282,9 @@ func (e *Engine) start(ctx context.Context) (int, error) {
 		}
 	}
 	if err := e.router.SetAliases(ctx, e.doc.Aliases()); err != nil {
+		return 0, err
+	}
+	if err := e.keys.Set(ctx, e.doc.Keys()); err != nil {
 		return 0, err
 	}
 	return len(all), nil

@@ -3,6 +3,8 @@ package engine
 import (
 	"cmp"
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"catfish/channel"
@@ -64,22 +66,30 @@ func (e *Engine) TestChannel(ctx context.Context, id, model string) (channel.Tes
 	return res, nil
 }
 
-// Export returns the whole configuration with keys, in the original's
-// config.json layout (scheme → channels), which Import takes back.
-func (e *Engine) Export(ctx context.Context) (map[string][]channel.Settings, error) {
+// Export returns the whole configuration: channels with their upstream
+// keys, by scheme in creation order; scheme settings; client keys as
+// hashes (never secrets). Import takes it back.
+func (e *Engine) Export(ctx context.Context) (state.Export, error) {
 	if err := e.lock(ctx); err != nil {
-		return nil, err
+		return state.Export{}, err
 	}
 	defer e.unlock()
-	return e.doc.SchemesInOrder(), nil
+	return e.doc.Export(), nil
 }
 
-// Import replaces the configuration with doc (a Catfish export or
-// catfishAPIAgg's config.json), or with merge adds and updates channels by
-// id and keeps the rest. The whole document is checked first; one bad
-// channel rejects it all and nothing changes.
+// Import replaces the configuration with doc (a Catfish export, its
+// older bare scheme map, or catfishAPIAgg's config.json), or with merge
+// adds and updates channels (and client keys) by id and keeps the rest.
+// Scheme settings and client keys change only when the document has
+// them. The whole document is checked first; one bad channel or key
+// rejects it all and nothing changes; what it changes is one journal
+// record.
 func (e *Engine) Import(ctx context.Context, doc []byte, dryRun, merge bool) (state.ImportResult, error) {
-	incoming, err := state.ParseOriginalConfig(doc)
+	parts, err := state.ParseImport(doc)
+	if err != nil {
+		return state.ImportResult{}, err
+	}
+	incoming, err := state.ParseOriginalConfig(parts.Config)
 	if err != nil {
 		return state.ImportResult{}, &channel.FieldError{Field: "body", Msg: err.Error()}
 	}
@@ -91,17 +101,53 @@ func (e *Engine) Import(ctx context.Context, doc []byte, dryRun, merge bool) (st
 	if err != nil {
 		return state.ImportResult{}, err
 	}
-	plan.Result.DryRun = dryRun
-	if dryRun {
-		return plan.Result, nil
+	change, res, err := e.planExtras(parts, plan, merge)
+	if err != nil {
+		return state.ImportResult{}, err
 	}
-	if err := e.commit(ctx, plan.Change); err != nil {
+	res.DryRun = dryRun
+	if dryRun {
+		return res, nil
+	}
+	if err := e.commit(ctx, change); err != nil {
 		return state.ImportResult{}, err
 	}
 	for _, id := range plan.Removed {
 		e.stats.Forget(context.WithoutCancel(ctx), id)
 	}
-	res := plan.Result
-	e.log.Info("configuration imported", "mode", res.Mode, "added", res.Added, "updated", res.Updated, "removed", res.Removed)
+	attrs := []any{"mode", res.Mode, "added", res.Added, "updated", res.Updated, "removed", res.Removed}
+	if res.Keys != nil {
+		attrs = append(attrs, "client_keys", res.Keys.Keys, "client_keys_removed", res.Keys.Removed)
+	}
+	e.log.Info("configuration imported", attrs...)
 	return res, nil
+}
+
+// planExtras adds a versioned export's scheme settings and client keys
+// to the channel import: one batch record, so a crash leaves all or
+// nothing. The caller holds the gate.
+func (e *Engine) planExtras(parts state.Parsed, plan state.Import, merge bool) (state.Change, state.ImportResult, error) {
+	res := plan.Result
+	if parts.Schemes == nil && parts.Keys == nil {
+		return plan.Change, res, nil
+	}
+	changes := []state.Change{plan.Change}
+	if parts.Schemes != nil {
+		if merge {
+			for _, name := range slices.Sorted(maps.Keys(parts.Schemes)) {
+				changes = append(changes, state.PutScheme(name, parts.Schemes[name]))
+			}
+		} else {
+			changes = append(changes, state.ReplaceSchemes(parts.Schemes))
+		}
+	}
+	if parts.Keys != nil {
+		ki, c, err := state.PlanKeyImport(e.doc, *parts.Keys, merge)
+		if err != nil {
+			return state.Change{}, state.ImportResult{}, err
+		}
+		res.Keys = &ki
+		changes = append(changes, c)
+	}
+	return state.Batch(changes...), res, nil
 }

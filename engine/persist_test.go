@@ -94,12 +94,15 @@ func (h *harness) getJSON(path string, v any) {
 	}
 }
 
-// export is GET /admin/export: every channel with its key.
+// export is the channels of GET /admin/export, each with its key.
 func (h *harness) export() map[string][]channel.Settings {
 	h.t.Helper()
-	var doc map[string][]channel.Settings
+	var doc state.Export
 	h.getJSON("/admin/export", &doc)
-	return doc
+	if doc.Version != state.ExportVersion {
+		h.t.Fatalf("GET /admin/export: version %d, want %d", doc.Version, state.ExportVersion)
+	}
+	return doc.Config
 }
 
 // exportRaw is GET /admin/export as bytes.

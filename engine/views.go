@@ -7,6 +7,7 @@ import (
 
 	"catfish/channel"
 	"catfish/engine/dialect"
+	"catfish/engine/keys"
 	"catfish/engine/state"
 	"catfish/engine/stats"
 )
@@ -63,6 +64,15 @@ func (e *Engine) Breakers(ctx context.Context) (map[string]channel.Health, error
 func (e *Engine) TakeStats(ctx context.Context, full bool) (stats.Take, error) {
 	return e.stats.Take(ctx, full)
 }
+
+// TakeKeyUsage hands the flusher the client keys' usage to journal.
+func (e *Engine) TakeKeyUsage(ctx context.Context, full bool) (keys.Take, error) {
+	return e.keys.Take(ctx, full)
+}
+
+// ClientKeys is the client keys actor: the /v1 seam authenticates and
+// admits requests with it.
+func (e *Engine) ClientKeys() *keys.Keys { return e.keys }
 
 // Frozen runs f under the admin gate with the configuration document.
 func (e *Engine) Frozen(ctx context.Context, f func(*state.Doc) error) error {

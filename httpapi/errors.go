@@ -8,6 +8,7 @@ import (
 
 	"catfish/channel"
 	"catfish/engine/dialect"
+	"catfish/engine/keys"
 	"catfish/scheme"
 )
 
@@ -27,11 +28,13 @@ func toAPIError(err error) *dialect.Error {
 			Message: "We could not parse the JSON body of your request: " + se.Error()}
 	case errors.Is(err, channel.ErrNotFound):
 		return dialect.Errorf(http.StatusNotFound, "invalid_request_error", "not_found", "no channel with that id")
+	case errors.Is(err, keys.ErrNotFound):
+		return dialect.Errorf(http.StatusNotFound, "invalid_request_error", "not_found", "no client key with that id")
 	case errors.Is(err, scheme.ErrNotFound):
 		return dialect.Errorf(http.StatusNotFound, "invalid_request_error", "not_found", "no scheme of that name has channels or settings")
 	case errors.Is(err, scheme.ErrNoScheme):
 		return dialect.Errorf(http.StatusServiceUnavailable, "upstream_error", "no_channels", "no channel is configured: add one on the admin page or with POST /admin/config")
-	case errors.Is(err, channel.ErrStopped), errors.Is(err, scheme.ErrStopped):
+	case errors.Is(err, channel.ErrStopped), errors.Is(err, scheme.ErrStopped), errors.Is(err, keys.ErrStopped):
 		return dialect.Errorf(http.StatusServiceUnavailable, "server_error", "shutting_down", "the server is shutting down")
 	case errors.Is(err, context.Canceled):
 		return dialect.Errorf(dialect.StatusClientClosed, "client_closed", "client_closed", "client closed the request")

@@ -23,6 +23,7 @@ import (
 
 	"catfish/channel"
 	"catfish/engine/dialect"
+	"catfish/engine/keys"
 	"catfish/engine/state"
 	"catfish/engine/stats"
 	"catfish/scheme"
@@ -55,8 +56,9 @@ type Admin interface {
 	Requests(ctx context.Context) ([]stats.Recent, error)
 	// Logs returns the newest log lines, oldest first.
 	Logs(ctx context.Context) ([]string, error)
-	// Export returns the whole configuration, keys included.
-	Export(ctx context.Context) (map[string][]channel.Settings, error)
+	// Export returns the whole configuration: channels with their
+	// upstream keys, scheme settings, client keys as hashes.
+	Export(ctx context.Context) (state.Export, error)
 	// Import replaces (or with merge, upserts) the configuration from a
 	// Catfish export or catfishAPIAgg's config.json. dryRun only checks.
 	Import(ctx context.Context, doc []byte, dryRun, merge bool) (state.ImportResult, error)
@@ -70,6 +72,18 @@ type Admin interface {
 	PutScheme(ctx context.Context, name string, s scheme.Settings) (scheme.Listing, error)
 	// PutSchemes replaces every scheme's settings.
 	PutSchemes(ctx context.Context, all map[string]scheme.Settings) ([]scheme.Listing, error)
+	// ListKeys lists the client keys, masked, with usage and limits.
+	ListKeys(ctx context.Context) ([]keys.View, error)
+	// GetKey shows one client key.
+	GetKey(ctx context.Context, id string) (keys.View, error)
+	// CreateKey makes a client key; the answer holds its secret, once.
+	CreateKey(ctx context.Context, p keys.Patch) (keys.Created, error)
+	// UpdateKey changes the fields p holds.
+	UpdateKey(ctx context.Context, id string, p keys.Patch) (keys.View, error)
+	// DeleteKey removes a client key.
+	DeleteKey(ctx context.Context, id string) error
+	// RotateKey gives a client key a new secret, shown once.
+	RotateKey(ctx context.Context, id string) (keys.Created, error)
 }
 
 // Options configure a Server.
@@ -131,6 +145,12 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /admin/schemes", s.adm(s.putSchemes))
 	m.HandleFunc("GET /admin/schemes/{name}", s.adm(s.getScheme))
 	m.HandleFunc("PUT /admin/schemes/{name}", s.adm(s.putScheme))
+	m.HandleFunc("GET /admin/keys", s.adm(get(s.admin.ListKeys)))
+	m.HandleFunc("POST /admin/keys", s.adm(s.createKey))
+	m.HandleFunc("GET /admin/keys/{id}", s.adm(s.getKey))
+	m.HandleFunc("PUT /admin/keys/{id}", s.adm(s.updateKey))
+	m.HandleFunc("DELETE /admin/keys/{id}", s.adm(s.deleteKey))
+	m.HandleFunc("POST /admin/keys/{id}/rotate", s.adm(s.rotateKey))
 	m.HandleFunc("GET /metrics", s.metrics)
 	m.HandleFunc("/v1/", s.v1(notFound))
 	m.HandleFunc("/admin/", s.adm(notFound))

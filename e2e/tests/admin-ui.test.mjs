@@ -184,7 +184,7 @@ test('channels: create (with inline validation), edit, move to another scheme, d
   await dialog.waitFor({ state: 'hidden' });
   await eventually(async () => assert.equal(await r.locator('.ch-title').textContent(), 'Primary edited'));
   assert.equal(await r.locator('.prio').textContent(), '7');
-  const exported = await cf.api('GET', '/admin/export');
+  const exported = (await cf.api('GET', '/admin/export')).config;
   assert.equal(exported.crud[0].api_key, secret, 'an empty key field keeps the key');
   assert.equal(exported.crud[0].timeout_seconds, null);
 
@@ -412,14 +412,14 @@ test('language: follows the browser, switches, and remembers the choice', async 
   await zh.page.locator('#login').waitFor({ state: 'visible' });
   assert.equal(await zh.page.locator('#login h1').textContent(), '登录');
   await signIn(zh.page);
-  assert.deepEqual(await zh.page.locator('.tab').allTextContents(), ['渠道', '统计', '日志']);
+  assert.deepEqual(await zh.page.locator('.tab').allTextContents(), ['渠道', '密钥', '统计', '日志']);
   assert.equal(await zh.page.evaluate(() => document.documentElement.lang), 'zh-CN');
   await zh.page.locator('.topbar .lang-toggle').click();
-  assert.deepEqual(await zh.page.locator('.tab').allTextContents(), ['Channels', 'Statistics', 'Logs']);
+  assert.deepEqual(await zh.page.locator('.tab').allTextContents(), ['Channels', 'Keys', 'Statistics', 'Logs']);
   assert.match(await zh.page.locator('#ch-summary').textContent(), /channels in/);
   await zh.page.reload();
   await zh.page.locator('#app').waitFor({ state: 'visible' });
-  assert.deepEqual(await zh.page.locator('.tab').allTextContents(), ['Channels', 'Statistics', 'Logs'], 'the choice is kept');
+  assert.deepEqual(await zh.page.locator('.tab').allTextContents(), ['Channels', 'Keys', 'Statistics', 'Logs'], 'the choice is kept');
   await zh.page.locator('.topbar .lang-toggle').click();
   await zh.page.locator('.tab[data-tab=stats]').click();
   await zh.page.locator('.card-total').waitFor();
@@ -466,9 +466,12 @@ test('screenshots: each tab in English and Chinese, desktop and phone', async ()
       await page.locator('#login').waitFor({ state: 'visible' });
       await page.screenshot({ path: path.join(SHOTS, `${lang}-${size}-login.png`) });
       await signIn(page);
-      for (const tab of ['channels', 'stats', 'logs']) {
+      for (const tab of ['channels', 'keys', 'stats', 'logs']) {
         await page.locator(`.tab[data-tab=${tab}]`).click();
-        const ready = { channels: '#channels-body .scheme', stats: '#stats-body .cards', logs: '#requests-body tr.req-row' }[tab];
+        const ready = {
+          channels: '#channels-body .scheme', keys: '#keys-body .key-row, #keys-body .empty-state',
+          stats: '#stats-body .cards', logs: '#requests-body tr.req-row',
+        }[tab];
         await page.locator(ready).first().waitFor();
         await sleep(300);
         await page.evaluate(() => scrollTo(0, 0));

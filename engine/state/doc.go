@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"catfish/channel"
+	"catfish/engine/keys"
 	"catfish/scheme"
 )
 
@@ -21,6 +22,12 @@ const (
 	RecSchemes  = "schemes.replace" // replace every scheme's settings
 	RecBreakers = "breakers"        // breaker states of channels that changed
 	RecStats    = "stats"           // a batch of statistics deltas
+
+	RecKeyPut      = "key.put"      // create or replace one client key
+	RecKeyDelete   = "key.delete"   // delete one client key
+	RecKeysReplace = "keys.replace" // replace every client key (import)
+	RecKeyUsage    = "keys.usage"   // usage of the client keys that changed (absolute)
+	RecBatch       = "batch"        // several config records, applied as one (an import of a whole export)
 )
 
 // Change is one config record, ready to journal and apply.
@@ -58,6 +65,64 @@ func ReplaceSchemes(all map[string]scheme.Settings) Change {
 	return change(RecSchemes, schemesPayload{Schemes: all})
 }
 
+// PutKey creates or replaces one client key.
+func PutKey(k keys.Key) Change { return change(RecKeyPut, keyPayload{Key: k}) }
+
+// DeleteKey removes one client key.
+func DeleteKey(id string) Change { return change(RecKeyDelete, deletePayload{ID: id}) }
+
+// ReplaceKeys replaces every client key with list.
+func ReplaceKeys(list []keys.Key) Change {
+	if list == nil {
+		list = []keys.Key{}
+	}
+	return change(RecKeysReplace, keysPayload{Keys: list})
+}
+
+// Batch is one record that applies every change in cs, in order, or (on
+// a crash before it is durable) none of them.
+func Batch(cs ...Change) Change {
+	p := batchPayload{Records: make([]batchRecord, len(cs))}
+	for i, c := range cs {
+		p.Records[i] = batchRecord{Type: c.Type, Payload: c.Payload}
+	}
+	return change(RecBatch, p)
+}
+
+// Types lists the record types c applies: its own, or a batch's.
+func (c Change) Types() []string {
+	if c.Type != RecBatch {
+		return []string{c.Type}
+	}
+	var p batchPayload
+	json.Unmarshal(c.Payload, &p)
+	out := make([]string, len(p.Records))
+	for i, r := range p.Records {
+		out[i] = r.Type
+	}
+	return out
+}
+
+// keyPayload is the payload of RecKeyPut.
+type keyPayload struct {
+	Key keys.Key `json:"key"`
+}
+
+// keysPayload is the payload of RecKeysReplace.
+type keysPayload struct {
+	Keys []keys.Key `json:"keys"`
+}
+
+// batchPayload is the payload of RecBatch.
+type batchPayload struct {
+	Records []batchRecord `json:"records"`
+}
+
+type batchRecord struct {
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload"`
+}
+
 // schemesPayload is the payload of RecSchemes.
 type schemesPayload struct {
 	Schemes map[string]scheme.Settings `json:"schemes"`
@@ -90,6 +155,7 @@ type Doc struct {
 	channels map[string]*entry
 	schemes  map[string]scheme.Settings // only schemes with settings
 	next     uint64                     // creation order of the next new channel
+	keys     map[string]keys.Key        // client keys by id
 }
 
 type entry struct {
@@ -98,13 +164,56 @@ type entry struct {
 }
 
 // NewDoc returns an empty configuration.
-func NewDoc() *Doc { return &Doc{channels: map[string]*entry{}, schemes: map[string]scheme.Settings{}} }
+func NewDoc() *Doc {
+	return &Doc{channels: map[string]*entry{}, schemes: map[string]scheme.Settings{}, keys: map[string]keys.Key{}}
+}
 
 // Apply performs one config record. Live admin changes and journal replay
 // both come through here, so a replayed journal rebuilds exactly the state
 // that was acknowledged. It returns the channel ids it touched.
 func (d *Doc) Apply(typ string, payload []byte) ([]string, error) {
 	switch typ {
+	case RecKeyPut:
+		var p keyPayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", typ, err)
+		}
+		d.keys[p.Key.ID] = p.Key.Clone()
+		return nil, nil
+	case RecKeyDelete:
+		var p deletePayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", typ, err)
+		}
+		delete(d.keys, p.ID)
+		return nil, nil
+	case RecKeysReplace:
+		var p keysPayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", typ, err)
+		}
+		clear(d.keys)
+		for _, k := range p.Keys {
+			d.keys[k.ID] = k.Clone()
+		}
+		return nil, nil
+	case RecBatch:
+		var p batchPayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", typ, err)
+		}
+		var touched []string
+		for i, r := range p.Records {
+			if r.Type == RecBatch {
+				return touched, fmt.Errorf("%s record %d: a batch inside a batch", typ, i)
+			}
+			t, err := d.Apply(r.Type, r.Payload)
+			if err != nil {
+				return touched, fmt.Errorf("%s record %d: %w", typ, i, err)
+			}
+			touched = append(touched, t...)
+		}
+		return touched, nil
 	case RecScheme:
 		var p schemePayload
 		if err := json.Unmarshal(payload, &p); err != nil {
@@ -248,4 +357,45 @@ func (d *Doc) Aliases() map[string][]string {
 		out[name] = slices.Clone(s.Aliases)
 	}
 	return out
+}
+
+// Key returns a copy of one client key.
+func (d *Doc) Key(id string) (keys.Key, bool) {
+	k, ok := d.keys[id]
+	return k.Clone(), ok
+}
+
+// Keys returns copies of every client key, oldest first.
+func (d *Doc) Keys() []keys.Key {
+	out := make([]keys.Key, 0, len(d.keys))
+	for _, k := range d.keys {
+		out = append(out, k.Clone())
+	}
+	slices.SortFunc(out, func(a, b keys.Key) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// KeyConflict checks k against the other client keys: names are unique
+// (statistics count by name), and so are the first 8 bytes of the hashes
+// (Authenticate's table searches by them). It returns a
+// *channel.FieldError naming the field, or nil.
+func (d *Doc) KeyConflict(k keys.Key) error {
+	return keyConflict(k, d.keys)
+}
+
+func keyConflict(k keys.Key, others map[string]keys.Key) error {
+	for id, o := range others {
+		if id == k.ID {
+			continue
+		}
+		if o.Name == k.Name {
+			return &channel.FieldError{Field: "name", Msg: fmt.Sprintf("another key is named %q", k.Name)}
+		}
+		if o.Hash[:16] == k.Hash[:16] {
+			return &channel.FieldError{Field: "hash", Msg: "another key has a secret with the same hash prefix"}
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"catfish/channel"
+	"catfish/engine/keys"
 	"catfish/engine/stats"
 	"catfish/scheme"
 )
@@ -22,6 +23,9 @@ type Source interface {
 	// TakeStats returns the statistics changed since the last take and,
 	// with full, all of them as of the same moment.
 	TakeStats(ctx context.Context, full bool) (stats.Take, error)
+	// TakeKeyUsage returns the client keys' usage changed since the last
+	// take and, with full, every key's as of the same moment.
+	TakeKeyUsage(ctx context.Context, full bool) (keys.Take, error)
 	// Frozen runs f while no config change can be made, handing it the
 	// configuration document.
 	Frozen(ctx context.Context, f func(doc *Doc) error) error
@@ -72,8 +76,8 @@ func (f *Flusher) Run(ctx context.Context) {
 	}
 }
 
-// Flush appends what changed since the last flush: one breakers record and
-// one stats record, sharing one fsync.
+// Flush appends what changed since the last flush: one breakers record,
+// one stats record and one key usage record, sharing one fsync.
 func (f *Flusher) Flush(ctx context.Context) error {
 	health, err := f.src.Breakers(ctx)
 	if err != nil {
@@ -107,6 +111,14 @@ func (f *Flusher) Flush(ctx context.Context) error {
 			return err
 		}
 	}
+	if t, err := f.src.TakeKeyUsage(ctx, false); err != nil {
+		return err
+	} else if t.Delta != nil {
+		b, _ := json.Marshal(t.Delta)
+		if last, err = f.j.store.Append(RecKeyUsage, b); err != nil {
+			return err
+		}
+	}
 	if last == 0 {
 		return nil
 	}
@@ -126,6 +138,8 @@ func (f *Flusher) Compact(ctx context.Context) error {
 	var full *stats.Doc
 	var config map[string][]channel.Settings
 	var schemes map[string]scheme.Settings
+	var clientKeys []keys.Key
+	var usage map[string]keys.Totals
 	err := f.src.Frozen(ctx, func(doc *Doc) error {
 		t, err := f.src.TakeStats(ctx, true)
 		if err != nil {
@@ -137,10 +151,23 @@ func (f *Flusher) Compact(ctx context.Context) error {
 				return err
 			}
 		}
+		// Key usage under the gate too: no key can be created or deleted
+		// between the usage and the keys the snapshot holds.
+		u, err := f.src.TakeKeyUsage(ctx, true)
+		if err != nil {
+			return err
+		}
+		if u.Delta != nil {
+			b, _ := json.Marshal(u.Delta)
+			if _, err := f.j.store.Append(RecKeyUsage, b); err != nil {
+				return err
+			}
+		}
 		if seq, err = f.j.store.Rotate(); err != nil {
 			return err
 		}
 		full, config, schemes = t.Full, doc.SchemesInOrder(), doc.SchemeSettings()
+		clientKeys, usage = doc.Keys(), u.Full
 		return nil
 	})
 	if err != nil {
@@ -157,7 +184,8 @@ func (f *Flusher) Compact(ctx context.Context) error {
 	for id, h := range health {
 		breakers[id] = BreakerRecOf(h)
 	}
-	state, err := json.Marshal(Snapshot{Config: config, Schemes: schemes, Breakers: breakers, Stats: full})
+	state, err := json.Marshal(Snapshot{Config: config, Schemes: schemes, Breakers: breakers, Stats: full,
+		Keys: clientKeys, KeyUsage: usage})
 	if err != nil {
 		return err
 	}

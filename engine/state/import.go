@@ -16,6 +16,9 @@ type ImportResult struct {
 	Added    int      `json:"added"`
 	Updated  int      `json:"updated"`
 	Removed  int      `json:"removed"`
+	// Keys: what a versioned export does to the client keys; nil when
+	// the document has none and they stay as they are.
+	Keys *KeyImport `json:"keys,omitempty"`
 }
 
 // Import is a checked import, ready to commit.

@@ -11,11 +11,13 @@ package state
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
 	"catfish/channel"
+	"catfish/engine/keys"
 	"catfish/engine/stats"
 	"catfish/persist"
 	"catfish/scheme"
@@ -65,6 +67,8 @@ type Snapshot struct {
 	Schemes  map[string]scheme.Settings    `json:"schemes,omitempty"`
 	Breakers map[string]BreakerRec         `json:"breakers"`
 	Stats    *stats.Doc                    `json:"stats,omitempty"`
+	Keys     []keys.Key                    `json:"keys,omitempty"`
+	KeyUsage map[string]keys.Totals        `json:"key_usage,omitempty"`
 }
 
 // Recovered is the state rebuilt at start-up.
@@ -72,6 +76,7 @@ type Recovered struct {
 	Doc      *Doc
 	Breakers map[string]BreakerRec
 	Stats    *stats.Stats
+	KeyUsage map[string]keys.Totals // by key id
 }
 
 // apply replays one journal record. Config records go through Doc.Apply,
@@ -94,6 +99,39 @@ func (r *Recovered) apply(rec persist.Record) error {
 		}
 		r.Stats.Merge(&d)
 		return nil
+	case RecKeyUsage:
+		var m map[string]keys.Totals
+		if err := json.Unmarshal(rec.Payload, &m); err != nil {
+			return err
+		}
+		for id, u := range m {
+			// A batch taken just before its key was deleted may follow the
+			// delete: it must not bring the usage back.
+			if _, ok := r.Doc.Key(id); ok {
+				r.KeyUsage[id] = u
+			}
+		}
+		return nil
+	case RecBatch:
+		var p batchPayload
+		if err := json.Unmarshal(rec.Payload, &p); err != nil {
+			return err
+		}
+		for i, sub := range p.Records {
+			if sub.Type == RecBatch {
+				return fmt.Errorf("%s record %d: a batch inside a batch", rec.Type, i)
+			}
+			if err := r.apply(persist.Record{Seq: rec.Seq, Type: sub.Type, Payload: sub.Payload}); err != nil {
+				return fmt.Errorf("%s record %d: %w", rec.Type, i, err)
+			}
+		}
+		return nil
+	case RecKeyPut, RecKeyDelete, RecKeysReplace:
+		if _, err := r.Doc.Apply(rec.Type, rec.Payload); err != nil {
+			return err
+		}
+		r.forgetGoneKeys()
+		return nil
 	}
 	// A channel that did not exist before this record starts with no
 	// breaker state or statistics, even if an id that was deleted earlier
@@ -113,6 +151,15 @@ func (r *Recovered) apply(rec persist.Record) error {
 		}
 	}
 	return nil
+}
+
+// forgetGoneKeys drops the usage of client keys that no longer exist.
+func (r *Recovered) forgetGoneKeys() {
+	for id := range r.KeyUsage {
+		if _, ok := r.Doc.Key(id); !ok {
+			delete(r.KeyUsage, id)
+		}
+	}
 }
 
 // existing reports, for the ids a put or replace record names, whether
@@ -166,13 +213,19 @@ func (r *Recovered) loadSnapshot(state []byte) error {
 	if s.Stats != nil {
 		r.Stats.Merge(s.Stats)
 	}
+	for _, k := range s.Keys {
+		r.Doc.keys[k.ID] = k.Clone()
+	}
+	for id, u := range s.KeyUsage {
+		r.KeyUsage[id] = u
+	}
 	return nil
 }
 
 // snapshot renders the recovered state (at start-up).
 func (r *Recovered) snapshot() []byte {
 	b, _ := json.Marshal(Snapshot{Config: r.Doc.SchemesInOrder(), Schemes: r.Doc.SchemeSettings(), Breakers: r.Breakers,
-		Stats: r.Stats.Doc()})
+		Stats: r.Stats.Doc(), Keys: r.Doc.Keys(), KeyUsage: r.KeyUsage})
 	return b
 }
 
@@ -188,7 +241,7 @@ type Journal struct {
 // stats.json if they are there, and writes the first snapshot. Day
 // boundaries of the statistics are in loc.
 func Open(dir string, loc *time.Location, log *slog.Logger) (*Journal, *Recovered, error) {
-	r := &Recovered{Doc: NewDoc(), Breakers: map[string]BreakerRec{}, Stats: stats.New(loc)}
+	r := &Recovered{Doc: NewDoc(), Breakers: map[string]BreakerRec{}, Stats: stats.New(loc), KeyUsage: map[string]keys.Totals{}}
 	store, info, err := persist.Open(dir,
 		func(_ uint64, state []byte) error { return r.loadSnapshot(state) },
 		r.apply)
@@ -221,7 +274,8 @@ func Open(dir string, loc *time.Location, log *slog.Logger) (*Journal, *Recovere
 			r.Stats.Forget(id) // a channel deleted since its last counts
 		}
 	}
-	log.Info("state loaded", "dir", dir, "channels", r.Doc.Len(), "snapshot_seq", info.SnapshotSeq,
+	r.forgetGoneKeys()
+	log.Info("state loaded", "dir", dir, "channels", r.Doc.Len(), "client_keys", len(r.Doc.keys), "snapshot_seq", info.SnapshotSeq,
 		"replayed", info.Replayed)
 	return &Journal{store: store, log: log}, r, nil
 }

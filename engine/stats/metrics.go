@@ -20,6 +20,7 @@ type MetricsView struct {
 	channels  map[string]ChannelStats
 	schemes   map[string]SchemeStats
 	routes    map[string]Counts
+	keys      map[string]KeyStats // counts and tokens only
 }
 
 func (s *Stats) metricsView() *MetricsView {
@@ -31,6 +32,10 @@ func (s *Stats) metricsView() *MetricsView {
 	}
 	for name, sc := range s.schemes {
 		m.schemes[name] = *sc
+	}
+	m.keys = make(map[string]KeyStats, len(s.keys))
+	for name, k := range s.keys {
+		m.keys[name] = KeyStats{Counts: k.Counts, Tokens: k.Tokens}
 	}
 	return m
 }
@@ -72,6 +77,18 @@ func Metrics(m *MetricsView, health map[string]channel.Health, version string, n
 		if outcome, ok := strings.CutPrefix(key, "continue:"); ok {
 			w.sample("catfish_continuations_total", float64(m.routes[key].Success), "outcome", outcome)
 		}
+	}
+	w.family("catfish_key_requests_total", "counter", "Client requests answered, by client key name (admin: ADMIN_KEY) and result.")
+	for _, name := range slices.Sorted(maps.Keys(m.keys)) {
+		k := m.keys[name]
+		w.sample("catfish_key_requests_total", float64(k.Success), "key", name, "result", "success")
+		w.sample("catfish_key_requests_total", float64(k.Fail), "key", name, "result", "fail")
+	}
+	w.family("catfish_key_tokens_total", "counter", "Tokens used, by client key name (admin: ADMIN_KEY) and kind.")
+	for _, name := range slices.Sorted(maps.Keys(m.keys)) {
+		k := m.keys[name]
+		w.sample("catfish_key_tokens_total", float64(k.Tokens.Prompt), "key", name, "kind", "prompt")
+		w.sample("catfish_key_tokens_total", float64(k.Tokens.Completion), "key", name, "kind", "completion")
 	}
 	w.family("catfish_requests_canceled_total", "counter", "Client requests abandoned by the client before the answer ended.")
 	w.sample("catfish_requests_canceled_total", float64(m.canceled))

@@ -16,6 +16,7 @@ type Record struct {
 	Dialect  string // the client's: chat, messages or responses
 	Model    string
 	Scheme   string
+	Key      string // the client key's name; "admin" for ADMIN_KEY; "" when unknown
 	Stream   bool
 	Status   int
 	Outcome  string

@@ -18,6 +18,7 @@ type Recent struct {
 	Dialect    string    `json:"dialect"`
 	Model      string    `json:"model"`
 	Scheme     string    `json:"scheme"`
+	Key        string    `json:"key"` // the client key's name; "admin" for ADMIN_KEY
 	Stream     bool      `json:"stream"`
 	Status     int       `json:"status"`
 	Outcome    string    `json:"outcome"`
@@ -69,7 +70,8 @@ type Recorder struct {
 	// when it is full, senders wait (bounded by the loop's speed).
 	in chan *Record
 	// queries: the admin API, /metrics and the flusher → loop; answered
-	// at once.
+	// at once, after the records already waiting in `in` (so the final
+	// snapshot holds every request that finished before it).
 	queries chan query
 	// done is closed when the loop exits.
 	done chan struct{}
@@ -100,18 +102,25 @@ func (r *Recorder) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			for {
-				select {
-				case rec := <-r.in:
-					r.onRecord(rec)
-				default:
-					return
-				}
-			}
+			r.drain()
+			return
 		case rec := <-r.in:
 			r.onRecord(rec)
 		case q := <-r.queries:
+			r.drain()
 			q.reply <- r.onQuery(q)
+		}
+	}
+}
+
+// drain counts every record already waiting.
+func (r *Recorder) drain() {
+	for {
+		select {
+		case rec := <-r.in:
+			r.onRecord(rec)
+		default:
+			return
 		}
 	}
 }
@@ -121,7 +130,7 @@ func (r *Recorder) onRecord(rec *Record) {
 	if len(r.recent) == 0 {
 		return
 	}
-	r.recent[r.next] = Recent{ID: rec.ID, Time: rec.Start, Path: rec.Path, Dialect: rec.Dialect, Model: rec.Model, Scheme: rec.Scheme,
+	r.recent[r.next] = Recent{ID: rec.ID, Time: rec.Start, Path: rec.Path, Dialect: rec.Dialect, Model: rec.Model, Scheme: rec.Scheme, Key: rec.Key,
 		Stream: rec.Stream, Status: rec.Status, Outcome: rec.Outcome, DurationMS: rec.End.Sub(rec.Start).Milliseconds(),
 		Attempts: rec.Attempts, ChannelID: rec.Answered,
 		Tokens: Tokens{Prompt: rec.Usage.Prompt, Completion: rec.Usage.Completion, Total: rec.Usage.Total}}

@@ -177,6 +177,17 @@ type SchemeStats struct {
 	dirty    bool
 }
 
+// KeyStats is one client key's request statistics, by the key's name
+// (ADMIN_KEY's requests count as "admin").
+type KeyStats struct {
+	Counts
+	Tokens Tokens `json:"tokens"`
+	Hours  hours  `json:"hours"`
+
+	dirty      bool
+	dirtyHours []int64
+}
+
 // Today is the current day's counts, by the configured time zone.
 type Today struct {
 	Date string `json:"date"`
@@ -200,12 +211,14 @@ type Stats struct {
 	// dialect alone ("messages"), and continuation attempts by outcome
 	// ("continue:continued": Success counts them).
 	routes map[string]*Counts
-	hours  hours // client requests per hour
+	keys   map[string]*KeyStats // by key name
+	hours  hours                // client requests per hour
 
 	// Changed since the last take.
 	dirtyTotals   bool
 	dirtyChannels []string // ids whose ChannelStats.dirty is set
 	dirtySchemes  []string // names whose SchemeStats.dirty is set
+	dirtyKeys     []string // names whose KeyStats.dirty is set
 	dirtyHours    map[int64]bool
 	lastHour      int64 // the hour last put in dirtyHours (-1: none)
 
@@ -225,6 +238,7 @@ func New(loc *time.Location) *Stats {
 		channels:   map[string]*ChannelStats{},
 		schemes:    map[string]*SchemeStats{},
 		routes:     map[string]*Counts{},
+		keys:       map[string]*KeyStats{},
 		dirtyHours: map[int64]bool{},
 		lastHour:   -1,
 	}
@@ -320,6 +334,23 @@ func (s *Stats) record(r *Record) {
 		if !sc.dirty {
 			sc.dirty = true
 			s.dirtySchemes = append(s.dirtySchemes, r.Scheme)
+		}
+	}
+	if r.Key != "" {
+		ks := s.keys[r.Key]
+		if ks == nil {
+			ks = &KeyStats{}
+			s.keys[r.Key] = ks
+		}
+		ks.add(ok)
+		ks.Tokens.add(r.Usage)
+		ks.Hours.add(h, ok)
+		if !ks.dirty {
+			ks.dirty = true
+			s.dirtyKeys = append(s.dirtyKeys, r.Key)
+		}
+		if !slices.Contains(ks.dirtyHours, h) {
+			ks.dirtyHours = append(ks.dirtyHours, h)
 		}
 	}
 }

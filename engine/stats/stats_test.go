@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // Asia/Shanghai without the system's zone files
@@ -428,6 +429,7 @@ func statsScript(loc *time.Location) []*Record {
 		}
 		r := rec(end, status, as...)
 		r.Scheme = []string{"s1", "s2"}[i%2]
+		r.Key = []string{"app", "admin", "", "team"}[i%4]
 		if as[len(as)-1].Verdict == channel.Success {
 			withUsage(r, dialect.Usage{Prompt: int64(i), Completion: 2, Total: int64(i) + 2})
 		}
@@ -566,3 +568,62 @@ func TestStatsViewIsACopy(t *testing.T) {
 }
 
 // Integration: the counts as /admin/stats shows them after real traffic.
+
+func TestStatsByKey(t *testing.T) {
+	s := New(time.UTC)
+	ok := func(key string, at time.Time, prompt, completion int64) *Record {
+		r := rec(at, 200, att("A", channel.Success, at))
+		r.Key, r.Answered = key, "A"
+		r.Usage = dialect.Usage{Prompt: prompt, Completion: completion, Total: prompt + completion}
+		return r
+	}
+	s.record(ok("app", t0, 3, 5))
+	s.record(ok("app", t0.Add(time.Hour), 1, 1))
+	s.record(ok("admin", t0, 2, 2))
+	s.record(ok("", t0, 9, 9)) // no key known: counted nowhere by key
+	failed := rec(t0, 502, att("A", channel.Failure, t0))
+	failed.Key = "app"
+	s.record(failed)
+	gone := ok("app", t0, 100, 100)
+	gone.Canceled, gone.Status = true, 499
+	s.record(gone) // a canceled request is neither success nor failure
+
+	v := s.view(t0.Add(2 * time.Hour))
+	if len(v.ByKey) != 2 {
+		t.Fatalf("by_key: %+v", v.ByKey)
+	}
+	app := v.ByKey["app"]
+	if app.Counts != (Counts{Success: 2, Fail: 1}) || app.Tokens != (Tokens{Prompt: 4, Completion: 6, Total: 10}) {
+		t.Errorf("app: %+v", app)
+	}
+	want := []HourView{{Hour: t0, Counts: Counts{Success: 1, Fail: 1}}, {Hour: t0.Add(time.Hour), Counts: Counts{Success: 1}}}
+	if !reflect.DeepEqual(app.Hourly, want) {
+		t.Errorf("app hourly: %+v, want %+v", app.Hourly, want)
+	}
+	if a := v.ByKey["admin"]; a.Counts != (Counts{Success: 1}) || a.Tokens.Total != 4 {
+		t.Errorf("admin: %+v", a)
+	}
+	// A week later the hours are gone, the totals stay.
+	if later := s.view(t0.Add(8 * 24 * time.Hour)).ByKey["app"]; len(later.Hourly) != 0 || later.Counts != app.Counts {
+		t.Errorf("a week later: %+v", later)
+	}
+	// /metrics counts the same.
+	out := string(Metrics(s.metricsView(), nil, "v", t0))
+	for _, line := range []string{
+		`catfish_key_requests_total{key="app",result="success"} 2`,
+		`catfish_key_requests_total{key="app",result="fail"} 1`,
+		`catfish_key_requests_total{key="admin",result="success"} 1`,
+		`catfish_key_tokens_total{key="app",kind="prompt"} 4`,
+		`catfish_key_tokens_total{key="app",kind="completion"} 6`,
+	} {
+		if !strings.Contains(out, line+"\n") {
+			t.Errorf("metrics lack %s", line)
+		}
+	}
+	// Only the keys that changed are in the next delta.
+	s.takeDelta()
+	s.record(ok("admin", t0, 1, 1))
+	if d := s.takeDelta(); len(d.Keys) != 1 || d.Keys["admin"] == nil || len(d.Keys["admin"].Hours) != 1 {
+		t.Errorf("delta after one admin request: %+v", d.Keys)
+	}
+}

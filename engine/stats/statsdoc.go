@@ -17,6 +17,7 @@ type Doc struct {
 	Channels map[string]*ChannelStats `json:"channels,omitempty"`
 	Schemes  map[string]*SchemeStats  `json:"schemes,omitempty"`
 	Routes   map[string]Counts        `json:"routes,omitempty"`
+	Keys     map[string]*KeyStats     `json:"keys,omitempty"` // by client key name
 	Hours    hours                    `json:"hours,omitempty"`
 }
 
@@ -57,6 +58,17 @@ func (s *Stats) Merge(d *Doc) {
 		v := *sc
 		s.schemes[name] = &v
 	}
+	for name, k := range d.Keys {
+		cur := s.keys[name]
+		if cur == nil {
+			cur = &KeyStats{}
+			s.keys[name] = cur
+		}
+		cur.Counts, cur.Tokens = k.Counts, k.Tokens
+		for _, h := range k.Hours {
+			cur.Hours.set(h)
+		}
+	}
 	for _, h := range d.Hours {
 		s.hours.set(h)
 	}
@@ -69,6 +81,7 @@ func (s *Stats) Doc() *Doc {
 		Channels: make(map[string]*ChannelStats, len(s.channels)),
 		Schemes:  make(map[string]*SchemeStats, len(s.schemes)),
 		Routes:   s.routesCopy(),
+		Keys:     make(map[string]*KeyStats, len(s.keys)),
 		Hours:    slices.Clone(s.hours)}
 	for id, c := range s.channels {
 		v := *c
@@ -79,13 +92,16 @@ func (s *Stats) Doc() *Doc {
 		v := *sc
 		d.Schemes[name] = &v
 	}
+	for name, k := range s.keys {
+		d.Keys[name] = &KeyStats{Counts: k.Counts, Tokens: k.Tokens, Hours: slices.Clone(k.Hours)}
+	}
 	return d
 }
 
 // takeDelta returns what changed since the last call (nil if nothing did)
 // and forgets the changes.
 func (s *Stats) takeDelta() *Doc {
-	if !s.dirtyTotals && len(s.dirtyChannels) == 0 && len(s.dirtySchemes) == 0 && len(s.dirtyHours) == 0 {
+	if !s.dirtyTotals && len(s.dirtyChannels) == 0 && len(s.dirtySchemes) == 0 && len(s.dirtyKeys) == 0 && len(s.dirtyHours) == 0 {
 		return nil
 	}
 	d := &Doc{}
@@ -123,12 +139,26 @@ func (s *Stats) takeDelta() *Doc {
 			d.Schemes[name] = &v
 		}
 	}
+	if len(s.dirtyKeys) > 0 {
+		d.Keys = make(map[string]*KeyStats, len(s.dirtyKeys))
+		for _, name := range s.dirtyKeys {
+			k := s.keys[name]
+			v := KeyStats{Counts: k.Counts, Tokens: k.Tokens}
+			slices.Sort(k.dirtyHours)
+			for _, h := range k.dirtyHours {
+				v.Hours = append(v.Hours, k.Hours.get(h))
+			}
+			d.Keys[name] = &v
+			k.dirty, k.dirtyHours = false, k.dirtyHours[:0]
+		}
+	}
 	for _, h := range slices.Sorted(maps.Keys(s.dirtyHours)) {
 		d.Hours = append(d.Hours, s.hours.get(h))
 	}
 	s.dirtyTotals = false
 	s.dirtyChannels = s.dirtyChannels[:0]
 	s.dirtySchemes = s.dirtySchemes[:0]
+	s.dirtyKeys = s.dirtyKeys[:0]
 	clear(s.dirtyHours)
 	s.lastHour = -1
 	return d

@@ -15,6 +15,7 @@ type View struct {
 	Today       TodayView                    `json:"today"`
 	ByConfigID  map[string]*ChannelStatsView `json:"by_config_id"`
 	Schemes     map[string]SchemeStatsView   `json:"schemes"`
+	ByKey       map[string]KeyStatsView      `json:"by_key"` // by client key name; "admin" is ADMIN_KEY
 	Hourly      []HourView                   `json:"hourly"`
 	Canceled    int64                        `json:"canceled"`
 	TimeZone    string                       `json:"time_zone"`
@@ -54,6 +55,14 @@ type SchemeStatsView struct {
 	Duration LatencyView `json:"duration"`
 }
 
+// KeyStatsView is one client key's request statistics. Hourly lists the
+// hours of the last 7 days that had requests, oldest first.
+type KeyStatsView struct {
+	Counts
+	Tokens Tokens     `json:"tokens"`
+	Hourly []HourView `json:"hourly"`
+}
+
 // HourView is one hour's counts; Hour is the hour's start.
 type HourView struct {
 	Hour time.Time `json:"hour"`
@@ -73,6 +82,7 @@ func (s *Stats) view(now time.Time) *View {
 		Canceled:    s.canceled,
 		ByConfigID:  make(map[string]*ChannelStatsView, len(s.channels)),
 		Schemes:     make(map[string]SchemeStatsView, len(s.schemes)),
+		ByKey:       make(map[string]KeyStatsView, len(s.keys)),
 		TimeZone:    s.loc.String(),
 		GeneratedAt: now,
 	}
@@ -94,6 +104,15 @@ func (s *Stats) view(now time.Time) *View {
 	}
 	for name, sc := range s.schemes {
 		v.Schemes[name] = SchemeStatsView{Counts: sc.Counts, Tokens: sc.Tokens, Duration: latencyView(&sc.Duration)}
+	}
+	for name, k := range s.keys {
+		kv := KeyStatsView{Counts: k.Counts, Tokens: k.Tokens, Hourly: []HourView{}}
+		for _, h := range k.Hours {
+			if h.H > hourOf(now)-KeepHours {
+				kv.Hourly = append(kv.Hourly, HourView{Hour: time.Unix(h.H*3600, 0).UTC(), Counts: h.Counts})
+			}
+		}
+		v.ByKey[name] = kv
 	}
 	cur := hourOf(now)
 	v.Hourly = make([]HourView, 0, KeepHours)

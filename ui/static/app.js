@@ -6,12 +6,13 @@ import { t, pickLanguage, setLanguage, language, translateStatic } from './i18n.
 import { createApi } from './api.js';
 import { clock } from './format.js';
 import { initChannels, renderChannels } from './channels.js';
-import { renderStats } from './stats.js';
+import { initStats, renderStats } from './stats.js';
 import { initLogs, renderLogs } from './logs.js';
+import { initKeys, renderKeys } from './keys.js';
 
 const KEY_STORE = 'catfish.adminKey';
 const POLL_MS = 3000;
-const TABS = ['channels', 'stats', 'logs'];
+const TABS = ['channels', 'keys', 'stats', 'logs'];
 
 function readKey() {
   try { return sessionStorage.getItem(KEY_STORE) || ''; } catch { return ''; }
@@ -29,11 +30,12 @@ const state = {
   signedIn: false,
   tab: 'channels',
   config: null, // {scheme: [channel]}
+  keys: null, // [client key], masked
   stats: null,
   requests: null,
   logs: null,
   tests: new Map(), // channel id → {pending: true} or a test answer
-  filters: { scheme: '', channel: '', status: '' },
+  filters: { scheme: '', channel: '', status: '', key: '' }, // key: shared by Statistics and Logs
   updated: null,
   error: '',
 };
@@ -109,10 +111,11 @@ function signOut(messageKey) {
   state.key = '';
   state.signedIn = false;
   writeKey('');
-  Object.assign(state, { config: null, stats: null, requests: null, logs: null, updated: null, error: '' });
+  Object.assign(state, { config: null, keys: null, stats: null, requests: null, logs: null, updated: null, error: '' });
+  state.filters.key = '';
   state.tests.clear();
   clearTimeout(pollTimer);
-  for (const id of ['#channels-body', '#stats-body', '#requests-body', '#raw-logs', '#ch-summary', '#st-tz', '#lg-count']) {
+  for (const id of ['#channels-body', '#keys-body', '#stats-body', '#requests-body', '#raw-logs', '#ch-summary', '#ky-summary', '#st-tz', '#lg-count']) {
     $(id).replaceChildren();
   }
   for (const d of $$('dialog')) if (d.open) d.close();
@@ -143,7 +146,7 @@ function render(force) {
   if (force) for (const k of Object.keys(lastSig)) delete lastSig[k];
   renderLive();
   if (!state.signedIn) return;
-  const views = { channels: renderChannels, stats: renderStats, logs: renderLogs };
+  const views = { channels: renderChannels, keys: renderKeys, stats: renderStats, logs: renderLogs };
   views[state.tab](ctx, lastSig);
 }
 
@@ -167,6 +170,8 @@ async function refresh() {
   inflight = (async () => {
     try {
       const jobs = [ctx.api('GET', '/admin/config').then((v) => { state.config = v; })];
+      // Keys: their tab, and the key filters of Statistics and Logs.
+      if (tab !== 'channels') jobs.push(ctx.api('GET', '/admin/keys').then((v) => { state.keys = v || []; }));
       if (tab === 'stats') jobs.push(ctx.api('GET', '/admin/stats').then((v) => { state.stats = v; }));
       if (tab === 'logs') {
         jobs.push(ctx.api('GET', '/admin/requests').then((v) => { state.requests = v || []; }));
@@ -241,7 +246,9 @@ function start() {
     resizeTimer = setTimeout(() => render(true), 150);
   });
   initChannels(ctx);
+  initKeys(ctx);
   initLogs(ctx);
+  initStats(ctx);
   const tab = location.hash.slice(1);
   state.tab = TABS.includes(tab) ? tab : 'channels';
   if (state.key) {

@@ -50,3 +50,14 @@ export function svg(tag, attrs, ...children) {
 
 export const $ = (sel, root = document) => root.querySelector(sel);
 export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+// fillSelect replaces a select's options ([value, label] pairs) when they
+// changed, keeping the chosen value if it is still offered.
+export function fillSelect(sel, options, value) {
+  const sig = JSON.stringify(options);
+  if (sel.dataset.sig !== sig) {
+    sel.replaceChildren(...options.map(([v, label]) => h('option', { value: v }, label)));
+    sel.dataset.sig = sig;
+  }
+  sel.value = options.some(([v]) => v === value) ? value : '';
+}

@@ -65,3 +65,10 @@ export function channelLabel(ch) {
 export function shortId(id) {
   return String(id || '').slice(0, 8);
 }
+
+// dateTime shows a date and time of day, to the minute.
+export function dateTime(iso) {
+  const d = iso instanceof Date ? iso : new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  return new Intl.DateTimeFormat(locale(), { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d);
+}

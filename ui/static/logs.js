@@ -1,11 +1,15 @@
 // The Logs tab: recent requests with their attempt chains, filtered by
-// scheme, channel and status, and the server's raw log lines.
-import { h, $ } from './dom.js';
+// scheme, channel, status and client key, and the server's raw log lines.
+import { h, $, fillSelect } from './dom.js';
 import { t } from './i18n.js';
 import { num, ms, clock, channelLabel, shortId } from './format.js';
+import { keyOptions } from './keys.js';
 
 const MAX_ROWS = 300;
 const NEUTRAL = /^(client_error_|context_length|canceled|request_timeout|pending)/;
+// The request filters: state.filters field → select. The key filter is
+// shared with the Statistics tab.
+const FILTERS = [['scheme', '#f-scheme'], ['channel', '#f-channel'], ['status', '#f-status'], ['key', '#f-key']];
 
 let ctx;
 
@@ -48,7 +52,8 @@ function requestRow(r, byId) {
     h('td', { class: 'c-req', 'data-label': t('lg.col.request') },
       h('div', null, h('strong', null, r.scheme || '–'),
         r.model && r.model !== r.scheme ? h('span', { class: 'muted' }, ` · ${r.model}`) : null),
-      h('div', { class: 'mono muted small-text' }, r.path, r.stream ? h('span', { class: 'tag' }, t('lg.stream')) : null)),
+      h('div', { class: 'mono muted small-text' }, r.path, r.stream ? h('span', { class: 'tag' }, t('lg.stream')) : null),
+      r.key ? h('div', { class: 'small-text req-key', title: t('lg.keyTitle') }, h('span', { class: 'meta-k' }, t('lg.key')), ' ', r.key) : null),
     h('td', { class: 'c-status', 'data-label': t('lg.col.status') },
       h('div', { class: 'status-cell' },
         h('span', { class: ['badge', statusClass(r.status)], title: r.outcome }, String(r.status || '–')),
@@ -64,17 +69,8 @@ function matches(r, f) {
   if (f.status === 'ok' && !(r.status >= 200 && r.status < 300)) return false;
   if (f.status === 'fail' && r.status >= 200 && r.status < 300) return false;
   if (/^\d+$/.test(f.status) && String(r.status) !== f.status) return false;
+  if (f.key && r.key !== f.key) return false;
   return true;
-}
-
-// fillSelect replaces a select's options, keeping the chosen value.
-function fillSelect(sel, options, value) {
-  const sig = JSON.stringify(options);
-  if (sel.dataset.sig !== sig) {
-    sel.replaceChildren(...options.map(([v, label]) => h('option', { value: v }, label)));
-    sel.dataset.sig = sig;
-  }
-  sel.value = options.some(([v]) => v === value) ? value : '';
 }
 
 function renderFilters(requests) {
@@ -92,7 +88,8 @@ function renderFilters(requests) {
   const codes = [...new Set(requests.map((r) => r.status).filter(Boolean))].sort((a, b) => a - b);
   fillSelect($('#f-status'), [['', t('lg.allStatus')], ['ok', t('lg.okStatus')], ['fail', t('lg.failStatus')],
     ...codes.map((c) => [String(c), String(c)])], f.status);
-  for (const [k, id] of [['scheme', '#f-scheme'], ['channel', '#f-channel'], ['status', '#f-status']]) f[k] = $(id).value;
+  fillSelect($('#f-key'), keyOptions(ctx, [...requests.map((r) => r.key), f.key]), f.key);
+  for (const [k, id] of FILTERS) f[k] = $(id).value;
 }
 
 function renderRequests(lastSig) {
@@ -100,7 +97,8 @@ function renderRequests(lastSig) {
   const requests = state.requests || [];
   const byId = ctx.channelById();
   const sig = JSON.stringify([requests.length ? [requests.length, requests[requests.length - 1].id] : 0, state.filters,
-    ctx.channels().map((c) => [c.id, c.name, c.url, c.scheme_name]), document.documentElement.lang]);
+    ctx.channels().map((c) => [c.id, c.name, c.url, c.scheme_name]), (state.keys || []).map((k) => k.name),
+    document.documentElement.lang]);
   if (lastSig.requests === sig) return;
   lastSig.requests = sig;
   renderFilters(requests);
@@ -143,7 +141,7 @@ export function renderLogs(c, lastSig) {
 
 export function initLogs(c) {
   ctx = c;
-  for (const [k, id] of [['scheme', '#f-scheme'], ['channel', '#f-channel'], ['status', '#f-status']]) {
+  for (const [k, id] of FILTERS) {
     $(id).addEventListener('change', (e) => {
       ctx.state.filters[k] = e.target.value;
       ctx.render(false);

@@ -1,10 +1,12 @@
 // The Statistics tab: summary cards, hourly charts, each channel's share,
-// and per-scheme and per-channel tables.
-import { h, $ } from './dom.js';
+// and per-scheme and per-channel tables; or, with a client key chosen,
+// that key's requests, tokens and hourly charts.
+import { h, $, fillSelect } from './dom.js';
 import { t } from './i18n.js';
 import { num, compact, pct, ms, hourLabel, dayLabel, dateHour, channelLabel } from './format.js';
 import { stackedBars, donut } from './charts.js';
 import { breakerOf, breakerBadge } from './channels.js';
+import { keyOptions } from './keys.js';
 
 const PALETTE = 8;
 
@@ -130,6 +132,46 @@ function schemeTable(stats) {
     { label: L('tokens'), num: true }, { label: L('dur50'), num: true }, { label: L('dur95'), num: true }], rows, t('st.noData'));
 }
 
+// keyHours spreads a key's sparse hourly counts over the hours of the
+// whole chart (stats.hourly), so the bars line up with the unfiltered ones.
+function keyHours(stats, k) {
+  const byHour = new Map((k.hourly || []).map((x) => [new Date(x.hour).getTime(), x]));
+  return (stats.hourly || []).map((x) => {
+    const v = byHour.get(new Date(x.hour).getTime()) || {};
+    return { hour: x.hour, success: v.success || 0, fail: v.fail || 0 };
+  });
+}
+
+// renderKeyStats draws one client key's figures: what /admin/stats
+// counts by key (requests, tokens, hours), not per channel or scheme.
+function renderKeyStats(body, stats, name) {
+  const k = (stats.by_key || {})[name] || { success: 0, fail: 0, tokens: {}, hourly: [] };
+  const tok = k.tokens || {};
+  const label = name === 'admin' ? t('ky.adminName') : name;
+  const cards = h('div', { class: 'cards cards-key' },
+    card(t('st.keyRequests', { name: label }), num(k.success + k.fail), countsRows(k), 'card-total'),
+    card(t('st.tokens'), compact(tok.total || 0), [
+      h('span', { class: 'kv' }, t('st.tokSummary', { prompt: compact(tok.prompt || 0), completion: compact(tok.completion || 0) })),
+    ], 'card-tokens'));
+  const box24 = h('div', { class: 'chart-box', id: 'chart-24h' });
+  const box7d = h('div', { class: 'chart-box', id: 'chart-7d' });
+  body.replaceChildren(
+    cards,
+    panel(t('st.hourly24'), legend(), box24),
+    panel(t('st.hourly7d'), legend(), box7d),
+    h('p', { class: 'muted key-note' }, t('st.keyNote')));
+  const hours = points(keyHours(stats, k));
+  drawHourly(box24, hours.slice(-24), false);
+  drawHourly(box7d, hours, true);
+}
+
+export function initStats(ctx) {
+  $('#st-key').addEventListener('change', (e) => {
+    ctx.state.filters.key = e.target.value;
+    ctx.render(false);
+  });
+}
+
 export function renderStats(ctx, lastSig) {
   const { state } = ctx;
   const body = $('#stats-body');
@@ -138,10 +180,17 @@ export function renderStats(ctx, lastSig) {
   const channels = ctx.channels();
   const statesNow = channels.map((ch) => breakerOf(ch).state);
   const { generated_at: _g, ...rest } = stats; // the timestamp alone changes nothing shown
-  const sig = JSON.stringify([rest, state.config, statesNow, body.clientWidth, document.documentElement.lang]);
+  const keyNames = (state.keys || []).map((k) => k.name);
+  const sig = JSON.stringify([rest, state.config, statesNow, body.clientWidth, document.documentElement.lang, state.filters.key, keyNames]);
   if (lastSig.stats === sig) return;
   lastSig.stats = sig;
   $('#st-tz').textContent = t('st.tz', { tz: !stats.time_zone || stats.time_zone === 'Local' ? t('st.tzLocal') : stats.time_zone });
+  fillSelect($('#st-key'), keyOptions(ctx, [...Object.keys(stats.by_key || {}), state.filters.key]), state.filters.key);
+  state.filters.key = $('#st-key').value;
+  if (state.filters.key) {
+    renderKeyStats(body, stats, state.filters.key);
+    return;
+  }
 
   const brCount = { closed: 0, open: 0, half_open: 0 };
   for (const s of statesNow) brCount[s] = (brCount[s] || 0) + 1;

@@ -87,7 +87,13 @@ func TestFailoverTable(t *testing.T) {
 			wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"timeout", "ok"}, wantFailsA: 1},
 		{name: "401 next channel", a: status(401, "invalid_api_key"), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_401", "ok"}, wantFailsA: 1},
 		{name: "403 next channel", a: status(403, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_403", "ok"}, wantFailsA: 1},
-		{name: "404 next channel", a: status(404, "model_not_found"), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_404", "ok"}, wantFailsA: 1},
+		// 404, 405, 415, 431: the upstream does not serve this request (a
+		// path, model or header it lacks). Any client can send such a
+		// request, so it must not count against the channel.
+		{name: "404 next channel without blame", a: status(404, "model_not_found"), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_404", "ok"}, wantFailsA: 0},
+		{name: "405 next channel without blame", a: status(405, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_405", "ok"}, wantFailsA: 0},
+		{name: "415 next channel without blame", a: status(415, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_415", "ok"}, wantFailsA: 0},
+		{name: "431 next channel without blame", a: status(431, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_431", "ok"}, wantFailsA: 0},
 		{name: "408 next channel", a: status(408, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_408", "ok"}, wantFailsA: 1},
 		{name: "2xx that is not JSON",
 			a: func(_ int64, w http.ResponseWriter, _ *http.Request) {
@@ -224,6 +230,45 @@ func TestBreakerOpensAndSkips(t *testing.T) {
 	}
 	if state, _ := h.breakerOf(a); state != "closed" {
 		t.Errorf("breaker off: got %s, want closed", state)
+	}
+}
+
+// TestClientCannotOpenBreakersWith404: requests that every channel of a
+// scheme answers 404 (a route or model none of them serves) or 431 (a
+// header too large) are the client's doing: they are answered, and no
+// breaker opens, however many arrive.
+func TestClientCannotOpenBreakersWith404(t *testing.T) {
+	h := newHarness(t, nil)
+	notServed := func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/responses" {
+			writeErr(w, 404, "unknown_url")
+			return
+		}
+		writeErr(w, 431, "")
+	}
+	ua, ub := newUpstream(t, notServed), newUpstream(t, notServed)
+	a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1, "consecutive_failure_threshold": 1})
+	b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 1, "consecutive_failure_threshold": 1})
+	for i := range 6 {
+		path := "/v1/responses"
+		if i%2 == 1 {
+			path = "/v1/chat/completions"
+		}
+		code, hdr, body := h.call("POST", path, `{"model":"default","input":"hi"}`)
+		if code != 404 && code != 431 {
+			t.Fatalf("request %d: got %d %s, want the upstream's 404 or 431", i, code, body)
+		}
+		if n := len(attempts(hdr)); n != 2 {
+			t.Errorf("request %d: %d attempts (%v), want both channels", i, n, attempts(hdr))
+		}
+	}
+	for _, id := range []string{a, b} {
+		if state, fails := h.breakerOf(id); state != "closed" || fails != 0 {
+			t.Errorf("channel %s: breaker %s with %d failures, want closed with none", id, state, fails)
+		}
+	}
+	if code, _, _ := h.chat("default", false); code != 431 || ua.hits.Load()+ub.hits.Load() != 14 {
+		t.Errorf("after the 404s: %d, %d upstream requests; want both channels still tried", code, ua.hits.Load()+ub.hits.Load())
 	}
 }
 

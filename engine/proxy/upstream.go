@@ -315,6 +315,11 @@ func (a *upstreamAnswer) failure() result {
 				res.openFor, res.next = ra, stepNext
 			}
 		}
+	case status == 404 || status == 405 || status == 415 || status == 431:
+		// The upstream does not serve this request: a path, model or
+		// header it lacks. Another channel may; but any client can send
+		// such a request, so it must not open this channel's breaker.
+		res.verdict, res.next = channel.Neutral, stepNext
 	case (status == 400 || status == 413 || status == 422) && isContextLength(body):
 		// Another channel may hold a larger context; this one is not at fault.
 		res.outcome, res.verdict, res.next = "context_length", channel.Neutral, stepNext

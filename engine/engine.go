@@ -119,6 +119,8 @@ func New(cfg Config, logOut io.Writer) (*Engine, error) {
 		RetryAfterMax:  cfg.RetryAfterMax,
 		BackoffBase:    cfg.BackoffBase,
 		BodyLimit:      cfg.BodyLimit,
+		// RETRY_AFTER_OPEN_MAX: wired when the setting lands
+		RetryAfterOpenMax: time.Hour,
 	}, e.router, e.transport, e.stats, e.log, e.drain)
 	return e, nil
 }

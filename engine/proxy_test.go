@@ -296,6 +296,44 @@ func TestLongRetryAfterOpensBreaker(t *testing.T) {
 	}
 }
 
+// TestHugeRetryAfterOpensBreakerForAtMostAnHour: a 429 whose Retry-After
+// asks for years (or for a date far ahead) keeps the channel out for
+// RETRY_AFTER_OPEN_MAX (1 h) at most, not for a year.
+func TestHugeRetryAfterOpensBreakerForAtMostAnHour(t *testing.T) {
+	for _, ra := range []string{"99999999999999999999", "86400", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		t.Run(ra, func(t *testing.T) {
+			h := newHarness(t, nil)
+			ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Retry-After", ra)
+				writeErr(w, 429, "rate_limit_exceeded")
+			})
+			a := h.addChannel(map[string]any{"url": ua.v1()})
+			start := time.Now()
+			if code, _, body := h.chat("default", false); code != 429 {
+				t.Fatalf("got %d %s, want the upstream's 429", code, body)
+			}
+			var all map[string][]struct {
+				ID      string `json:"id"`
+				Breaker struct {
+					State     string     `json:"state"`
+					OpenUntil *time.Time `json:"open_until"`
+				} `json:"breaker"`
+			}
+			_, _, body := h.call("GET", "/admin/config", "")
+			if err := json.Unmarshal([]byte(body), &all); err != nil {
+				t.Fatal(err)
+			}
+			br := all["default"][0].Breaker
+			if all["default"][0].ID != a || br.State != "open" || br.OpenUntil == nil {
+				t.Fatalf("breaker %+v, want open", br)
+			}
+			if limit := start.Add(time.Hour + time.Minute); br.OpenUntil.After(limit) || br.OpenUntil.Before(start.Add(59*time.Minute)) {
+				t.Errorf("open until %v, want about an hour from %v", br.OpenUntil, start)
+			}
+		})
+	}
+}
+
 func TestHalfOpenProbeBringsChannelBack(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.BreakerCooldown = 200 * time.Millisecond

@@ -34,6 +34,10 @@ type Config struct {
 	// RetryAfterMax is the longest Retry-After waited for on the same
 	// channel; longer ones open the breaker instead.
 	RetryAfterMax time.Duration
+	// RetryAfterOpenMax caps how long a 429's Retry-After may keep a
+	// channel's breaker open: an upstream must not take a channel out for
+	// a year. Zero: one hour.
+	RetryAfterOpenMax time.Duration
 	// BackoffBase is the first retry backoff (doubling, ±20 %).
 	BackoffBase time.Duration
 	// BodyLimit bounds request bodies; upstream answers may be 4× larger.
@@ -63,6 +67,9 @@ type Proxy struct {
 
 // New returns a proxy routing through router and sending with transport.
 func New(cfg Config, router *scheme.Router, transport http.RoundTripper, rec Recorder, log *slog.Logger, drain context.Context) *Proxy {
+	if cfg.RetryAfterOpenMax <= 0 {
+		cfg.RetryAfterOpenMax = time.Hour
+	}
 	p := &Proxy{cfg: cfg, router: router, transport: transport, rec: rec, log: log, drain: drain}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	p.relays.New = func() any { return &streamRelay{br: bufio.NewReaderSize(nil, 16<<10)} }

@@ -311,8 +311,9 @@ func (a *upstreamAnswer) failure() result {
 			if ra <= a.x.p.cfg.RetryAfterMax {
 				res.wait, res.waitSet = ra, true
 			} else if status == 429 {
-				// Too long to wait here: keep the channel out until then.
-				res.openFor, res.next = ra, stepNext
+				// Too long to wait here: keep the channel out until then,
+				// within reason.
+				res.openFor, res.next = min(ra, a.x.p.cfg.RetryAfterOpenMax), stepNext
 			}
 		}
 	case status == 404 || status == 405 || status == 415 || status == 431:

@@ -60,8 +60,8 @@ func canaryUpstream(t *testing.T, adminKey string, sawAdmin *atomic.Bool) *upstr
 		}
 		mode := strings.Split(strings.TrimPrefix(r.URL.Path, "/m/"), "/")[0]
 		if !stream && strings.Contains(mode, "stream") || mode == "malformed-echo" && !stream {
-			// A stream that nobody asked for would be relayed untouched, as
-			// any successful answer is: the proxy does not rewrite those.
+			// Stream modes answer a non-stream request as a good upstream
+			// would (an unasked-for stream is refused, never relayed).
 			mode = "ok"
 		}
 		switch mode {

@@ -454,6 +454,58 @@ func TestOtherEndpointsKeepTheirPath(t *testing.T) {
 	}
 }
 
+// TestEventStreamAnswerToNonStreamRequestIsBad: an upstream that answers
+// a non-stream request with an (endless) event stream gave a bad answer:
+// the next channel takes over at once, the channel is blamed, and the
+// stream's text never reaches the client.
+func TestEventStreamAnswerToNonStreamRequestIsBad(t *testing.T) {
+	endless := func(_ int64, w http.ResponseWriter, r *http.Request) {
+		s := startSSE(w)
+		for i := 0; i < 200; i++ {
+			s.data(chunk("secret-sse-text", ""))
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	t.Run("next channel", func(t *testing.T) {
+		h := newHarness(t, nil)
+		ua := newUpstream(t, endless)
+		ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "from B") })
+		a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
+		b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+		start := time.Now()
+		code, hdr, body := h.chat("default", false)
+		if code != 200 || !strings.Contains(body, "from B") {
+			t.Fatalf("got %d %s, want B's answer", code, body)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("answered after %v", d)
+		}
+		if got, want := strings.Join(attempts(hdr), ","), a+"=unexpected_stream,"+b+"=ok"; got != want {
+			t.Errorf("attempts %s, want %s", got, want)
+		}
+		if _, fails := h.breakerOf(a); fails != 1 {
+			t.Errorf("A's failures: got %d, want 1", fails)
+		}
+	})
+	t.Run("only channel", func(t *testing.T) {
+		h := newHarness(t, nil)
+		ua := newUpstream(t, endless)
+		h.addChannel(map[string]any{"url": ua.v1(), "max_retries": 0})
+		start := time.Now()
+		code, hdr, body := h.chat("default", false)
+		if code != 502 || strings.Contains(body, "secret-sse-text") || hdr.Get("Content-Type") != "application/json" {
+			t.Errorf("got %d %s %s, want a 502 error of the proxy's own", code, hdr.Get("Content-Type"), body)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("answered after %v", d)
+		}
+	})
+}
+
 func TestBinaryAnswerPassesThrough(t *testing.T) {
 	h := newHarness(t, nil)
 	audio := strings.Repeat("\x00\xffID3", 1000)

@@ -410,6 +410,11 @@ func seconds(s float64) time.Duration {
 // whole handles a 2xx answer that is not a stream: read it all, check it,
 // then send it. Until the last byte is read, failover is still free.
 func (a *upstreamAnswer) whole() result {
+	if isEventStream(a.resp.Header) {
+		// An event stream nobody asked for: a bad answer, however long it
+		// would last. Its text is never relayed raw.
+		return result{outcome: "unexpected_stream", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext}
+	}
 	ct := a.resp.Header.Get("Content-Type")
 	if !expectJSON(ct) {
 		return a.passThrough()
@@ -443,8 +448,8 @@ func (a *upstreamAnswer) whole() result {
 	return res
 }
 
-// passThrough relays a 2xx answer that is not JSON (audio, an image, an
-// unasked-for stream) as it comes, flushing as it goes.
+// passThrough relays a 2xx answer that is not JSON (audio, an image) as
+// it comes, flushing as it goes.
 func (a *upstreamAnswer) passThrough() result {
 	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
 		ttfb: time.Since(a.start), committed: true}

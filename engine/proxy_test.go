@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -504,6 +506,74 @@ func TestEventStreamAnswerToNonStreamRequestIsBad(t *testing.T) {
 			t.Errorf("answered after %v", d)
 		}
 	})
+}
+
+// TestGzipAnswersAreDecoded: an upstream that gzips its answer although
+// nobody asked (the proxy sends no Accept-Encoding) is still understood:
+// JSON answers, error answers and streams are decoded, checked and
+// relayed without the encoding.
+func TestGzipAnswersAreDecoded(t *testing.T) {
+	gz := func(w http.ResponseWriter, status int, ct string, parts ...string) {
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(status)
+		zw := gzip.NewWriter(w)
+		for _, p := range parts {
+			zw.Write([]byte(p))
+			zw.Flush()
+			w.(http.Flusher).Flush()
+		}
+		zw.Close()
+	}
+	const answer = `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"unzipped"},"finish_reason":"stop"}]}`
+	const refusal = `{"error":{"message":"no, zipped","type":"invalid_request_error","code":"content_policy_violation"}}`
+	cases := []struct {
+		name, model string
+		stream      bool
+		handle      func(w http.ResponseWriter)
+		status      int
+		want        string
+	}{
+		{"json", "a", false, func(w http.ResponseWriter) { gz(w, 200, "application/json", answer) }, 200, answer},
+		{"error", "b", false, func(w http.ResponseWriter) { gz(w, 400, "application/json", refusal) }, 400, refusal},
+		{"stream", "c", true, func(w http.ResponseWriter) {
+			gz(w, 200, "text/event-stream", "data: "+chunk("un", "")+"\n\n", "data: "+chunk("zipped", "stop")+"\n\n", "data: [DONE]\n\n")
+		}, 200, "data: " + chunk("un", "") + "\n\ndata: " + chunk("zipped", "stop") + "\n\ndata: [DONE]\n\n"},
+		{"not really gzip", "d", false, func(w http.ResponseWriter) {
+			w.Header().Set("Content-Encoding", "gzip")
+			writeChat(w, "plain")
+		}, 502, `{"error":{"message":"every channel of scheme \"d\" failed; last error: bad_encoding","type":"upstream_error","param":null,"code":"upstream_failed"}}`},
+	}
+	h := newHarness(t, nil)
+	for _, tc := range cases {
+		u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Accept-Encoding") != "" {
+				t.Errorf("the upstream was asked for %q", r.Header.Get("Accept-Encoding"))
+			}
+			tc.handle(w)
+		})
+		h.addChannel(map[string]any{"url": u.v1(), "scheme_name": tc.model})
+	}
+	// A client that decodes nothing itself sees what the proxy sends.
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody(tc.model, tc.stream)))
+			req.Header.Set("Authorization", "Bearer "+testKey)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || string(body) != tc.want {
+				t.Errorf("got %d %q\nwant %d %q", resp.StatusCode, body, tc.status, tc.want)
+			}
+			if ce := resp.Header.Get("Content-Encoding"); ce != "" {
+				t.Errorf("Content-Encoding %q relayed with a decoded body", ce)
+			}
+		})
+	}
 }
 
 func TestBinaryAnswerPassesThrough(t *testing.T) {

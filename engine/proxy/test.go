@@ -37,6 +37,7 @@ func (p *Proxy) Test(ctx context.Context, s channel.Resolved, model string) chan
 	resp, err := p.transport.RoundTrip(req)
 	if err == nil {
 		defer resp.Body.Close()
+		gunzip(resp)
 		var b []byte
 		b, err = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		res.Status = resp.StatusCode

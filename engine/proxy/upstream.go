@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -79,6 +81,7 @@ func (x *exchange) attempt(c *channel.Actor, p channel.Permit) result {
 		return x.classifyError(actx, err)
 	}
 	defer resp.Body.Close()
+	gunzip(resp)
 	a := &upstreamAnswer{x: x, resp: resp, dog: dog, actx: actx, start: start,
 		key: s.APIKey, commit: func() { x.commit(c, p.Admission) }}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -160,6 +163,42 @@ func forwardHeaders(in http.Header) http.Header {
 	return out
 }
 
+// gunzip makes a gzip-encoded answer readable as what it encodes. The
+// proxy asks for no encoding, yet some upstreams gzip anyway: decoded, the
+// answer is checked and relayed like any other, without the header.
+func gunzip(resp *http.Response) {
+	switch strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))) {
+	case "gzip", "x-gzip":
+	default:
+		return
+	}
+	resp.Body = &gzipBody{src: resp.Body}
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Del("Content-Length")
+	resp.ContentLength = -1
+}
+
+// gzipBody decodes a gzip body. The gzip header is read with the first
+// Read, not at once, so that the wait for it runs under the attempt's
+// first-byte deadline like any other read.
+type gzipBody struct {
+	src io.ReadCloser
+	zr  *gzip.Reader
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.zr == nil {
+		zr, err := gzip.NewReader(g.src)
+		if err != nil {
+			return 0, err
+		}
+		g.zr = zr
+	}
+	return g.zr.Read(p)
+}
+
+func (g *gzipBody) Close() error { return g.src.Close() }
+
 // classifyError turns a transport error (no HTTP answer) into a result,
 // following the failover table: resets are retried, timeouts, refusals and
 // TLS errors move on at once.
@@ -207,6 +246,8 @@ func (x *exchange) classifyNetError(actx context.Context, err error) result {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return result{outcome: "refused", verdict: channel.Failure, next: stepNext}
+	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.As(err, new(flate.CorruptInputError)):
+		return result{outcome: "bad_encoding", verdict: channel.Failure, next: stepNext}
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr),
 		errors.As(err, &recErr), errors.As(err, &alert), strings.Contains(err.Error(), "tls: "):
 		return result{outcome: "tls_error", verdict: channel.Failure, next: stepNext}

@@ -410,6 +410,57 @@ func TestSchemeChoice(t *testing.T) {
 	}
 }
 
+// TestSchemeHeaderNamesTheScheme: every answer of the proxy names the
+// scheme that served it in X-Catfish-Scheme, errors included, so a typo
+// in "model" that fell to the default scheme is visible.
+func TestSchemeHeaderNamesTheScheme(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DefaultScheme = "fallback" })
+	ok := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "x") })
+	bad := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 401, "invalid_api_key") })
+	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "gpt-4-pool"})
+	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "fallback"})
+	h.addChannel(map[string]any{"url": bad.v1(), "scheme_name": "broken"})
+	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "池 100%"})
+	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "off", "enabled": false})
+	for _, tc := range []struct {
+		model  string
+		stream bool
+		status int
+		want   string
+	}{
+		{"gpt-4-pool", false, 200, "gpt-4-pool"},
+		{"gpt-4-pool", true, 200, "gpt-4-pool"},
+		{"gpt-4-poll", false, 200, "fallback"}, // the typo
+		{"broken", false, 401, "broken"},
+		{"off", false, 503, "off"},
+		{"池 100%", false, 200, "%E6%B1%A0 100%25"},
+	} {
+		code, hdr, body := h.chat(tc.model, tc.stream)
+		if code != tc.status {
+			t.Errorf("model %q: got %d %s, want %d", tc.model, code, body, tc.status)
+		}
+		if got := hdr.Values("X-Catfish-Scheme"); len(got) != 1 || got[0] != tc.want {
+			t.Errorf("model %q: X-Catfish-Scheme %q, want %q", tc.model, got, tc.want)
+		}
+	}
+}
+
+// TestNoChannelAdmittedHasNoEmptyAttemptsHeader: the 503 for a scheme
+// whose channels are all off or cooling down tried nothing, and says so by
+// leaving X-Catfish-Attempts out rather than sending it empty.
+func TestNoChannelAdmittedHasNoEmptyAttemptsHeader(t *testing.T) {
+	h := newHarness(t, nil)
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "x") })
+	h.addChannel(map[string]any{"url": u.v1(), "enabled": false})
+	code, hdr, body := h.chat("default", false)
+	if code != 503 || !strings.Contains(body, "no_channel_available") {
+		t.Fatalf("got %d %s, want 503 no_channel_available", code, body)
+	}
+	if v, ok := hdr["X-Catfish-Attempts"]; ok {
+		t.Errorf("X-Catfish-Attempts sent as %q with no attempt made", v)
+	}
+}
+
 func TestFirstSchemeByNameWithoutDefault(t *testing.T) {
 	h := newHarness(t, nil)
 	uz := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "zeta") })

@@ -106,6 +106,9 @@ func (x *exchange) run() error {
 	}
 	x.scheme = plan.Scheme()
 	x.wake = plan.Wake()
+	// Said on every answer, errors included: a typo in "model" that fell
+	// to the default scheme shows here.
+	x.w.Header().Set(schemeHeader, headerText(x.scheme))
 	for c, ok := plan.Next(); ok; c, ok = plan.Next() {
 		if done, err := x.tryChannel(c); done {
 			return err
@@ -234,8 +237,12 @@ func (x *exchange) exhausted() error {
 		"every channel of scheme "+strconv.Quote(x.scheme)+" failed; last error: "+x.lastErr))
 }
 
-// withAttempts adds the X-Catfish-Attempts header to an error answer.
+// withAttempts adds the X-Catfish-Attempts header to an error answer,
+// when there was an attempt to list.
 func (x *exchange) withAttempts(ae *dialect.Error) *dialect.Error {
+	if len(x.attempts) == 0 {
+		return ae
+	}
 	out := *ae
 	out.Header = out.Header.Clone()
 	if out.Header == nil {
@@ -245,7 +252,38 @@ func (x *exchange) withAttempts(ae *dialect.Error) *dialect.Error {
 	return &out
 }
 
-const attemptsHeader = "X-Catfish-Attempts"
+const (
+	attemptsHeader = "X-Catfish-Attempts"
+	schemeHeader   = "X-Catfish-Scheme"
+)
+
+// headerText makes a name fit for a header value: bytes outside printable
+// ASCII, and '%' itself, are percent-encoded, so a scheme named in any
+// script reaches every client intact.
+func headerText(s string) string {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '%' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '%' {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
 
 // attemptsValueNow renders the attempt chain while the last attempt is
 // still running and about to answer with outcome.

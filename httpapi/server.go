@@ -208,6 +208,12 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if info.DupModel {
+		// Routing would follow one, an override replace one, and the
+		// upstream's parser pick either: refuse rather than guess.
+		return &dialect.Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "duplicate_key", Param: "model",
+			Message: `the body has more than one "model" member; send exactly one`}
+	}
 	if !info.HasModel {
 		return &dialect.Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "missing_model", Param: "model",
 			Message: "you must provide a model parameter (a string naming a scheme)"}

@@ -369,6 +369,12 @@ func TestProxyBodyChecks(t *testing.T) {
 		{"missing model", `{"messages":[]}`, "application/json", 400, "missing_model", "model"},
 		{"model not a string", `{"model":42}`, "application/json", 400, "missing_model", "model"},
 		{"model null", `{"model":null}`, "application/json", 400, "missing_model", "model"},
+		// Routing would use one "model", an override replace one, and the
+		// upstream's parser pick either: ambiguous, so refused.
+		{"model twice", `{"model":"a","messages":[],"model":"m"}`, "application/json", 400, "duplicate_key", "model"},
+		{"model twice, one escaped", `{"model":"a","mod\u0065l":"m"}`, "application/json", 400, "duplicate_key", "model"},
+		{"model twice, one not a string", `{"model":1,"model":"m"}`, "application/json", 400, "duplicate_key", "model"},
+		{"nested model is no duplicate", `{"model":"m","metadata":{"model":"x"}}`, "application/json", 200, "", ""},
 		{"multipart", "--x\r\n", "multipart/form-data; boundary=x", 415, "unsupported_media_type", ""},
 		{"text", `{"model":"m"}`, "text/plain", 415, "unsupported_media_type", ""},
 		{"malformed content type", `{"model":"m"}`, "application/json; ===", 415, "unsupported_media_type", ""},

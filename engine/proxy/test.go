@@ -43,6 +43,8 @@ func (p *Proxy) Test(ctx context.Context, s channel.Resolved, model string) chan
 		res.Status = resp.StatusCode
 		if err == nil {
 			res.OK, res.Reply, res.Error = judgeTest(resp.StatusCode, redactKey(b, s.APIKey))
+			// And on the decoded text, whatever escapes the body used.
+			res.Reply, res.Error = redactKeyString(res.Reply, s.APIKey), redactKeyString(res.Error, s.APIKey)
 		}
 	}
 	res.LatencyMS = float64(time.Since(start).Microseconds()) / 1000

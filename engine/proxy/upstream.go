@@ -571,28 +571,3 @@ func copyAnswerHeaders(dst, src http.Header, key string) {
 		dst[k] = v
 	}
 }
-
-// minRedactKey is the shortest key that redaction looks for: a shorter
-// one is no secret worth keeping, and replacing it would mangle the text
-// around it.
-const minRedactKey = 8
-
-// redactKey masks a channel's key in upstream text the proxy passes on or
-// shows: error answers, error events, test results, headers. Some
-// upstreams echo the credential they were sent ("Incorrect API key
-// provided: ..."), and the proxy must not hand a channel's key to clients
-// or to the admin views. Successful bodies are relayed untouched. b is
-// returned as is when it holds no key.
-func redactKey(b []byte, key string) []byte {
-	if len(key) < minRedactKey || !bytes.Contains(b, []byte(key)) {
-		return b
-	}
-	return bytes.ReplaceAll(b, []byte(key), []byte(channel.Mask(key)))
-}
-
-func redactKeyString(s, key string) string {
-	if len(key) < minRedactKey || !strings.Contains(s, key) {
-		return s
-	}
-	return strings.ReplaceAll(s, key, channel.Mask(key))
-}

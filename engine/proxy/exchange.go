@@ -170,7 +170,7 @@ func (x *exchange) report(c scheme.Candidate, adm channel.Admission, res result)
 		x.last = res.fail
 	} else if res.verdict == channel.Failure && !res.committed {
 		x.lastErr = res.outcome // no detail: it names upstream hosts
-		x.p.log.Warn("attempt failed", "id", x.id, "channel", c.ID, "outcome", res.outcome, "detail", res.detail)
+		x.p.log.Warn("attempt failed", "id", x.id, "channel", c.ID, "outcome", res.outcome, "detail", stats.Clip(res.detail))
 	}
 	if res.committed && res.verdict != channel.Failure {
 		return false

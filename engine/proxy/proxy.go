@@ -103,12 +103,15 @@ func (p *Proxy) finish(x *exchange, err error) {
 		outcome = "error"
 	}
 	end := time.Now()
+	// The client chose the path and the model, and may have sent
+	// megabytes of either: what is logged and kept is cut short.
+	path, model := stats.Clip(x.req.Path), stats.Clip(x.req.Info.Model)
 	// LogAttrs: typed attributes, no boxing on the hot path.
 	p.log.LogAttrs(context.Background(), level, "request", slog.String("id", x.id),
-		slog.String("path", x.req.Path), slog.String("model", x.req.Info.Model), slog.String("scheme", x.scheme),
+		slog.String("path", path), slog.String("model", model), slog.String("scheme", x.scheme),
 		slog.Bool("stream", x.req.Info.Stream), slog.Int("status", status), slog.String("outcome", outcome),
 		slog.String("attempts", x.attemptsValue()), slog.Int64("duration_ms", end.Sub(x.start).Milliseconds()))
-	rec := &stats.Record{ID: x.id, Start: x.start, End: end, Path: x.req.Path, Model: x.req.Info.Model,
+	rec := &stats.Record{ID: x.id, Start: x.start, End: end, Path: path, Model: model,
 		Scheme: x.scheme, Stream: x.req.Info.Stream, Status: status, Outcome: outcome, Attempts: x.attempts,
 		Canceled: status == dialect.StatusClientClosed || errors.Is(err, errClientGone),
 		Broken: err == nil && x.answered != nil &&

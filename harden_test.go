@@ -6,10 +6,11 @@ package main
 // newcomer meets first.
 
 import (
-	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -56,10 +57,97 @@ func TestHugeModelNameStaysSmall(t *testing.T) {
 	if _, _, logs := s.request("GET", "/admin/logs", "", nil); len(logs) > 32<<10 {
 		t.Errorf("/admin/logs is %d bytes", len(logs))
 	}
+	// The log lines travel through a pipe: they may trail the answers.
+	waitUntil(t, 5*time.Second, "four request log lines", func() bool {
+		return strings.Count(s.out.String()[outBefore:], `msg=request`) == 4
+	})
 	if grown := len(s.out.String()) - outBefore; grown > 16<<10 {
 		t.Errorf("four requests wrote %d bytes of log", grown)
 	}
-	if !bytes.Contains([]byte(s.out.String()), []byte("cut")) {
+	if !strings.Contains(s.out.String()[outBefore:], "cut") {
 		t.Errorf("the log does not say the model was cut")
+	}
+}
+
+// TestChannelPointingAtItselfGives508: a channel whose URL is Catfish's
+// own address (with the admin key as its key) made one request nest
+// thousands of hops deep. The hop header stops it at the second: the
+// client gets 508 at once, no channel is blamed, descriptors and memory
+// stay put, and the log warns about the channel.
+func TestChannelPointingAtItselfGives508(t *testing.T) {
+	s := startServer(t)
+	id := s.addChannel(map[string]any{"url": s.base + "/v1", "api_key": binKey, "name": "myself"})
+	// The log line travels through a pipe: it may trail the answer.
+	waitUntil(t, 5*time.Second, "a warning about a channel pointing at Catfish itself", func() bool {
+		return strings.Contains(s.out.String(), "points at this Catfish")
+	})
+	// A client that gives up, so that a loop without the fix ends too.
+	client := &http.Client{Timeout: 5 * time.Second}
+	send := func() (int, http.Header, []byte, time.Duration) {
+		req, _ := http.NewRequest("POST", s.base+"/v1/chat/completions", strings.NewReader(chatBody("default", false)))
+		req.Header.Set("Authorization", "Bearer "+binKey)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("request: %v after %v", err, time.Since(start))
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, b, time.Since(start)
+	}
+	send() // warm up: connections, buffers
+	fdsBefore, rssBefore := s.openFiles(), s.procStatus("VmRSS")
+	for range 20 {
+		code, hdr, body, took := send()
+		if code != 508 || took > 2*time.Second {
+			t.Fatalf("got %d after %v: %s; want 508 at once", code, took, body)
+		}
+		if _, _, c, _ := openAIError(t, "508", hdr, body); c != "loop_detected" {
+			t.Errorf("code %q, want loop_detected", c)
+		}
+		wantChain(t, hdr, id+"=http_508")
+	}
+	if fds := s.openFiles(); fds > fdsBefore+10 {
+		t.Errorf("open files: %d, before %d", fds, fdsBefore)
+	}
+	if rss := s.procStatus("VmRSS"); rss > rssBefore+64<<10 { // kB
+		t.Errorf("RSS grew from %d kB to %d kB", rssBefore, rss)
+	}
+	if b := s.breakerOf(id); b.State != "closed" || b.Fails != 0 {
+		t.Errorf("breaker %+v: a loop counts against no channel", b)
+	}
+}
+
+// TestCatfishChainKeepsWorking: Catfish in front of Catfish works, each
+// adding its instance id to the hop header; two that point at each other
+// answer 508 and blame no channel.
+func TestCatfishChainKeepsWorking(t *testing.T) {
+	x, y := startServer(t), startServer(t)
+	var hop atomic.Value
+	up := newFake(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		hop.Store(r.Header.Get("X-Catfish-Hop"))
+		writeChat(w, "end of the chain")
+	})
+	x.addChannel(map[string]any{"url": y.base + "/v1", "api_key": binKey})
+	y.addChannel(map[string]any{"url": up.v1()})
+	if code, _, body := x.chat("default", false); code != 200 || !strings.Contains(body, "end of the chain") {
+		t.Fatalf("through two instances: %d %s", code, body)
+	}
+	ids := strings.Split(hop.Load().(string), ", ")
+	if len(ids) != 2 || ids[0] == ids[1] || ids[0] == "" || !strings.Contains(x.out.String(), "instance="+ids[0]) ||
+		!strings.Contains(y.out.String(), "instance="+ids[1]) {
+		t.Errorf("hop header at the end %q, want x's id then y's", hop.Load())
+	}
+
+	xy := x.addChannel(map[string]any{"url": y.base + "/v1", "api_key": binKey, "scheme_name": "loop"})
+	yx := y.addChannel(map[string]any{"url": x.base + "/v1", "api_key": binKey, "scheme_name": "loop"})
+	start := time.Now()
+	if code, _, body := x.chat("loop", false); code != 508 || time.Since(start) > 2*time.Second {
+		t.Errorf("two instances in a loop: %d after %v: %s", code, time.Since(start), body)
+	}
+	for _, b := range []breaker{x.breakerOf(xy), y.breakerOf(yx)} {
+		if b.State != "closed" || b.Fails != 0 {
+			t.Errorf("breaker %+v after a loop, want closed with no failure", b)
+		}
 	}
 }

@@ -96,6 +96,7 @@ func (e *Engine) putLocked(ctx context.Context, s channel.Settings) (channel.Vie
 	if err := e.commit(ctx, state.Put(s)); err != nil {
 		return channel.View{}, err
 	}
+	e.warnIfSelf(s)
 	h, err := e.actors[s.ID].actor.Health(ctx)
 	if err != nil {
 		return channel.View{}, err

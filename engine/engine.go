@@ -66,6 +66,9 @@ type Engine struct {
 	drain     context.Context
 	stopDrain context.CancelFunc
 	inflight  sync.WaitGroup // HTTP handlers still running
+	// listen is the address being served, set by Serve before any request
+	// arrives: channels pointing at it are warned about.
+	listen net.Addr
 }
 
 type actorHandle struct {
@@ -165,6 +168,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // ShutdownTimeout, write a final snapshot, then stop the actors. An engine
 // serves once.
 func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
+	e.listen = ln.Addr()
 	var loops errgroup.Group // the long-lived actors; they end with actx
 	loops.Go(func() error { return e.router.Run(e.actx) })
 	loops.Go(func() error { e.stats.Run(e.actx); return nil })
@@ -209,7 +213,8 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 		stopFlusher()
 		return nil
 	})
-	e.log.Info("catfish listening", "addr", ln.Addr().String(), "version", e.cfg.Version, "channels", n)
+	e.log.Info("catfish listening", "addr", ln.Addr().String(), "version", e.cfg.Version, "channels", n,
+		"instance", e.proxy.Instance())
 	err = g.Wait()
 	// Everything counted so far goes into a final snapshot, so the next
 	// start replays nothing.
@@ -272,6 +277,7 @@ func (e *Engine) start(ctx context.Context) (int, error) {
 		if err := e.syncActor(ctx, s.ID); err != nil {
 			return 0, err
 		}
+		e.warnIfSelf(s)
 	}
 	return len(all), nil
 }

@@ -101,6 +101,9 @@ func (e *Engine) Import(ctx context.Context, doc []byte, dryRun, merge bool) (st
 	for _, id := range plan.Removed {
 		e.stats.Forget(context.WithoutCancel(ctx), id)
 	}
+	for _, s := range incoming {
+		e.warnIfSelf(s)
+	}
 	res := plan.Result
 	e.log.Info("configuration imported", "mode", res.Mode, "added", res.Added, "updated", res.Updated, "removed", res.Removed)
 	return res, nil

@@ -67,6 +67,7 @@ type exchange struct {
 	lastErr  string         // the last failure without an HTTP answer
 	wake     time.Time      // earliest time a skipped channel admits again
 	answered *result        // the attempt that produced the answer
+	hops     string         // the hop header sent upstream
 	// body and info are what is sent upstream before any model override:
 	// the client's body, plus include_usage when the proxy asks for usage
 	// the client did not ask for (hideUsage then hides it again).
@@ -79,6 +80,13 @@ type exchange struct {
 // writes the whole answer and returns nil, or writes nothing and returns
 // the error to answer with.
 func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, req *dialect.Inbound) error {
+	hops, err := p.hops(req.Header)
+	if err != nil {
+		// Not a client request of its own: the outer attempt records it.
+		p.log.Warn("loop: a request came back to this Catfish; a channel's URL points at it",
+			"path", stats.Clip(req.Path), "hops", stats.Clip(req.Header.Get(HopHeader)))
+		return err
+	}
 	// A shutdown that runs out of time ends the request with a proper
 	// error instead of a cut connection.
 	ctx, stop := context.WithCancelCause(r.Context())
@@ -91,10 +99,10 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, req *dialect.Inbou
 		defer cancel()
 	}
 	x := &exchange{p: p, w: w, r: r, req: req, ctx: ctx, start: time.Now(), body: req.Body, info: req.Info,
-		id: newRequestID()}
+		id: newRequestID(), hops: hops}
 	w.Header().Set("X-Catfish-Request-Id", x.id)
 	x.askUsage()
-	err := x.run()
+	err = x.run()
 	p.finish(x, err)
 	return err
 }

@@ -42,6 +42,9 @@ type Config struct {
 	BackoffBase time.Duration
 	// BodyLimit bounds request bodies; upstream answers may be 4× larger.
 	BodyLimit int64
+	// Instance names this process in the hop header (see HopHeader).
+	// Empty: a random id made by New.
+	Instance string
 }
 
 // Recorder receives every finished request. The statistics actor
@@ -70,11 +73,17 @@ func New(cfg Config, router *scheme.Router, transport http.RoundTripper, rec Rec
 	if cfg.RetryAfterOpenMax <= 0 {
 		cfg.RetryAfterOpenMax = time.Hour
 	}
+	if cfg.Instance == "" {
+		cfg.Instance = newRequestID()
+	}
 	p := &Proxy{cfg: cfg, router: router, transport: transport, rec: rec, log: log, drain: drain}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	p.relays.New = func() any { return &streamRelay{br: bufio.NewReaderSize(nil, 16<<10)} }
 	return p
 }
+
+// Instance is the id this proxy puts in the hop header.
+func (p *Proxy) Instance() string { return p.cfg.Instance }
 
 // ErrShuttingDown is the cause of requests cut by a shutdown that ran
 // out of time.

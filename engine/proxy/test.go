@@ -33,6 +33,7 @@ func (p *Proxy) Test(ctx context.Context, s channel.Resolved, model string) chan
 	}
 	req.Header.Set("Authorization", "Bearer "+s.APIKey)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HopHeader, p.cfg.Instance)
 	start := time.Now()
 	resp, err := p.transport.RoundTrip(req)
 	if err == nil {

@@ -109,6 +109,7 @@ func (x *exchange) upstreamRequest(ctx context.Context, s *channel.Resolved) (*h
 	req.Header = forwardHeaders(x.req.Header)
 	req.Header.Set("Authorization", "Bearer "+s.APIKey)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HopHeader, x.hops)
 	if x.req.Info.Stream {
 		req.Header.Set("Accept", "text/event-stream")
 	}
@@ -357,6 +358,10 @@ func (a *upstreamAnswer) failure() result {
 				res.openFor, res.next = min(ra, a.x.p.cfg.RetryAfterOpenMax), stepNext
 			}
 		}
+	case status == http.StatusLoopDetected:
+		// The request came back to a Catfish it had passed (maybe this
+		// one): the configuration loops, and no channel is to blame.
+		res.verdict, res.next = channel.Neutral, stepNext
 	case status == 404 || status == 405 || status == 415 || status == 431:
 		// The upstream does not serve this request: a path, model or
 		// header it lacks. Another channel may; but any client can send

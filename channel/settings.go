@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -210,6 +212,82 @@ func ignoredField(name string) bool {
 		return true
 	}
 	return false
+}
+
+// settingsField reports the JSON names of Settings, spelled exactly.
+func settingsField(name string) bool {
+	switch name {
+	case "id", "priority", "url", "api_key", "model", "consecutive_failure_threshold",
+		"disable_duration_seconds", "name", "enabled", "timeout_seconds", "max_retries", "scheme_name":
+		return true
+	}
+	return false
+}
+
+// DecodeSettings reads one channel of an imported document strictly:
+// every member must be a field of Settings or one of the ignored ones
+// (ignoredField), spelled exactly. encoding/json alone would take "URL"
+// for "url" and drop a typo without a word. Every error is a *FieldError
+// naming the member ("body" for the document itself).
+func DecodeSettings(data []byte) (Settings, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil || raw == nil {
+		return Settings{}, fieldErr("body", "each channel must be a JSON object")
+	}
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !settingsField(name) && !ignoredField(name) {
+			return Settings{}, fieldErr(name, "is not a known field (names are case-sensitive)")
+		}
+	}
+	var s Settings
+	if err := json.Unmarshal(data, &s); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return Settings{}, fieldErr(te.Field, "must be %s, not %s", kindName(te.Type), te.Value)
+		}
+		return Settings{}, fieldErr("body", "each channel must be a JSON object")
+	}
+	return s, nil
+}
+
+func kindName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int:
+		return "an integer"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return t.String()
+}
+
+// MaxIDLen bounds a channel id: ids travel in every X-Catfish-Attempts
+// header, log line and metric label.
+const MaxIDLen = 64
+
+// ValidID reports an id fit to keep: 1 to MaxIDLen letters, digits, '-'
+// or '_', as the uuids Catfish and catfishAPIAgg make are. Nothing in it
+// can break a header, a path segment or a list.
+func ValidID(id string) bool {
+	if id == "" || len(id) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // DecodePatch reads a JSON object into a Patch. Every error is a

@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"context"
+	"errors"
 	"time"
 
 	"catfish/channel"
@@ -75,24 +76,29 @@ func (e *Engine) Export(ctx context.Context) (map[string][]channel.Settings, err
 }
 
 // Import replaces the configuration with doc (a Catfish export or
-// catfishAPIAgg's config.json), or with merge adds and updates channels by
-// id and keeps the rest. The whole document is checked first; one bad
-// channel rejects it all and nothing changes.
-func (e *Engine) Import(ctx context.Context, doc []byte, dryRun, merge bool) (state.ImportResult, error) {
+// catfishAPIAgg's config.json), or with opt.Merge adds and updates
+// channels by id and keeps the rest. The whole document is checked first;
+// one bad channel rejects it all and nothing changes. Removing every
+// channel takes opt.AllowEmpty.
+func (e *Engine) Import(ctx context.Context, doc []byte, opt state.ImportOptions) (state.ImportResult, error) {
 	incoming, err := state.ParseOriginalConfig(doc)
 	if err != nil {
+		var fe *channel.FieldError
+		if errors.As(err, &fe) {
+			return state.ImportResult{}, fe
+		}
 		return state.ImportResult{}, &channel.FieldError{Field: "body", Msg: err.Error()}
 	}
 	if err := e.lock(ctx); err != nil {
 		return state.ImportResult{}, err
 	}
 	defer e.unlock()
-	plan, err := state.PlanImport(e.doc, incoming, merge)
+	plan, err := state.PlanImport(e.doc, incoming, opt)
 	if err != nil {
 		return state.ImportResult{}, err
 	}
-	plan.Result.DryRun = dryRun
-	if dryRun {
+	plan.Result.DryRun = opt.DryRun
+	if opt.DryRun {
 		return plan.Result, nil
 	}
 	if err := e.commit(ctx, plan.Change); err != nil {

@@ -57,8 +57,8 @@ type Admin interface {
 	// Export returns the whole configuration, keys included.
 	Export(ctx context.Context) (map[string][]channel.Settings, error)
 	// Import replaces (or with merge, upserts) the configuration from a
-	// Catfish export or catfishAPIAgg's config.json. dryRun only checks.
-	Import(ctx context.Context, doc []byte, dryRun, merge bool) (state.ImportResult, error)
+	// Catfish export or catfishAPIAgg's config.json.
+	Import(ctx context.Context, doc []byte, opt state.ImportOptions) (state.ImportResult, error)
 	// Metrics renders Prometheus text.
 	Metrics(ctx context.Context) ([]byte, error)
 }
@@ -459,8 +459,9 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	dry, merge := q.Get("dry_run") == "true" || q.Get("dry_run") == "1", q.Get("mode") == "merge"
-	v, err := s.admin.Import(r.Context(), body, dry, merge)
+	flag := func(name string) bool { return q.Get(name) == "true" || q.Get(name) == "1" }
+	v, err := s.admin.Import(r.Context(), body, state.ImportOptions{
+		DryRun: flag("dry_run"), Merge: q.Get("mode") == "merge", AllowEmpty: flag("allow_empty")})
 	if err != nil {
 		return err
 	}

@@ -151,3 +151,67 @@ func TestCatfishChainKeepsWorking(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminChangesAndFailedSignInsAreLogged: channel create, update and
+// delete, and every failed sign-in on /admin and /v1, write a log line
+// that says what happened and to which channel, and holds no key: not the
+// channel's, not the one a client tried.
+func TestAdminChangesAndFailedSignInsAreLogged(t *testing.T) {
+	s := startServer(t)
+	const upKey, upKey2, tried = "sk-upstream-logged-never-0001", "sk-upstream-logged-never-0002", "sk-guess-logged-never-0003"
+	id := s.addChannel(map[string]any{"url": "https://a.example/v1", "api_key": upKey, "name": "first"})
+	if code, b := s.admin("PUT", "/admin/config/"+id, map[string]any{"api_key": upKey2, "name": "second"}); code != 200 {
+		t.Fatalf("update: %d %s", code, b)
+	}
+	if code, b := s.admin("DELETE", "/admin/config/"+id, nil); code != 204 {
+		t.Fatalf("delete: %d %s", code, b)
+	}
+	for _, r := range []struct{ method, path, auth string }{
+		{"GET", "/admin/config", "Bearer " + tried},
+		{"POST", "/v1/chat/completions", "Bearer " + tried},
+		{"GET", "/admin/export", ""},
+		{"POST", "/v1/chat/completions", "Basic " + tried},
+	} {
+		req, _ := http.NewRequest(r.method, s.base+r.path, strings.NewReader(chatBody("default", false)))
+		if r.auth != "" {
+			req.Header.Set("Authorization", r.auth)
+		}
+		resp, err := s.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("%s %s: %d, want 401", r.method, r.path, resp.StatusCode)
+		}
+	}
+	var lines []string
+	s.getJSON("/admin/logs", &lines)
+	find := func(what string, parts ...string) {
+		t.Helper()
+		for _, l := range lines {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(l, p)
+			}
+			if all {
+				return
+			}
+		}
+		t.Errorf("no log line for %s (with %q) in:\n%s", what, parts, strings.Join(lines, "\n"))
+	}
+	find("the create", "channel created", id, "first")
+	find("the update", "channel updated", id, "api_key", "name")
+	find("the delete", "channel deleted", id)
+	find("the wrong admin key", "sign-in failed", "/admin/config", "wrong key")
+	find("the wrong /v1 key", "sign-in failed", "/v1/chat/completions", "wrong key")
+	find("no key", "sign-in failed", "/admin/export", "no key")
+	find("a Basic key", "sign-in failed", "/v1/chat/completions", "not a bearer")
+	out := s.out.String()
+	for _, k := range []string{upKey, upKey2, tried, binKey} {
+		if strings.Contains(out, k) || strings.Contains(strings.Join(lines, "\n"), k) {
+			t.Errorf("a log line holds the key %s", k)
+		}
+	}
+}

@@ -188,6 +188,26 @@ type Patch struct {
 	Scheme                      Field[string]
 }
 
+// Fields names the fields p sets, in the JSON spelling, for logs: the
+// names only, never the values.
+func (p Patch) Fields() []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"priority", p.Priority.Set}, {"url", p.URL.Set}, {"api_key", p.APIKey.Set}, {"model", p.Model.Set},
+		{"consecutive_failure_threshold", p.ConsecutiveFailureThreshold.Set},
+		{"disable_duration_seconds", p.DisableDurationSeconds.Set}, {"name", p.Name.Set}, {"enabled", p.Enabled.Set},
+		{"timeout_seconds", p.TimeoutSeconds.Set}, {"max_retries", p.MaxRetries.Set}, {"scheme_name", p.Scheme.Set},
+	} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
 // Field is one optional, nullable input value.
 type Field[T any] struct {
 	Set   bool // present in the input

@@ -253,6 +253,7 @@ func (e *Engine) handler() http.Handler {
 		MetricsPublic: e.cfg.MetricsPublic,
 		Version:       e.cfg.Version,
 		UI:            ui.FS(),
+		Log:           e.log,
 	}, e, e)
 }
 

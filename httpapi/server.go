@@ -16,6 +16,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,6 +76,8 @@ type Options struct {
 	Version string
 	// UI is the admin page's files, served at /; nil serves none.
 	UI fs.FS
+	// Log receives a line for every failed sign-in. Nil: none.
+	Log *slog.Logger
 }
 
 // Server routes requests to the engine.
@@ -131,19 +134,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// authorized checks the bearer token in constant time. Both sides are
-// hashed first so the comparison does not even leak the key's length.
-func (s *Server) authorized(r *http.Request) bool {
+// signIn checks the bearer token in constant time and says why it fails
+// ("" when it does not), in words fit for a log line: never the token.
+// Both sides are hashed first so the comparison does not even leak the
+// key's length.
+func (s *Server) signIn(r *http.Request) (failure string) {
 	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "no key"
+	}
 	token, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
 		token, ok = strings.CutPrefix(h, "bearer ")
 	}
-	if !ok || s.opts.AdminKey == "" {
-		return false
+	if !ok {
+		return "not a bearer token"
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	return subtle.ConstantTimeCompare(sum[:], s.keySum[:]) == 1
+	if subtle.ConstantTimeCompare(sum[:], s.keySum[:]) != 1 || s.opts.AdminKey == "" {
+		return "wrong key"
+	}
+	return ""
+}
+
+// refuse answers a failed sign-in with 401 and logs it: where from, what
+// for and why, without the key that was tried.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, failure string) {
+	if s.opts.Log != nil {
+		s.opts.Log.Warn("sign-in failed", "reason", failure, "method", stats.Clip(r.Method),
+			"path", stats.Clip(r.URL.EscapedPath()), "remote", r.RemoteAddr)
+	}
+	writeError(w, errUnauthorized, dialect.Chat)
 }
 
 var errUnauthorized = &dialect.Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
@@ -153,8 +174,8 @@ var errUnauthorized = &dialect.Error{Status: http.StatusUnauthorized, Type: "inv
 func (s *Server) v1(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
-		if !s.authorized(r) {
-			writeError(w, errUnauthorized, dialect.Chat)
+		if failure := s.signIn(r); failure != "" {
+			s.refuse(w, r, failure)
 			return
 		}
 		if err := h(w, r); err != nil {
@@ -167,8 +188,8 @@ func (s *Server) v1(h func(http.ResponseWriter, *http.Request) error) http.Handl
 func (s *Server) adm(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		if !s.authorized(r) {
-			writeError(w, errUnauthorized, dialect.Chat)
+		if failure := s.signIn(r); failure != "" {
+			s.refuse(w, r, failure)
 			return
 		}
 		if err := h(w, r); err != nil {
@@ -472,8 +493,8 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request) error {
 // metrics serves Prometheus text; the admin key is needed unless
 // MetricsPublic is set.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	if !s.opts.MetricsPublic && !s.authorized(r) {
-		writeError(w, errUnauthorized, dialect.Chat)
+	if failure := s.signIn(r); failure != "" && !s.opts.MetricsPublic {
+		s.refuse(w, r, failure)
 		return
 	}
 	b, err := s.admin.Metrics(r.Context())

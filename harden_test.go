@@ -215,3 +215,57 @@ func TestAdminChangesAndFailedSignInsAreLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongMethodsAndStrangePaths: a wrong method on an API path is a 405
+// that says which methods are allowed, not "Unknown request URL"; a path
+// that fits nothing, "/%2e%2e/..." included, is a JSON 404 like every
+// other error; the admin page still loads.
+func TestWrongMethodsAndStrangePaths(t *testing.T) {
+	s := startServer(t)
+	id := s.addChannel(map[string]any{"url": "https://a.example/v1"})
+	raw := func(method, path string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, s.base+"/", nil)
+		req.URL.Opaque = path // sent as written
+		req.Header.Set("Authorization", "Bearer "+binKey)
+		resp, err := (&http.Transport{}).RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	for _, tc := range []struct{ method, path, allow string }{
+		{"GET", "/v1/chat/completions", "OPTIONS, POST"},
+		{"PUT", "/v1/embeddings", "OPTIONS, POST"},
+		{"DELETE", "/v1/models", "GET, HEAD, OPTIONS, POST"},
+		{"PATCH", "/admin/config/" + id, "DELETE, PUT"},
+		{"GET", "/admin/config/" + id + "/test", "POST"},
+		{"POST", "/admin/stats", "GET, HEAD"},
+		{"DELETE", "/admin/config", "GET, HEAD, POST"},
+	} {
+		resp, body := raw(tc.method, tc.path)
+		what := tc.method + " " + tc.path
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s: %d, Allow %q; want 405, Allow %q (%s)", what, resp.StatusCode, resp.Header.Get("Allow"), tc.allow, body)
+			continue
+		}
+		if _, _, code, _ := openAIError(t, what, resp.Header, body); code != "method_not_allowed" {
+			t.Errorf("%s: code %q", what, code)
+		}
+	}
+	for _, p := range []string{"/%2e%2e/%2e%2e/etc/passwd", "/%2e%2e/admin/config", "/nothing.css", "/admin/nothing", "/adminx"} {
+		resp, body := raw("GET", p)
+		if resp.StatusCode != 404 {
+			t.Errorf("GET %s: %d %s, want 404", p, resp.StatusCode, body)
+			continue
+		}
+		if _, _, code, _ := openAIError(t, "GET "+p, resp.Header, body); code != "unknown_url" {
+			t.Errorf("GET %s: code %q", p, code)
+		}
+	}
+	if resp, body := raw("GET", "/"); resp.StatusCode != 200 || !strings.Contains(string(body), "<html") {
+		t.Errorf("GET /: %d %.100s", resp.StatusCode, body)
+	}
+}

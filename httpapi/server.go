@@ -122,8 +122,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /admin/export", s.adm(s.export))
 	m.HandleFunc("POST /admin/import", s.adm(s.importConfig))
 	m.HandleFunc("GET /metrics", s.metrics)
-	m.HandleFunc("/v1/", s.v1(notFound))
-	m.HandleFunc("/admin/", s.adm(notFound))
+	m.HandleFunc("/v1/", s.v1(s.unrouted))
+	m.HandleFunc("/admin/", s.adm(s.unrouted))
 	if s.opts.UI != nil {
 		// No method in the pattern: "GET /" would conflict with "/v1/".
 		m.Handle("/", uiHandler(s.opts.UI))
@@ -207,9 +207,38 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func notFound(w http.ResponseWriter, r *http.Request) error {
+// unrouted answers a request no route takes: 405 with Allow when the path
+// has routes for other methods, else 404.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) error {
+	if allow := s.allowed(r); len(allow) > 0 {
+		return &dialect.Error{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
+			Message: "Method " + stats.Clip(r.Method) + " is not allowed for " + stats.Clip(r.URL.Path) + "; use " + strings.Join(allow, ", "),
+			Header:  http.Header{"Allow": {strings.Join(allow, ", ")}}}
+	}
+	return notFound(r)
+}
+
+// routeMethods are the methods the routes use, in the order Allow lists
+// them.
+var routeMethods = []string{http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPost, http.MethodPut}
+
+// allowed lists the methods that some route other than a catch-all takes
+// for r's path, asking the mux itself.
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range routeMethods {
+		probe := *r
+		probe.Method = m
+		if _, pattern := s.mux.Handler(&probe); pattern != "" && pattern != "/" && pattern != "/v1/" && pattern != "/admin/" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func notFound(r *http.Request) error {
 	return dialect.Errorf(http.StatusNotFound, "invalid_request_error", "unknown_url",
-		"Unknown request URL: "+r.Method+" "+r.URL.Path)
+		"Unknown request URL: "+stats.Clip(r.Method)+" "+stats.Clip(r.URL.Path))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -581,19 +581,30 @@ func TestModels(t *testing.T) {
 	}
 }
 
+// TestUnknownRoutes: a path no route serves is a 404; a path served for
+// other methods is a 405 listing them in Allow.
 func TestUnknownRoutes(t *testing.T) {
 	ts := newTestServer(t, nil)
-	for _, tt := range []struct{ method, path string }{
-		{"GET", "/admin/x"},
-		{"POST", "/admin/nothing/here"},
-		{"GET", "/v1/chat/completions"},
-		{"GET", "/v1/unknown"},
-		{"PATCH", "/admin/config/ch-01"},
+	for _, tt := range []struct{ method, path, allow string }{
+		{"GET", "/admin/x", ""},
+		{"POST", "/admin/nothing/here", ""},
+		{"GET", "/v1/chat/completions", "OPTIONS, POST"},
+		{"GET", "/v1/unknown", "OPTIONS, POST"},
+		{"PATCH", "/admin/config/ch-01", "DELETE, PUT"},
+		{"PUT", "/admin/import", "POST"},
 	} {
 		w := ts.do(tt.method, tt.path, bearer, "")
-		e := errorOf(t, w, http.StatusNotFound)
-		if e["code"] != "unknown_url" {
-			t.Errorf("%s %s: code %v, want unknown_url", tt.method, tt.path, e["code"])
+		if tt.allow == "" {
+			if e := errorOf(t, w, http.StatusNotFound); e["code"] != "unknown_url" {
+				t.Errorf("%s %s: code %v, want unknown_url", tt.method, tt.path, e["code"])
+			}
+			continue
+		}
+		if e := errorOf(t, w, http.StatusMethodNotAllowed); e["code"] != "method_not_allowed" {
+			t.Errorf("%s %s: code %v, want method_not_allowed", tt.method, tt.path, e["code"])
+		}
+		if got := w.Header().Get("Allow"); got != tt.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tt.method, tt.path, got, tt.allow)
 		}
 	}
 }

@@ -269,3 +269,29 @@ func TestWrongMethodsAndStrangePaths(t *testing.T) {
 		t.Errorf("GET /: %d %.100s", resp.StatusCode, body)
 	}
 }
+
+// TestUnauthorizedSaysWhereTheKeyComesFrom: the 401 tells a newcomer
+// where the key is (ADMIN_KEY from the environment or .env, else the
+// generated data/admin_key) and shows "<key>" as written, not HTML-escaped.
+func TestUnauthorizedSaysWhereTheKeyComesFrom(t *testing.T) {
+	s := startServer(t)
+	for _, p := range []string{"/admin/config", "/v1/models", "/metrics"} {
+		resp, err := s.client.Get(s.base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("GET %s: %d, want 401", p, resp.StatusCode)
+		}
+		for _, want := range []string{"Authorization: Bearer <key>", "ADMIN_KEY", ".env", "data/admin_key"} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("GET %s: the 401 %s lacks %q", p, body, want)
+			}
+		}
+		if strings.Contains(string(body), `\u003c`) {
+			t.Errorf("GET %s: the 401 escapes HTML: %s", p, body)
+		}
+	}
+}

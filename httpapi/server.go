@@ -167,8 +167,13 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, failure string) 
 	writeError(w, errUnauthorized, dialect.Chat)
 }
 
+// errUnauthorized says where the key comes from: a newcomer's first curl
+// often lacks it. The same answer for every failure, so it tells an
+// attacker nothing.
 var errUnauthorized = &dialect.Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
-	Message: "Incorrect API key provided. Send it as 'Authorization: Bearer <key>'."}
+	Message: "Incorrect API key provided. Send it as 'Authorization: Bearer <key>', where <key> is ADMIN_KEY " +
+		"from the environment or .env, or else the key Catfish generated on its first start and saved in " +
+		"DATA_DIR/admin_key (data/admin_key by default)."}
 
 // v1 wraps /v1 handlers: CORS for browser clients, then the key check.
 func (s *Server) v1(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {

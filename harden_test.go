@@ -7,9 +7,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -293,5 +297,129 @@ func TestUnauthorizedSaysWhereTheKeyComesFrom(t *testing.T) {
 		if strings.Contains(string(body), `\u003c`) {
 			t.Errorf("GET %s: the 401 escapes HTML: %s", p, body)
 		}
+	}
+}
+
+// trickled is what one trickling client saw: the status line it got, if
+// any, and when the server closed the connection.
+type trickled struct {
+	status   string
+	answered time.Duration // to the first byte of the answer; 0: none
+	closed   time.Duration // to the end of the connection; 0: still open at the limit
+}
+
+// trickle opens a connection, sends the head of a POST with a large
+// Content-Length and the first bytes of its body, then one byte every
+// 200 ms, and watches what the server does, for at most limit.
+func trickle(s *server, path, auth string, limit time.Duration) (trickled, error) {
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		return trickled{}, err
+	}
+	defer conn.Close()
+	head := "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n"
+	if auth != "" {
+		head += "Authorization: " + auth + "\r\n"
+	}
+	start := time.Now()
+	if _, err := conn.Write([]byte(head + "\r\n{\"model\":")); err != nil {
+		return trickled{}, err
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; i < int(limit/(200*time.Millisecond)); i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			if _, err := conn.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	var got trickled
+	var answer []byte
+	buf := make([]byte, 4096)
+	conn.SetReadDeadline(start.Add(limit))
+	for {
+		n, err := conn.Read(buf)
+		if n > 0 && got.answered == 0 {
+			got.answered = time.Since(start)
+		}
+		answer = append(answer, buf[:n]...)
+		if err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				got.closed = time.Since(start)
+			}
+			break
+		}
+	}
+	got.status, _, _ = strings.Cut(string(answer), "\r\n")
+	return got, nil
+}
+
+// TestTricklingBodiesAreCutOff: clients that send a request's head and
+// then its body a byte at a time cannot hold connections. Without a key
+// (or with a request refused before its body is read) they get their
+// answer at once and the connection closes: the body is never read. With
+// the key, the body must keep coming at a decent rate after a 10-second
+// grace, or the connection ends; so does one whose body the handler never
+// reads. Descriptors go back to where they were, and others are served
+// meanwhile.
+func TestTricklingBodiesAreCutOff(t *testing.T) {
+	slowTest(t)
+	s := startServer(t)
+	id := s.addChannel(map[string]any{"url": "https://a.example/v1"})
+	fdsBefore := s.openFiles()
+	type job struct {
+		name, path, auth string
+		early            bool // answered and closed at once
+	}
+	var jobs []job
+	for i := 0; i < 40; i++ {
+		jobs = append(jobs,
+			job{"no key, /v1", "/v1/chat/completions", "", true},
+			job{"wrong key, /admin", "/admin/config", "Bearer wrong-key", true},
+			job{"key, refused before the body", "/admin/stats", "Bearer " + binKey, true},
+			job{"key, /v1", "/v1/chat/completions", "Bearer " + binKey, false},
+			job{"key, /admin", "/admin/import", "Bearer " + binKey, false},
+			job{"key, body never read", "/admin/config/" + id + "/reset", "Bearer " + binKey, false})
+	}
+	results := make([]trickled, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Go(func() { results[i], errs[i] = trickle(s, j.path, j.auth, 25*time.Second) })
+	}
+	time.Sleep(time.Second)
+	if code, _, _ := s.request("GET", "/healthz", "", nil); code != 200 {
+		t.Errorf("healthz while %d clients trickle: %d", len(jobs), code)
+	}
+	wg.Wait()
+	for i, j := range jobs {
+		r, what := results[i], fmt.Sprintf("%s (%s %d)", j.name, j.path, i)
+		if errs[i] != nil {
+			t.Fatalf("%s: %v", what, errs[i])
+		}
+		if r.closed == 0 {
+			t.Errorf("%s: still open after 25 s (answer %q after %v)", what, r.status, r.answered)
+			continue
+		}
+		if j.early {
+			if !strings.HasPrefix(r.status, "HTTP/1.1 4") || r.answered > 3*time.Second || r.closed > 5*time.Second {
+				t.Errorf("%s: %q after %v, closed after %v; want an answer at once, then the end", what, r.status, r.answered, r.closed)
+			}
+			continue
+		}
+		if r.closed < 8*time.Second || r.closed > 16*time.Second {
+			t.Errorf("%s: closed after %v (answer %q), want after about 10 s", what, r.closed, r.status)
+		}
+	}
+	waitUntil(t, 10*time.Second, "descriptors back to normal", func() bool { return s.openFiles() <= fdsBefore+5 })
+	if code, _, _ := s.request("GET", "/healthz", "", nil); code != 200 {
+		t.Errorf("healthz afterwards: %d", code)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -131,6 +132,11 @@ func (s *Server) routes() {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		// Every read of the body is bounded, the server's own drain of a
+		// body a handler left unread included; readBody paces it.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -159,11 +165,13 @@ func (s *Server) signIn(r *http.Request) (failure string) {
 
 // refuse answers a failed sign-in with 401 and logs it: where from, what
 // for and why, without the key that was tried.
+// The body, unread, is dropped with the connection.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, failure string) {
 	if s.opts.Log != nil {
 		s.opts.Log.Warn("sign-in failed", "reason", failure, "method", stats.Clip(r.Method),
 			"path", stats.Clip(r.URL.EscapedPath()), "remote", r.RemoteAddr)
 	}
+	dropBody(w, r)
 	writeError(w, errUnauthorized, dialect.Chat)
 }
 
@@ -184,6 +192,7 @@ func (s *Server) v1(h func(http.ResponseWriter, *http.Request) error) http.Handl
 			return
 		}
 		if err := h(w, r); err != nil {
+			dropBody(w, r)
 			writeError(w, err, dialect.Chat)
 		}
 	}
@@ -198,6 +207,7 @@ func (s *Server) adm(h func(http.ResponseWriter, *http.Request) error) http.Hand
 			return
 		}
 		if err := h(w, r); err != nil {
+			dropBody(w, r)
 			writeError(w, err, dialect.Chat)
 		}
 	}
@@ -309,43 +319,101 @@ func upstreamPath(r *http.Request) (string, error) {
 	return strings.TrimPrefix(r.URL.EscapedPath(), "/v1"), nil
 }
 
-// bodyReadTimeout bounds reading a request body, against clients that
-// trickle it (ReadHeaderTimeout only covers the headers).
-const bodyReadTimeout = 2 * time.Minute
+// Reading a request body is bounded, or a client could hold a connection
+// (and a descriptor, and a goroutine) by sending its body a byte at a time
+// (ReadHeaderTimeout covers only the headers). A body gets bodyGrace to
+// start, and one more second for every bodyMinRate bytes that arrive, as
+// Apache's mod_reqtimeout does: a 32 MiB body on a slow line is fine, a
+// trickle is not. Past the deadline the connection ends.
+const (
+	bodyGrace   = 10 * time.Second
+	bodyMinRate = 8 << 10 // bytes per second
+)
 
-// readBody reads the whole body, refusing more than limit bytes.
+// pacedReader pushes the connection's read deadline along as the body
+// arrives.
+type pacedReader struct {
+	r        io.Reader
+	rc       *http.ResponseController
+	start    time.Time
+	n        int64
+	deadline time.Time
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if d := p.start.Add(bodyGrace + time.Duration(p.n)*time.Second/bodyMinRate); d.Sub(p.deadline) >= time.Second {
+		p.deadline = d
+		p.rc.SetReadDeadline(d)
+	}
+	return n, err
+}
+
+// readBody reads the whole body, refusing more than limit bytes. When it
+// fails, the answer closes the connection: the rest of the body is never
+// read.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) == nil {
-		// Cleared afterwards: the server's background read that notices a
-		// client leaving during a long stream must not time out.
-		defer rc.SetReadDeadline(time.Time{})
+	start := time.Now()
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	if rc.SetReadDeadline(start.Add(bodyGrace)) == nil { // else no deadlines here (a test recorder)
+		rd = &pacedReader{r: rd, rc: rc, start: start, deadline: start.Add(bodyGrace)}
 	}
+	body, err := readAllOf(r.Context(), rd, r.ContentLength, limit)
+	if err != nil {
+		dropBody(w, r)
+		return nil, err
+	}
+	// Cleared: the server's background read that notices a client leaving
+	// during a long stream must not time out.
+	rc.SetReadDeadline(time.Time{})
+	r.Body = http.NoBody // read to its end: dropBody leaves the connection be
+	return body, nil
+}
+
+func readAllOf(ctx context.Context, rd io.Reader, length, limit int64) ([]byte, error) {
 	tooLarge := &dialect.Error{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
 		Message: "request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
-	if r.ContentLength > limit {
+	if length > limit {
 		return nil, tooLarge
 	}
-	rd := http.MaxBytesReader(w, r.Body, limit)
 	var body []byte
 	var err error
-	if r.ContentLength > 0 {
-		body = make([]byte, r.ContentLength)
+	if length > 0 {
+		body = make([]byte, length)
 		_, err = io.ReadFull(rd, body)
 	} else {
 		body, err = io.ReadAll(rd)
 	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
-		if r.Context().Err() != nil {
-			return nil, r.Context().Err()
-		}
-		return nil, dialect.Errorf(http.StatusBadRequest, "invalid_request_error", "bad_body", "could not read the request body: "+err.Error())
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.As(err, &mbe):
+		return nil, tooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Checked before the context, which a failed read cancels too.
+		return nil, dialect.Errorf(http.StatusRequestTimeout, "invalid_request_error", "request_timeout",
+			"the request body came too slowly: after "+bodyGrace.String()+", at least "+strconv.Itoa(bodyMinRate>>10)+" KiB/s")
+	case ctx.Err() != nil:
+		return nil, ctx.Err() // the client left; nobody to answer
 	}
-	return body, nil
+	return nil, dialect.Errorf(http.StatusBadRequest, "invalid_request_error", "bad_body", "could not read the request body: "+err.Error())
+}
+
+// dropBody makes an answer written before the request body was read to
+// its end (by readBody) close the connection at once, rather than first
+// read (and throw away) the rest as slowly as the client cares to send it,
+// which Go's server does to reuse the connection.
+func dropBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 || r.Body == http.NoBody {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	// A deadline in the past: the server's last read of the body, as the
+	// answer goes out, fails at once.
+	http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 type modelList struct {

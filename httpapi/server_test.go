@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"reflect"
 	"slices"
 	"sort"
@@ -31,11 +32,15 @@ type fakeProxy struct {
 	reqs   []*dialect.Inbound
 	err    error    // returned by Proxy instead of answering
 	models []string // returned by Models
+	dead   int      // requests whose context had ended on arrival
 }
 
 func (p *fakeProxy) Proxy(w http.ResponseWriter, r *http.Request, req *dialect.Inbound) error {
 	p.mu.Lock()
 	p.reqs = append(p.reqs, req)
+	if r.Context().Err() != nil {
+		p.dead++
+	}
 	err := p.err
 	p.mu.Unlock()
 	if err != nil {
@@ -504,6 +509,52 @@ func TestProxyOverRealHTTP(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || !bytes.Contains(b, []byte(`"no_channels"`)) {
 		t.Errorf("no scheme: %d %s, want 503 no_channels", resp.StatusCode, b)
+	}
+}
+
+// TestConnectionsAfterBodies: a connection whose request body was read to
+// its end serves the next request, error answers included, with a live
+// context; one answered before its body was read (a 401, a 415) is
+// closed rather than drained.
+func TestConnectionsAfterBodies(t *testing.T) {
+	ts := newTestServer(t, nil)
+	srv := httptest.NewServer(ts)
+	defer srv.Close()
+	var reused []bool
+	send := func(auth, ct, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", ct)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(c httptrace.GotConnInfo) { reused = append(reused, c.Reused) },
+		}))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	ok := `{"model":"cheap"}`
+	codes := []int{
+		send(bearer, "application/json", ok),
+		send(bearer, "application/json", `{"model":"a","model":"b"}`), // a 400 after the body was read
+		send(bearer, "application/json", ok),
+		send("Bearer wrong", "application/json", ok), // a 401: body never read
+		send(bearer, "application/json", ok),
+		send(bearer, "text/plain", ok), // a 415: body never read
+		send(bearer, "application/json", ok),
+	}
+	if want := []int{200, 400, 200, 401, 200, 415, 200}; !slices.Equal(codes, want) {
+		t.Fatalf("statuses %v, want %v", codes, want)
+	}
+	if want := []bool{false, true, true, true, false, true, false}; !slices.Equal(reused, want) {
+		t.Errorf("connection reused: %v, want %v", reused, want)
+	}
+	if ts.proxy.dead != 0 {
+		t.Errorf("%d requests reached the proxy with their context ended", ts.proxy.dead)
 	}
 }
 

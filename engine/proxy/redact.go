@@ -76,10 +76,16 @@ func redactJSONStrings(b []byte, key string) []byte {
 		}
 		if escaped {
 			var s string
-			if json.Unmarshal(b[i:j+1], &s) == nil && strings.Contains(s, key) {
-				out = append(out, b[done:i]...)
-				out = append(out, quoteText(strings.ReplaceAll(s, key, channel.Mask(key)))...)
-				done = j + 1
+			if json.Unmarshal(b[i:j+1], &s) == nil {
+				if !strings.Contains(s, key) && strings.IndexByte(s, '\\') >= 0 {
+					// Escaped twice over ("\\u0073k-..."): still the key to a reader.
+					s = string(unescapeLoose([]byte(s)))
+				}
+				if strings.Contains(s, key) {
+					out = append(out, b[done:i]...)
+					out = append(out, quoteText(strings.ReplaceAll(s, key, channel.Mask(key)))...)
+					done = j + 1
+				}
 			}
 		}
 		i = j

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -24,6 +26,7 @@ func TestRedactKey(t *testing.T) {
 		{"surrogate pair", `{"m":"\ud83d\ude00 \u0073k-proj-0123456789abcdef"}`, key, `{"m":"😀 sk-…cdef"}`},
 		{"escapes without the key untouched", `{"m":"\u0041\/\n"} \u0041`, key, `{"m":"\u0041\/\n"} \u0041`},
 		{"unterminated string", `{"m":"\u0073k-proj-0123456789abcdef`, key, `{"m":"sk-…cdef`},
+		{"escaped twice", `{"m":"a\\u0073k-proj-0123456789abcdef\n"}`, key, `{"m":"ask-…cdef\n"}`},
 		{"empty key", `abc`, "", `abc`},
 	}
 	for _, tc := range cases {
@@ -59,4 +62,69 @@ func TestCopyAnswerHeadersRedactsWithoutTouchingTheSource(t *testing.T) {
 	if dst.Get("X-Plain") != "v" || dst.Get("Set-Cookie") != "" {
 		t.Errorf("headers: %v", dst)
 	}
+}
+
+// FuzzRedactKey: whatever an upstream sends, no reader can find the key
+// in what redactKey returns, neither byte for byte nor by decoding JSON
+// strings or \uXXXX and \/ escapes; valid JSON stays valid; and a text
+// that holds the key in no form comes back unchanged.
+func FuzzRedactKey(f *testing.F) {
+	const key = "sk-a/b0123456789"
+	for _, s := range []string{
+		`{"error":{"message":"bad key sk-a/b0123456789"}}`,
+		`{"error":{"message":"bad key sk-a\/b0123456789"}}`,
+		`{"m":"\u0073\u006b-a\/b0123456789"}`,
+		`Unauthorized: \u0073k-a\/b0123456789`,
+		`{"m":"a\\u0073k-a\\/b0123456789"}`,
+		`{"\u0073k-a/b0123456789":[1,"x",{"k":"\ud83d\ude00"}]}`,
+		`plain text without anything`,
+		`"unterminated \u0073k-a/b0123456789`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out := redactKey(bytes.Clone(in), key)
+		for _, text := range revealed(out) {
+			if bytes.Contains(text, []byte(key)) {
+				t.Fatalf("redactKey(%q) = %q: the key is still there (%q)", in, out, text)
+			}
+		}
+		if json.Valid(in) && !json.Valid(out) {
+			t.Fatalf("redactKey(%q) = %q: no longer JSON", in, out)
+		}
+		hidden := true
+		for _, text := range revealed(in) {
+			hidden = hidden && !bytes.Contains(text, []byte(key))
+		}
+		if hidden && !bytes.Equal(in, out) {
+			t.Fatalf("redactKey(%q) = %q: changed a text without the key", in, out)
+		}
+	})
+}
+
+// revealed returns b and what a reader could decode from it: every JSON
+// string literal decoded, and the loose escapes of each resolved.
+func revealed(b []byte) [][]byte {
+	out := [][]byte{b, unescapeLoose(b)}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '"' {
+			continue
+		}
+		j := i + 1
+		for j < len(b) && b[j] != '"' {
+			if b[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(b) {
+			break
+		}
+		var s string
+		if json.Unmarshal(b[i:j+1], &s) == nil {
+			out = append(out, []byte(s), unescapeLoose([]byte(s)))
+		}
+		i = j
+	}
+	return out
 }

@@ -164,8 +164,8 @@ func (s *Server) signIn(r *http.Request) (failure string) {
 }
 
 // refuse answers a failed sign-in with 401 and logs it: where from, what
-// for and why, without the key that was tried.
-// The body, unread, is dropped with the connection.
+// for and why, without the key that was tried. The body, unread, goes
+// with the connection.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, failure string) {
 	if s.opts.Log != nil {
 		s.opts.Log.Warn("sign-in failed", "reason", failure, "method", stats.Clip(r.Method),
@@ -354,6 +354,9 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 // fails, the answer closes the connection: the rest of the body is never
 // read.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength == 0 {
+		return []byte{}, nil // no body: no deadline to touch
+	}
 	rc := http.NewResponseController(w)
 	start := time.Now()
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)

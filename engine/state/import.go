@@ -81,7 +81,7 @@ func PlanImport(d *Doc, incoming []channel.Settings, opt ImportOptions) (Import,
 		}
 	}
 	res.Removed = len(removed)
-	if len(removed) > 0 && len(removed) == d.Len() && len(incoming) == 0 && !opt.AllowEmpty {
+	if len(incoming) == 0 && len(removed) > 0 && !opt.AllowEmpty {
 		return Import{}, &channel.FieldError{Field: "body", Msg: fmt.Sprintf(
 			"the document holds no channel: importing it would remove all %d; send ?allow_empty=true if that is what you want", len(removed))}
 	}

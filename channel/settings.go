@@ -8,6 +8,8 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -263,6 +265,26 @@ type Patch struct {
 	Scheme                      Field[string]
 }
 
+// Fields names the fields p sets, in the JSON spelling, for logs: the
+// names only, never the values.
+func (p Patch) Fields() []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"priority", p.Priority.Set}, {"url", p.URL.Set}, {"api_key", p.APIKey.Set}, {"model", p.Model.Set},
+		{"consecutive_failure_threshold", p.ConsecutiveFailureThreshold.Set},
+		{"disable_duration_seconds", p.DisableDurationSeconds.Set}, {"name", p.Name.Set}, {"enabled", p.Enabled.Set},
+		{"timeout_seconds", p.TimeoutSeconds.Set}, {"max_retries", p.MaxRetries.Set}, {"scheme_name", p.Scheme.Set},
+	} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
 // Field is one optional, nullable input value.
 type Field[T any] struct {
 	Set   bool // present in the input
@@ -287,6 +309,84 @@ func ignoredField(name string) bool {
 		return true
 	}
 	return false
+}
+
+// settingsField reports the JSON names of Settings, spelled exactly as
+// its tags spell them (read off the type, so a new field needs no list).
+func settingsField(name string) bool {
+	t := reflect.TypeFor[Settings]()
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == name {
+			return true
+		}
+	}
+	return false
+}
+
+// DecodeSettings reads one channel of an imported document strictly:
+// every member must be a field of Settings or one of the ignored ones
+// (ignoredField), spelled exactly. encoding/json alone would take "URL"
+// for "url" and drop a typo without a word. Every error is a *FieldError
+// naming the member ("body" for the document itself).
+func DecodeSettings(data []byte) (Settings, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil || raw == nil {
+		return Settings{}, fieldErr("body", "each channel must be a JSON object")
+	}
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !settingsField(name) && !ignoredField(name) {
+			return Settings{}, fieldErr(name, "is not a known field (names are case-sensitive)")
+		}
+	}
+	var s Settings
+	if err := json.Unmarshal(data, &s); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return Settings{}, fieldErr(te.Field, "must be %s, not %s", kindName(te.Type), te.Value)
+		}
+		return Settings{}, fieldErr("body", "each channel must be a JSON object")
+	}
+	return s, nil
+}
+
+func kindName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int:
+		return "an integer"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return t.String()
+}
+
+// MaxIDLen bounds a channel id: ids travel in every X-Catfish-Attempts
+// header, log line and metric label.
+const MaxIDLen = 64
+
+// ValidID reports an id fit to keep: 1 to MaxIDLen letters, digits, '-'
+// or '_', as the uuids Catfish and catfishAPIAgg make are. Nothing in it
+// can break a header, a path segment or a list.
+func ValidID(id string) bool {
+	if id == "" || len(id) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // DecodePatch reads a JSON object into a Patch. Every error is a

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -66,7 +67,12 @@ func (e *Engine) CreateChannel(ctx context.Context, p channel.Patch) (channel.Vi
 		return channel.View{}, err
 	}
 	defer e.unlock()
-	return e.putLocked(ctx, s)
+	v, err := e.putLocked(ctx, s)
+	if err == nil {
+		e.log.Info("channel created", "channel", s.ID, "scheme", s.Scheme, "name", s.Name,
+			"priority", s.Priority, "enabled", s.Enabled)
+	}
+	return v, err
 }
 
 // UpdateChannel changes the fields p names; the rest stays.
@@ -83,13 +89,20 @@ func (e *Engine) UpdateChannel(ctx context.Context, id string, p channel.Patch) 
 	if err != nil {
 		return channel.View{}, err
 	}
-	return e.putLocked(ctx, s)
+	v, err := e.putLocked(ctx, s)
+	if err == nil {
+		// The names of the fields sent, never their values: one is the key.
+		e.log.Info("channel updated", "channel", id, "scheme", s.Scheme, "name", s.Name,
+			"fields", strings.Join(p.Fields(), ","))
+	}
+	return v, err
 }
 
 func (e *Engine) putLocked(ctx context.Context, s channel.Settings) (channel.View, error) {
 	if err := e.commit(ctx, state.Put(s)); err != nil {
 		return channel.View{}, err
 	}
+	e.warnIfSelf(s)
 	// An edit may point the channel at another upstream: a refused
 	// prefill is forgotten.
 	h, err := e.actors[s.ID].actor.PrefillOK(ctx)
@@ -105,12 +118,14 @@ func (e *Engine) DeleteChannel(ctx context.Context, id string) error {
 		return err
 	}
 	defer e.unlock()
-	if _, _, ok := e.doc.Get(id); !ok {
+	s, _, ok := e.doc.Get(id)
+	if !ok {
 		return channel.ErrNotFound
 	}
 	if err := e.commit(ctx, state.Delete(id)); err != nil {
 		return err
 	}
+	e.log.Info("channel deleted", "channel", id, "scheme", s.Scheme, "name", s.Name)
 	return e.stats.Forget(context.WithoutCancel(ctx), id)
 }
 

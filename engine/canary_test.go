@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"catfish/channel"
 	"catfish/engine/stats"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,20 +25,56 @@ import (
 
 const canaryMark = "CANARY"
 
+// canary makes a key holding a "/", which JSON may escape as "\/".
 func canary(kind string) string {
 	b := make([]byte, 12)
 	rand.Read(b)
-	return "sk-" + canaryMark + "-" + kind + "-" + hex.EncodeToString(b)
+	return "sk-" + canaryMark + "-" + kind + "/" + hex.EncodeToString(b)
 }
 
 // canaryModes are the upstream behaviours, chosen by the channel URL's
 // path (/m/<mode>/v1), so the proxy and the channel test both reach them.
 // Every "echo" mode puts the Authorization it received into its answer,
 // as some providers do ("Incorrect API key provided: ...").
-var canaryModes = []string{
+//
+// Every echo mode also comes JSON-escaped, as some upstreams send it:
+// "<mode>-u" spells every character of the echo as \uXXXX, "<mode>-slash"
+// writes its "/" as "\/". Neither contains the key byte for byte.
+var canaryModes = withEscapes(
 	"ok", "echo-header", "echo-500", "echo-429", "echo-401-text", "echo-400", "echo-context-length",
 	"echo-200-error", "echo-stream-error-first", "echo-stream-error-mid", "stream-break",
 	"malformed-echo", "hang", "reset",
+)
+
+func withEscapes(modes ...string) []string {
+	var out []string
+	for _, m := range modes {
+		out = append(out, m)
+		if strings.HasPrefix(m, "echo-") {
+			out = append(out, m+"-u", m+"-slash")
+		}
+	}
+	return out
+}
+
+// jsonString spells s as a JSON string literal in one of the escape
+// styles of canaryModes.
+func jsonString(s, style string) string {
+	switch style {
+	case "-u":
+		var b strings.Builder
+		b.WriteByte('"')
+		for _, r := range s {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+		b.WriteByte('"')
+		return b.String()
+	case "-slash":
+		q, _ := json.Marshal(s)
+		return strings.ReplaceAll(string(q), "/", `\/`)
+	}
+	q, _ := json.Marshal(s)
+	return string(q)
 }
 
 func canaryUpstream(t *testing.T, adminKey string, sawAdmin *atomic.Bool) *upstream {
@@ -53,23 +91,31 @@ func canaryUpstream(t *testing.T, adminKey string, sawAdmin *atomic.Bool) *upstr
 		}
 		b, _ := io.ReadAll(r.Body)
 		stream := strings.Contains(string(b), `"stream":true`)
+		mode := strings.Split(strings.TrimPrefix(r.URL.Path, "/m/"), "/")[0]
+		style := ""
+		for _, st := range []string{"-u", "-slash"} {
+			if m, ok := strings.CutSuffix(mode, st); ok {
+				mode, style = m, st
+			}
+		}
 		auth := r.Header.Get("Authorization")
-		q, _ := json.Marshal("invalid key: " + auth)
+		q := jsonString("invalid key: "+auth, style)
+		echo := jsonString(auth, style) // as text: without its quotes
+		echo = echo[1 : len(echo)-1]
 		jsonErr := func(status int, code string) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
 			fmt.Fprintf(w, `{"error":{"message":%s,"type":"invalid_request_error","code":%q}}`, q, code)
 		}
-		mode := strings.Split(strings.TrimPrefix(r.URL.Path, "/m/"), "/")[0]
 		if !stream && strings.Contains(mode, "stream") || mode == "malformed-echo" && !stream {
-			// A stream that nobody asked for would be relayed untouched, as
-			// any successful answer is: the proxy does not rewrite those.
+			// Stream modes answer a non-stream request as a good upstream
+			// would (an unasked-for stream is refused, never relayed).
 			mode = "ok"
 		}
 		switch mode {
 		case "ok", "echo-header":
 			if mode == "echo-header" {
-				w.Header().Set("X-Upstream-Echo", auth)
+				w.Header().Set("X-Upstream-Echo", echo)
 			}
 			if !stream {
 				writeChat(w, "fine")
@@ -88,7 +134,7 @@ func canaryUpstream(t *testing.T, adminKey string, sawAdmin *atomic.Bool) *upstr
 		case "echo-401-text":
 			w.Header().Set("Content-Type", "text/plain")
 			w.WriteHeader(401)
-			fmt.Fprintf(w, "Unauthorized: %s", auth)
+			fmt.Fprintf(w, "Unauthorized: %s", echo)
 		case "echo-400":
 			jsonErr(400, "content_policy_violation")
 		case "echo-context-length":
@@ -209,6 +255,14 @@ func canaryRun(t *testing.T, format string) {
 			}
 		}
 	}
+	// Positive control: escaped echoes come back, with the key masked.
+	for _, mode := range []string{"echo-400-u", "echo-400-slash", "echo-401-text-u", "echo-401-text-slash"} {
+		_, _, got := c.do("POST", "/v1/chat/completions", chatBody(mode, false))
+		if !strings.Contains(got, "invalid key") && !strings.Contains(got, "Unauthorized") ||
+			!strings.Contains(got, channel.Mask(keys["A"])) && !strings.Contains(got, channel.Mask(keys["B"])) {
+			t.Errorf("%s: the answer %s does not show the masked key", mode, got)
+		}
+	}
 	c.do("POST", "/v1/embeddings", `{"model":"echo-500","input":"x"}`)
 	c.do("POST", "/v1/chat/completions", `{"model":"ok","messages":[`) // bad JSON
 	c.do("POST", "/v1/chat/completions", `{"messages":[]}`)            // no model
@@ -222,7 +276,7 @@ func canaryRun(t *testing.T, format string) {
 	}
 
 	// Admin operations.
-	for _, mode := range []string{"ok", "echo-500", "echo-401-text", "echo-200-error", "echo-400", "hang", "reset"} {
+	for _, mode := range withEscapes("ok", "echo-500", "echo-401-text", "echo-200-error", "echo-400", "hang", "reset") {
 		code, _, got := c.do("POST", "/admin/config/"+ids[mode][0]+"/test", "")
 		if code != 200 {
 			t.Errorf("test of %s: %d %s", mode, code, got)
@@ -284,16 +338,19 @@ func canaryRun(t *testing.T, format string) {
 		// the server compares first).
 		secrets = append(secrets, s, keyhash(s), keyhash(s)[:16])
 	}
-	check := func(what, text, allowed string) {
+	check := func(what, raw, allowed string) {
 		t.Helper()
-		for _, k := range secrets {
-			if k != allowed && strings.Contains(text, k) {
-				t.Errorf("%s shows a key:\n%s", what, excerpt(text, k))
+		for _, text := range revealed(raw) {
+			for _, k := range secrets {
+				if k != allowed && strings.Contains(text, k) {
+					t.Errorf("%s shows a key:\n%s", what, excerpt(text, k))
+					return
+				}
+			}
+			if strings.Contains(text, canaryMark) {
+				t.Errorf("%s shows part of a key:\n%s", what, excerpt(text, canaryMark))
 				return
 			}
-		}
-		if strings.Contains(text, canaryMark) {
-			t.Errorf("%s shows part of a key:\n%s", what, excerpt(text, canaryMark))
 		}
 	}
 	for i, a := range c.answers {
@@ -311,6 +368,55 @@ func canaryRun(t *testing.T, format string) {
 		t.Errorf("only %d log lines: the traffic did not log much", len(ringLines))
 	}
 	t.Logf("%d answers and %d log lines checked", len(c.answers), len(ringLines))
+}
+
+// revealed returns text and what any reader can decode from it: every
+// JSON string literal in it decoded, and in each of those and in text
+// itself the escapes \uXXXX and \/ resolved.
+func revealed(text string) []string {
+	out := []string{text, unescape(text)}
+	for i := 0; i < len(text); i++ {
+		if text[i] != '"' {
+			continue
+		}
+		j := i + 1
+		for j < len(text) && text[j] != '"' {
+			if text[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(text) {
+			break
+		}
+		var s string
+		if json.Unmarshal([]byte(text[i:j+1]), &s) == nil {
+			out = append(out, s, unescape(s))
+		}
+		i = j
+	}
+	return out
+}
+
+// unescape resolves \uXXXX and \/ wherever they stand.
+func unescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && s[i+1] == '/' {
+			b.WriteByte('/')
+			i++
+			continue
+		}
+		if s[i] == '\\' && i+5 < len(s) && s[i+1] == 'u' {
+			if n, err := strconv.ParseUint(s[i+2:i+6], 16, 16); err == nil {
+				b.WriteRune(rune(n))
+				i += 5
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // excerpt shows the text around the first needle.

@@ -68,6 +68,9 @@ type Engine struct {
 	drain     context.Context
 	stopDrain context.CancelFunc
 	inflight  sync.WaitGroup // HTTP handlers still running
+	// listen is the address being served, set by Serve before any request
+	// arrives: channels pointing at it are warned about.
+	listen net.Addr
 }
 
 type actorHandle struct {
@@ -120,15 +123,16 @@ func New(cfg Config, logOut io.Writer) (*Engine, error) {
 	e.keys = keys.New(rec.KeyUsage)
 	e.flusher = state.NewFlusher(journal, e, cfg.CompactBytes, rec.Breakers, e.log)
 	e.proxy = proxy.New(proxy.Config{
-		IdleTimeout:      cfg.IdleTimeout,
-		RequestTimeout:   cfg.RequestTimeout,
-		RetryAfterMax:    cfg.RetryAfterMax,
-		BackoffBase:      cfg.BackoffBase,
-		BodyLimit:        cfg.BodyLimit,
-		Continuation:     *cfg.Continuation,
-		ContinueTimeout:  cfg.ContinueTimeout,
-		MaxContinuations: *cfg.MaxContinuations,
-	}, e.router, e.transport, e.stats, e.log, e.drain)
+		IdleTimeout:       cfg.IdleTimeout,
+		RequestTimeout:    cfg.RequestTimeout,
+		RetryAfterMax:     cfg.RetryAfterMax,
+		RetryAfterOpenMax: cfg.RetryAfterOpenMax,
+		BackoffBase:       cfg.BackoffBase,
+		BodyLimit:         cfg.BodyLimit,
+		Continuation:      *cfg.Continuation,
+		ContinueTimeout:   cfg.ContinueTimeout,
+		MaxContinuations:  *cfg.MaxContinuations,
+	}, e.router, e.transport, e.stats, e.keys, e.log, e.drain)
 	return e, nil
 }
 
@@ -172,6 +176,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // ShutdownTimeout, write a final snapshot, then stop the actors. An engine
 // serves once.
 func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
+	e.listen = ln.Addr()
 	var loops errgroup.Group // the long-lived actors; they end with actx
 	loops.Go(func() error { return e.router.Run(e.actx) })
 	loops.Go(func() error { e.stats.Run(e.actx); return nil })
@@ -217,7 +222,8 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 		stopFlusher()
 		return nil
 	})
-	e.log.Info("catfish listening", "addr", ln.Addr().String(), "version", e.cfg.Version, "channels", n)
+	e.log.Info("catfish listening", "addr", ln.Addr().String(), "version", e.cfg.Version, "channels", n,
+		"instance", e.proxy.Instance())
 	err = g.Wait()
 	// Everything counted so far goes into a final snapshot, so the next
 	// start replays nothing.
@@ -255,7 +261,10 @@ func (e *Engine) handler() http.Handler {
 		BodyLimit:     e.cfg.BodyLimit,
 		MetricsPublic: e.cfg.MetricsPublic,
 		Version:       e.cfg.Version,
-		UI:            ui.FS(),
+		UI:             ui.FS(),
+		Log:            e.log,
+		Keys:           e.keys,
+		ClientKeysOnly: e.cfg.ClientKeysOnly,
 	}, e, e)
 }
 
@@ -280,6 +289,7 @@ func (e *Engine) start(ctx context.Context) (int, error) {
 		if err := e.syncActor(ctx, s.ID); err != nil {
 			return 0, err
 		}
+		e.warnIfSelf(s)
 	}
 	if err := e.router.SetAliases(ctx, e.doc.Aliases()); err != nil {
 		return 0, err

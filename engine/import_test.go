@@ -422,6 +422,8 @@ func TestAdminImportDryRunAndRefusals(t *testing.T) {
 		{"missing key", "", `[{"priority":1,"url":"https://x.example"}]`, "api_key"},
 		{"bad priority type", "", `[{"priority":"high","url":"https://x.example","api_key":"k"}]`, ""},
 		{"empty scheme name", "", `{"":[{"priority":1,"url":"https://x.example","api_key":"k"}]}`, "scheme"},
+		{"not a channel", "", `{"x":[1]}`, "object"},
+		{"a scheme that is not a list", "", `{"x":{"priority":1,"url":"https://x.example","api_key":"k"}}`, "list"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -450,5 +452,89 @@ func TestAdminImportDryRunAndRefusals(t *testing.T) {
 	n.stop()
 	if after := startNode(t, n.cfg).exportRaw(); after != before {
 		t.Errorf("after restart:\n%s\nwant\n%s", after, before)
+	}
+}
+
+// TestAdminImportRefusesToEmptyTheConfiguration: an import that would
+// remove every channel (null, [], {}, schemes without channels) is
+// refused unless the request says ?allow_empty=true; merging nothing is
+// harmless and allowed.
+func TestAdminImportRefusesToEmptyTheConfiguration(t *testing.T) {
+	n := newNodeWithChannels(t)
+	before := n.exportRaw()
+	for _, doc := range []string{`null`, `[]`, `{}`, ` { } `, `{"x":[]}`, `{"x":null}`, `{"x":[],"y":[]}`} {
+		for _, q := range []string{"", "?dry_run=true", "?allow_empty=false"} {
+			code, body := n.importDoc(q, doc)
+			if code != 400 || !strings.Contains(body, "allow_empty") {
+				t.Errorf("import%s of %s: %d %s, want 400 naming allow_empty", q, doc, code, body)
+			}
+		}
+	}
+	if after := n.exportRaw(); after != before {
+		t.Fatalf("a refused import changed the configuration:\n%s\n%s", before, after)
+	}
+	if code, body := n.importDoc("?mode=merge", `{}`); code != 200 || n.exportRaw() != before {
+		t.Errorf("merging nothing: %d %s", code, body)
+	}
+	code, body := n.importDoc("?allow_empty=true", `{}`)
+	var res state.ImportResult
+	json.Unmarshal([]byte(body), &res)
+	if code != 200 || res.Removed != 3 || len(n.export()) != 0 {
+		t.Errorf("import of {} with allow_empty: %d %s, then %d schemes", code, body, len(n.export()))
+	}
+	// Into an empty configuration an empty document removes nothing.
+	if code, body := n.importDoc("", `[]`); code != 200 {
+		t.Errorf("empty into empty: %d %s", code, body)
+	}
+}
+
+// TestAdminImportIsStrict: imported ids are uuid-like and short (a 200 KB
+// id once went into every X-Catfish-Attempts header and /metrics), and
+// channel fields are spelled exactly: a wrong case or an unknown name is a
+// 400 that names it, as everywhere else in the admin API.
+func TestAdminImportIsStrict(t *testing.T) {
+	n := newNodeWithChannels(t)
+	before := n.exportRaw()
+	ch := func(extra string) string {
+		return `{"x":[{"priority":1,"url":"https://x.example/v1","api_key":"sk-x-0000000001"` + extra + `}]}`
+	}
+	for _, tc := range []struct{ name, doc, param string }{
+		{"a 200 KB id", ch(`,"id":"` + strings.Repeat("a", 200<<10) + `"`), "id"},
+		{"a 65-character id", ch(`,"id":"` + strings.Repeat("a", 65) + `"`), "id"},
+		{"an id with a comma", ch(`,"id":"a, b=c"`), "id"},
+		{"an id with a slash", ch(`,"id":"../admin"`), "id"},
+		{"an id with a space", ch(`,"id":"a b"`), "id"},
+		{"an id that is not a string", ch(`,"id":7`), "id"},
+		{"upper-case field", `[{"Priority":1,"url":"https://x.example/v1","api_key":"sk-x"}]`, "Priority"},
+		{"upper-case url", ch(`,"URL":"https://y.example/v1"`), "URL"},
+		{"unknown field", ch(`,"prioritty":2`), "prioritty"},
+		{"priority a string", `[{"priority":"high","url":"https://x.example/v1","api_key":"sk-x"}]`, "priority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, body := n.call("POST", "/admin/import", tc.doc)
+			if code != 400 {
+				t.Fatalf("import: %d %.300s, want 400", code, body)
+			}
+			var e struct {
+				Error struct{ Message, Param string } `json:"error"`
+			}
+			json.Unmarshal([]byte(body), &e)
+			if e.Error.Param != tc.param {
+				t.Errorf("param %q (%.300s), want %q", e.Error.Param, e.Error.Message, tc.param)
+			}
+			if len(body) > 2048 {
+				t.Errorf("the error is %d bytes long", len(body))
+			}
+		})
+	}
+	if after := n.exportRaw(); after != before {
+		t.Errorf("a refused import changed the configuration:\n%s\n%s", before, after)
+	}
+	// The original's ids (uuid4), Catfish's own and short handmade ones are fine.
+	ok := `{"x":[{"id":"` + origA + `","priority":1,"url":"https://x.example/v1","api_key":"sk-x-0000000001"},
+		{"id":"` + strings.Repeat("b", 64) + `","priority":1,"url":"https://x.example/v1","api_key":"sk-x-0000000001"},
+		{"id":"openai_1","priority":1,"url":"https://x.example/v1","api_key":"sk-x-0000000001"}]}`
+	if code, body := n.importDoc("", ok); code != 200 {
+		t.Errorf("import of good ids: %d %s", code, body)
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"time"
@@ -78,35 +79,39 @@ func (e *Engine) Export(ctx context.Context) (state.Export, error) {
 }
 
 // Import replaces the configuration with doc (a Catfish export, its
-// older bare scheme map, or catfishAPIAgg's config.json), or with merge
-// adds and updates channels (and client keys) by id and keeps the rest.
-// Scheme settings and client keys change only when the document has
-// them. The whole document is checked first; one bad channel or key
-// rejects it all and nothing changes; what it changes is one journal
-// record.
-func (e *Engine) Import(ctx context.Context, doc []byte, dryRun, merge bool) (state.ImportResult, error) {
+// older bare scheme map, or catfishAPIAgg's config.json), or with
+// opt.Merge adds and updates channels (and client keys) by id and keeps
+// the rest. Scheme settings and client keys change only when the
+// document has them. The whole document is checked first; one bad
+// channel or key rejects it all and nothing changes; what it changes is
+// one journal record. Removing every channel takes opt.AllowEmpty.
+func (e *Engine) Import(ctx context.Context, doc []byte, opt state.ImportOptions) (state.ImportResult, error) {
 	parts, err := state.ParseImport(doc)
 	if err != nil {
 		return state.ImportResult{}, err
 	}
 	incoming, err := state.ParseOriginalConfig(parts.Config)
 	if err != nil {
+		var fe *channel.FieldError
+		if errors.As(err, &fe) {
+			return state.ImportResult{}, fe
+		}
 		return state.ImportResult{}, &channel.FieldError{Field: "body", Msg: err.Error()}
 	}
 	if err := e.lock(ctx); err != nil {
 		return state.ImportResult{}, err
 	}
 	defer e.unlock()
-	plan, err := state.PlanImport(e.doc, incoming, merge)
+	plan, err := state.PlanImport(e.doc, incoming, opt)
 	if err != nil {
 		return state.ImportResult{}, err
 	}
-	change, res, err := e.planExtras(parts, plan, merge)
+	change, res, err := e.planExtras(parts, plan, opt.Merge)
 	if err != nil {
 		return state.ImportResult{}, err
 	}
-	res.DryRun = dryRun
-	if dryRun {
+	res.DryRun = opt.DryRun
+	if opt.DryRun {
 		return res, nil
 	}
 	if err := e.commit(ctx, change); err != nil {
@@ -114,6 +119,9 @@ func (e *Engine) Import(ctx context.Context, doc []byte, dryRun, merge bool) (st
 	}
 	for _, id := range plan.Removed {
 		e.stats.Forget(context.WithoutCancel(ctx), id)
+	}
+	for _, s := range incoming {
+		e.warnIfSelf(s)
 	}
 	attrs := []any{"mode", res.Mode, "added", res.Added, "updated", res.Updated, "removed", res.Removed}
 	if res.Keys != nil {

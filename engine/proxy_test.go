@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -87,7 +89,13 @@ func TestFailoverTable(t *testing.T) {
 			wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"timeout", "ok"}, wantFailsA: 1},
 		{name: "401 next channel", a: status(401, "invalid_api_key"), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_401", "ok"}, wantFailsA: 1},
 		{name: "403 next channel", a: status(403, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_403", "ok"}, wantFailsA: 1},
-		{name: "404 next channel", a: status(404, "model_not_found"), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_404", "ok"}, wantFailsA: 1},
+		// 404, 405, 415, 431: the upstream does not serve this request (a
+		// path, model or header it lacks). Any client can send such a
+		// request, so it must not count against the channel.
+		{name: "404 next channel without blame", a: status(404, "model_not_found"), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_404", "ok"}, wantFailsA: 0},
+		{name: "405 next channel without blame", a: status(405, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_405", "ok"}, wantFailsA: 0},
+		{name: "415 next channel without blame", a: status(415, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_415", "ok"}, wantFailsA: 0},
+		{name: "431 next channel without blame", a: status(431, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_431", "ok"}, wantFailsA: 0},
 		{name: "408 next channel", a: status(408, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_408", "ok"}, wantFailsA: 1},
 		{name: "2xx that is not JSON",
 			a: func(_ int64, w http.ResponseWriter, _ *http.Request) {
@@ -227,6 +235,45 @@ func TestBreakerOpensAndSkips(t *testing.T) {
 	}
 }
 
+// TestClientCannotOpenBreakersWith404: requests that every channel of a
+// scheme answers 404 (a route or model none of them serves) or 431 (a
+// header too large) are the client's doing: they are answered, and no
+// breaker opens, however many arrive.
+func TestClientCannotOpenBreakersWith404(t *testing.T) {
+	h := newHarness(t, nil)
+	notServed := func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/responses" {
+			writeErr(w, 404, "unknown_url")
+			return
+		}
+		writeErr(w, 431, "")
+	}
+	ua, ub := newUpstream(t, notServed), newUpstream(t, notServed)
+	a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1, "consecutive_failure_threshold": 1})
+	b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 1, "consecutive_failure_threshold": 1})
+	for i := range 6 {
+		path := "/v1/responses"
+		if i%2 == 1 {
+			path = "/v1/chat/completions"
+		}
+		code, hdr, body := h.call("POST", path, `{"model":"default","input":"hi"}`)
+		if code != 404 && code != 431 {
+			t.Fatalf("request %d: got %d %s, want the upstream's 404 or 431", i, code, body)
+		}
+		if n := len(attempts(hdr)); n != 2 {
+			t.Errorf("request %d: %d attempts (%v), want both channels", i, n, attempts(hdr))
+		}
+	}
+	for _, id := range []string{a, b} {
+		if state, fails := h.breakerOf(id); state != "closed" || fails != 0 {
+			t.Errorf("channel %s: breaker %s with %d failures, want closed with none", id, state, fails)
+		}
+	}
+	if code, _, _ := h.chat("default", false); code != 431 || ua.hits.Load()+ub.hits.Load() != 14 {
+		t.Errorf("after the 404s: %d, %d upstream requests; want both channels still tried", code, ua.hits.Load()+ub.hits.Load())
+	}
+}
+
 func TestLongRetryAfterOpensBreaker(t *testing.T) {
 	h := newHarness(t, nil)
 	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
@@ -248,6 +295,44 @@ func TestLongRetryAfterOpensBreaker(t *testing.T) {
 	h.chat("default", false)
 	if ua.hits.Load() != 1 {
 		t.Errorf("A called while open: %d requests", ua.hits.Load())
+	}
+}
+
+// TestHugeRetryAfterOpensBreakerForAtMostAnHour: a 429 whose Retry-After
+// asks for years (or for a date far ahead) keeps the channel out for
+// RETRY_AFTER_OPEN_MAX (1 h) at most, not for a year.
+func TestHugeRetryAfterOpensBreakerForAtMostAnHour(t *testing.T) {
+	for _, ra := range []string{"99999999999999999999", "86400", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		t.Run(ra, func(t *testing.T) {
+			h := newHarness(t, nil)
+			ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Retry-After", ra)
+				writeErr(w, 429, "rate_limit_exceeded")
+			})
+			a := h.addChannel(map[string]any{"url": ua.v1()})
+			start := time.Now()
+			if code, _, body := h.chat("default", false); code != 429 {
+				t.Fatalf("got %d %s, want the upstream's 429", code, body)
+			}
+			var all map[string][]struct {
+				ID      string `json:"id"`
+				Breaker struct {
+					State     string     `json:"state"`
+					OpenUntil *time.Time `json:"open_until"`
+				} `json:"breaker"`
+			}
+			_, _, body := h.call("GET", "/admin/config", "")
+			if err := json.Unmarshal([]byte(body), &all); err != nil {
+				t.Fatal(err)
+			}
+			br := all["default"][0].Breaker
+			if all["default"][0].ID != a || br.State != "open" || br.OpenUntil == nil {
+				t.Fatalf("breaker %+v, want open", br)
+			}
+			if limit := start.Add(time.Hour + time.Minute); br.OpenUntil.After(limit) || br.OpenUntil.Before(start.Add(59*time.Minute)) {
+				t.Errorf("open until %v, want about an hour from %v", br.OpenUntil, start)
+			}
+		})
 	}
 }
 
@@ -325,6 +410,57 @@ func TestSchemeChoice(t *testing.T) {
 	}
 }
 
+// TestSchemeHeaderNamesTheScheme: every answer of the proxy names the
+// scheme that served it in X-Catfish-Scheme, errors included, so a typo
+// in "model" that fell to the default scheme is visible.
+func TestSchemeHeaderNamesTheScheme(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DefaultScheme = "fallback" })
+	ok := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "x") })
+	bad := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 401, "invalid_api_key") })
+	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "gpt-4-pool"})
+	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "fallback"})
+	h.addChannel(map[string]any{"url": bad.v1(), "scheme_name": "broken"})
+	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "池 100%"})
+	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "off", "enabled": false})
+	for _, tc := range []struct {
+		model  string
+		stream bool
+		status int
+		want   string
+	}{
+		{"gpt-4-pool", false, 200, "gpt-4-pool"},
+		{"gpt-4-pool", true, 200, "gpt-4-pool"},
+		{"gpt-4-poll", false, 200, "fallback"}, // the typo
+		{"broken", false, 401, "broken"},
+		{"off", false, 503, "off"},
+		{"池 100%", false, 200, "%E6%B1%A0 100%25"},
+	} {
+		code, hdr, body := h.chat(tc.model, tc.stream)
+		if code != tc.status {
+			t.Errorf("model %q: got %d %s, want %d", tc.model, code, body, tc.status)
+		}
+		if got := hdr.Values("X-Catfish-Scheme"); len(got) != 1 || got[0] != tc.want {
+			t.Errorf("model %q: X-Catfish-Scheme %q, want %q", tc.model, got, tc.want)
+		}
+	}
+}
+
+// TestNoChannelAdmittedHasNoEmptyAttemptsHeader: the 503 for a scheme
+// whose channels are all off or cooling down tried nothing, and says so by
+// leaving X-Catfish-Attempts out rather than sending it empty.
+func TestNoChannelAdmittedHasNoEmptyAttemptsHeader(t *testing.T) {
+	h := newHarness(t, nil)
+	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "x") })
+	h.addChannel(map[string]any{"url": u.v1(), "enabled": false})
+	code, hdr, body := h.chat("default", false)
+	if code != 503 || !strings.Contains(body, "no_channel_available") {
+		t.Fatalf("got %d %s, want 503 no_channel_available", code, body)
+	}
+	if v, ok := hdr["X-Catfish-Attempts"]; ok {
+		t.Errorf("X-Catfish-Attempts sent as %q with no attempt made", v)
+	}
+}
+
 func TestFirstSchemeByNameWithoutDefault(t *testing.T) {
 	h := newHarness(t, nil)
 	uz := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "zeta") })
@@ -368,6 +504,126 @@ func TestOtherEndpointsKeepTheirPath(t *testing.T) {
 	}
 	if gotPath != "/v1/embeddings" || gotQuery != "api-version=1" {
 		t.Errorf("upstream saw %s?%s", gotPath, gotQuery)
+	}
+}
+
+// TestEventStreamAnswerToNonStreamRequestIsBad: an upstream that answers
+// a non-stream request with an (endless) event stream gave a bad answer:
+// the next channel takes over at once, the channel is blamed, and the
+// stream's text never reaches the client.
+func TestEventStreamAnswerToNonStreamRequestIsBad(t *testing.T) {
+	endless := func(_ int64, w http.ResponseWriter, r *http.Request) {
+		s := startSSE(w)
+		for i := 0; i < 200; i++ {
+			s.data(chunk("secret-sse-text", ""))
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	t.Run("next channel", func(t *testing.T) {
+		h := newHarness(t, nil)
+		ua := newUpstream(t, endless)
+		ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "from B") })
+		a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
+		b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+		start := time.Now()
+		code, hdr, body := h.chat("default", false)
+		if code != 200 || !strings.Contains(body, "from B") {
+			t.Fatalf("got %d %s, want B's answer", code, body)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("answered after %v", d)
+		}
+		if got, want := strings.Join(attempts(hdr), ","), a+"=unexpected_stream,"+b+"=ok"; got != want {
+			t.Errorf("attempts %s, want %s", got, want)
+		}
+		if _, fails := h.breakerOf(a); fails != 1 {
+			t.Errorf("A's failures: got %d, want 1", fails)
+		}
+	})
+	t.Run("only channel", func(t *testing.T) {
+		h := newHarness(t, nil)
+		ua := newUpstream(t, endless)
+		h.addChannel(map[string]any{"url": ua.v1(), "max_retries": 0})
+		start := time.Now()
+		code, hdr, body := h.chat("default", false)
+		if code != 502 || strings.Contains(body, "secret-sse-text") || hdr.Get("Content-Type") != "application/json" {
+			t.Errorf("got %d %s %s, want a 502 error of the proxy's own", code, hdr.Get("Content-Type"), body)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("answered after %v", d)
+		}
+	})
+}
+
+// TestGzipAnswersAreDecoded: an upstream that gzips its answer although
+// nobody asked (the proxy sends no Accept-Encoding) is still understood:
+// JSON answers, error answers and streams are decoded, checked and
+// relayed without the encoding.
+func TestGzipAnswersAreDecoded(t *testing.T) {
+	gz := func(w http.ResponseWriter, status int, ct string, parts ...string) {
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(status)
+		zw := gzip.NewWriter(w)
+		for _, p := range parts {
+			zw.Write([]byte(p))
+			zw.Flush()
+			w.(http.Flusher).Flush()
+		}
+		zw.Close()
+	}
+	const answer = `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"unzipped"},"finish_reason":"stop"}]}`
+	const refusal = `{"error":{"message":"no, zipped","type":"invalid_request_error","code":"content_policy_violation"}}`
+	cases := []struct {
+		name, model string
+		stream      bool
+		handle      func(w http.ResponseWriter)
+		status      int
+		want        string
+	}{
+		{"json", "a", false, func(w http.ResponseWriter) { gz(w, 200, "application/json", answer) }, 200, answer},
+		{"error", "b", false, func(w http.ResponseWriter) { gz(w, 400, "application/json", refusal) }, 400, refusal},
+		{"stream", "c", true, func(w http.ResponseWriter) {
+			gz(w, 200, "text/event-stream", "data: "+chunk("un", "")+"\n\n", "data: "+chunk("zipped", "stop")+"\n\n", "data: [DONE]\n\n")
+		}, 200, "data: " + chunk("un", "") + "\n\ndata: " + chunk("zipped", "stop") + "\n\ndata: [DONE]\n\n"},
+		{"not really gzip", "d", false, func(w http.ResponseWriter) {
+			w.Header().Set("Content-Encoding", "gzip")
+			writeChat(w, "plain")
+		}, 502, `{"error":{"message":"every channel of scheme \"d\" failed; last error: bad_encoding","type":"upstream_error","param":null,"code":"upstream_failed"}}`},
+	}
+	h := newHarness(t, nil)
+	for _, tc := range cases {
+		u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Accept-Encoding") != "" {
+				t.Errorf("the upstream was asked for %q", r.Header.Get("Accept-Encoding"))
+			}
+			tc.handle(w)
+		})
+		h.addChannel(map[string]any{"url": u.v1(), "scheme_name": tc.model})
+	}
+	// A client that decodes nothing itself sees what the proxy sends.
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody(tc.model, tc.stream)))
+			req.Header.Set("Authorization", "Bearer "+testKey)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || string(body) != tc.want {
+				t.Errorf("got %d %q\nwant %d %q", resp.StatusCode, body, tc.status, tc.want)
+			}
+			if ce := resp.Header.Get("Content-Encoding"); ce != "" {
+				t.Errorf("Content-Encoding %q relayed with a decoded body", ce)
+			}
+		})
 	}
 }
 

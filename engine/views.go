@@ -84,6 +84,6 @@ func (e *Engine) Frozen(ctx context.Context, f func(*state.Doc) error) error {
 }
 
 // Proxy serves one /v1 request.
-func (e *Engine) Proxy(w http.ResponseWriter, r *http.Request, in *dialect.Inbound) error {
-	return e.proxy.Serve(w, r, in)
+func (e *Engine) Proxy(w http.ResponseWriter, r *http.Request, in *dialect.Inbound, c keys.Caller) error {
+	return e.proxy.Serve(w, r, in, c)
 }

@@ -16,7 +16,9 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -31,9 +33,10 @@ import (
 
 // Proxy serves /v1.
 type Proxy interface {
-	// Proxy answers one request. It either writes the whole answer and
-	// returns nil, or writes nothing and returns the error to send.
-	Proxy(w http.ResponseWriter, r *http.Request, in *dialect.Inbound) error
+	// Proxy answers one request of caller c. It either writes the whole
+	// answer and returns nil, or writes nothing and returns the error to
+	// send.
+	Proxy(w http.ResponseWriter, r *http.Request, in *dialect.Inbound, c keys.Caller) error
 	// Models lists the scheme names, which clients use as model ids.
 	Models(ctx context.Context) ([]string, error)
 }
@@ -60,8 +63,8 @@ type Admin interface {
 	// upstream keys, scheme settings, client keys as hashes.
 	Export(ctx context.Context) (state.Export, error)
 	// Import replaces (or with merge, upserts) the configuration from a
-	// Catfish export or catfishAPIAgg's config.json. dryRun only checks.
-	Import(ctx context.Context, doc []byte, dryRun, merge bool) (state.ImportResult, error)
+	// Catfish export or catfishAPIAgg's config.json.
+	Import(ctx context.Context, doc []byte, opt state.ImportOptions) (state.ImportResult, error)
 	// Metrics renders Prometheus text.
 	Metrics(ctx context.Context) ([]byte, error)
 	// Schemes lists every scheme with channels or settings.
@@ -98,6 +101,17 @@ type Options struct {
 	Version string
 	// UI is the admin page's files, served at /; nil serves none.
 	UI fs.FS
+	// Log receives a line for every failed sign-in. Nil: none.
+	Log *slog.Logger
+	// Keys authenticates client keys on /v1. Nil: ADMIN_KEY only.
+	Keys Authenticator
+	// ClientKeysOnly makes /v1 refuse ADMIN_KEY (CLIENT_KEYS_ONLY).
+	ClientKeysOnly bool
+}
+
+// Authenticator finds the client key a token is (engine/keys).
+type Authenticator interface {
+	Authenticate(token string, now time.Time) (keys.Caller, error)
 }
 
 // Server routes requests to the engine.
@@ -152,8 +166,8 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /admin/keys/{id}", s.adm(s.deleteKey))
 	m.HandleFunc("POST /admin/keys/{id}/rotate", s.adm(s.rotateKey))
 	m.HandleFunc("GET /metrics", s.metrics)
-	m.HandleFunc("/v1/", s.v1(notFound))
-	m.HandleFunc("/admin/", s.adm(notFound))
+	m.HandleFunc("/v1/", s.v1(func(w http.ResponseWriter, r *http.Request, _ keys.Caller) error { return s.unrouted(w, r) }))
+	m.HandleFunc("/admin/", s.adm(s.unrouted))
 	if s.opts.UI != nil {
 		// No method in the pattern: "GET /" would conflict with "/v1/".
 		m.Handle("/", uiHandler(s.opts.UI))
@@ -161,23 +175,47 @@ func (s *Server) routes() {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		// Every read of the body is bounded, the server's own drain of a
+		// body a handler left unread included; readBody paces it.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
-// authorized checks the bearer token in constant time. Both sides are
-// hashed first so the comparison does not even leak the key's length.
-// With apiKeyHeader, an x-api-key header (Anthropic's way) is taken too.
-func (s *Server) authorized(r *http.Request, apiKeyHeader bool) bool {
+// signIn checks a key in constant time and says why it fails ("" when
+// it does not), in words fit for a log line: never the key. The admin
+// key is compared first, then (for /v1) the client keys: the same work
+// whatever the key, so a wrong, an expired and a disabled key take the
+// same time and get the same answer. With apiKeyHeader an x-api-key
+// header (Anthropic's way) is taken too.
+func (s *Server) signIn(r *http.Request, clients, apiKeyHeader bool) (c keys.Caller, failure string) {
 	token, ok := bearerToken(r)
 	if !ok && apiKeyHeader {
 		token = r.Header.Get("X-Api-Key")
 		ok = token != ""
 	}
-	if !ok || s.opts.AdminKey == "" {
-		return false
+	switch {
+	case !ok && r.Header.Get("Authorization") == "" && r.Header.Get("X-Api-Key") == "":
+		return c, "no key"
+	case !ok:
+		return c, "not a bearer token"
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	return subtle.ConstantTimeCompare(sum[:], s.keySum[:]) == 1
+	token = strings.TrimSpace(token)
+	sum := sha256.Sum256([]byte(token))
+	admin := subtle.ConstantTimeCompare(sum[:], s.keySum[:]) == 1 && s.opts.AdminKey != ""
+	if admin && (!clients || !s.opts.ClientKeysOnly) {
+		return keys.Caller{Name: keys.AdminName}, ""
+	}
+	if clients && s.opts.Keys != nil {
+		if c, err := s.opts.Keys.Authenticate(token, time.Now()); err == nil {
+			return c, ""
+		}
+	}
+	if admin {
+		return c, "ADMIN_KEY on /v1 with CLIENT_KEYS_ONLY"
+	}
+	return c, "wrong key"
 }
 
 // bearerToken returns the token of an Authorization: Bearer header.
@@ -196,20 +234,40 @@ func routeDialect(r *http.Request) dialect.Dialect {
 	return dialect.OfPath(strings.TrimPrefix(r.URL.Path, "/v1"))
 }
 
-var errUnauthorized = &dialect.Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
-	Message: "Incorrect API key provided. Send it as 'Authorization: Bearer <key>'."}
+// refuse answers a failed sign-in with 401 in dialect d and logs it:
+// where from, what for and why, without the key that was tried. The
+// body, unread, goes with the connection.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, failure string, d dialect.Dialect) {
+	if s.opts.Log != nil {
+		s.opts.Log.Warn("sign-in failed", "reason", failure, "method", stats.Clip(r.Method),
+			"path", stats.Clip(r.URL.EscapedPath()), "remote", r.RemoteAddr)
+	}
+	dropBody(w, r)
+	writeError(w, errUnauthorized, d)
+}
 
-// v1 wraps /v1 handlers: CORS for browser clients, then the key check;
-// every error is written in the route's dialect.
-func (s *Server) v1(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+// errUnauthorized says where the key comes from: a newcomer's first curl
+// often lacks it. The same answer for every failure, so it tells an
+// attacker nothing.
+var errUnauthorized = &dialect.Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+	Message: "Incorrect API key provided. Send it as 'Authorization: Bearer <key>', where <key> is ADMIN_KEY " +
+		"from the environment or .env, or else the key Catfish generated on its first start and saved in " +
+		"DATA_DIR/admin_key (data/admin_key by default)."}
+
+// v1 wraps /v1 handlers: CORS for browser clients, then the key check
+// (the admin key or a client key); every error is written in the
+// route's dialect.
+func (s *Server) v1(h func(http.ResponseWriter, *http.Request, keys.Caller) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		d := routeDialect(r)
-		if !s.authorized(r, d == dialect.Messages) {
-			writeError(w, errUnauthorized, d)
+		c, failure := s.signIn(r, true, d == dialect.Messages)
+		if failure != "" {
+			s.refuse(w, r, failure, d)
 			return
 		}
-		if err := h(w, r); err != nil {
+		if err := h(w, r, c); err != nil {
+			dropBody(w, r)
 			writeError(w, err, d)
 		}
 	}
@@ -219,11 +277,12 @@ func (s *Server) v1(h func(http.ResponseWriter, *http.Request) error) http.Handl
 func (s *Server) adm(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		if !s.authorized(r, false) {
-			writeError(w, errUnauthorized, dialect.Chat)
+		if _, failure := s.signIn(r, false, false); failure != "" {
+			s.refuse(w, r, failure, dialect.Chat)
 			return
 		}
 		if err := h(w, r); err != nil {
+			dropBody(w, r)
 			writeError(w, err, dialect.Chat)
 		}
 	}
@@ -238,9 +297,38 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func notFound(w http.ResponseWriter, r *http.Request) error {
+// unrouted answers a request no route takes: 405 with Allow when the path
+// has routes for other methods, else 404.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) error {
+	if allow := s.allowed(r); len(allow) > 0 {
+		return &dialect.Error{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
+			Message: "Method " + stats.Clip(r.Method) + " is not allowed for " + stats.Clip(r.URL.Path) + "; use " + strings.Join(allow, ", "),
+			Header:  http.Header{"Allow": {strings.Join(allow, ", ")}}}
+	}
+	return notFound(r)
+}
+
+// routeMethods are the methods the routes use, in the order Allow lists
+// them.
+var routeMethods = []string{http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPost, http.MethodPut}
+
+// allowed lists the methods that some route other than a catch-all takes
+// for r's path, asking the mux itself.
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range routeMethods {
+		probe := *r
+		probe.Method = m
+		if _, pattern := s.mux.Handler(&probe); pattern != "" && pattern != "/" && pattern != "/v1/" && pattern != "/admin/" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func notFound(r *http.Request) error {
 	return dialect.Errorf(http.StatusNotFound, "invalid_request_error", "unknown_url",
-		"Unknown request URL: "+r.Method+" "+r.URL.Path)
+		"Unknown request URL: "+stats.Clip(r.Method)+" "+stats.Clip(r.URL.Path))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -248,7 +336,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleProxy reads and checks the body, then hands it to the engine.
-func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request, c keys.Caller) error {
 	if err := checkJSONContentType(r); err != nil {
 		return err
 	}
@@ -260,6 +348,12 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if info.DupModel {
+		// Routing would follow one, an override replace one, and the
+		// upstream's parser pick either: refuse rather than guess.
+		return &dialect.Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "duplicate_key", Param: "model",
+			Message: `the body has more than one "model" member; send exactly one`}
+	}
 	if !info.HasModel {
 		return &dialect.Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "missing_model", Param: "model",
 			Message: "you must provide a model parameter (a string naming a scheme)"}
@@ -269,7 +363,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := &dialect.Inbound{Dialect: dialect.OfPath(path), Path: path, Query: r.URL.RawQuery, Header: r.Header, Body: body, Info: info}
-	return s.proxy.Proxy(w, r, in)
+	return s.proxy.Proxy(w, r, in, c)
 }
 
 func checkJSONContentType(r *http.Request) error {
@@ -300,43 +394,104 @@ func upstreamPath(r *http.Request) (string, error) {
 	return strings.TrimPrefix(r.URL.EscapedPath(), "/v1"), nil
 }
 
-// bodyReadTimeout bounds reading a request body, against clients that
-// trickle it (ReadHeaderTimeout only covers the headers).
-const bodyReadTimeout = 2 * time.Minute
+// Reading a request body is bounded, or a client could hold a connection
+// (and a descriptor, and a goroutine) by sending its body a byte at a time
+// (ReadHeaderTimeout covers only the headers). A body gets bodyGrace to
+// start, and one more second for every bodyMinRate bytes that arrive, as
+// Apache's mod_reqtimeout does: a 32 MiB body on a slow line is fine, a
+// trickle is not. Past the deadline the connection ends.
+const (
+	bodyGrace   = 10 * time.Second
+	bodyMinRate = 8 << 10 // bytes per second
+)
 
-// readBody reads the whole body, refusing more than limit bytes.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) == nil {
-		// Cleared afterwards: the server's background read that notices a
-		// client leaving during a long stream must not time out.
-		defer rc.SetReadDeadline(time.Time{})
+// pacedReader pushes the connection's read deadline along as the body
+// arrives.
+type pacedReader struct {
+	r        io.Reader
+	rc       *http.ResponseController
+	start    time.Time
+	n        int64
+	deadline time.Time
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if d := p.start.Add(bodyGrace + time.Duration(p.n)*time.Second/bodyMinRate); d.Sub(p.deadline) >= time.Second {
+		p.deadline = d
+		p.rc.SetReadDeadline(d)
 	}
+	return n, err
+}
+
+// readBody reads the whole body, refusing more than limit bytes. When it
+// fails, the answer closes the connection: the rest of the body is never
+// read.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength == 0 {
+		return []byte{}, nil // no body: no deadline to touch
+	}
+	rc := http.NewResponseController(w)
+	start := time.Now()
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	if rc.SetReadDeadline(start.Add(bodyGrace)) == nil { // else no deadlines here (a test recorder)
+		rd = &pacedReader{r: rd, rc: rc, start: start, deadline: start.Add(bodyGrace)}
+	}
+	body, err := readAllOf(r.Context(), rd, r.ContentLength, limit)
+	if err != nil {
+		dropBody(w, r)
+		return nil, err
+	}
+	// Cleared: the server's background read that notices a client leaving
+	// during a long stream must not time out.
+	rc.SetReadDeadline(time.Time{})
+	r.Body = http.NoBody // read to its end: dropBody leaves the connection be
+	return body, nil
+}
+
+func readAllOf(ctx context.Context, rd io.Reader, length, limit int64) ([]byte, error) {
 	tooLarge := &dialect.Error{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
 		Message: "request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
-	if r.ContentLength > limit {
+	if length > limit {
 		return nil, tooLarge
 	}
-	rd := http.MaxBytesReader(w, r.Body, limit)
 	var body []byte
 	var err error
-	if r.ContentLength > 0 {
-		body = make([]byte, r.ContentLength)
+	if length > 0 {
+		body = make([]byte, length)
 		_, err = io.ReadFull(rd, body)
 	} else {
 		body, err = io.ReadAll(rd)
 	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
-		if r.Context().Err() != nil {
-			return nil, r.Context().Err()
-		}
-		return nil, dialect.Errorf(http.StatusBadRequest, "invalid_request_error", "bad_body", "could not read the request body: "+err.Error())
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.As(err, &mbe):
+		return nil, tooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Checked before the context, which a failed read cancels too.
+		return nil, dialect.Errorf(http.StatusRequestTimeout, "invalid_request_error", "request_timeout",
+			"the request body came too slowly: after "+bodyGrace.String()+", at least "+strconv.Itoa(bodyMinRate>>10)+" KiB/s")
+	case ctx.Err() != nil:
+		return nil, ctx.Err() // the client left; nobody to answer
 	}
-	return body, nil
+	return nil, dialect.Errorf(http.StatusBadRequest, "invalid_request_error", "bad_body", "could not read the request body: "+err.Error())
+}
+
+// dropBody makes an answer written before the request body was read to
+// its end (by readBody) close the connection at once, rather than first
+// read (and throw away) the rest as slowly as the client cares to send it,
+// which Go's server does to reuse the connection.
+func dropBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 || r.Body == http.NoBody {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	// A deadline in the past: the server's last read of the body, as the
+	// answer goes out, fails at once.
+	http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 type modelList struct {
@@ -351,14 +506,18 @@ type modelObject struct {
 	OwnedBy string `json:"owned_by"`
 }
 
-func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) error {
+// handleModels lists the schemes, as models: those the caller's key may
+// use.
+func (s *Server) handleModels(w http.ResponseWriter, r *http.Request, c keys.Caller) error {
 	names, err := s.proxy.Models(r.Context())
 	if err != nil {
 		return err
 	}
 	out := modelList{Object: "list", Data: make([]modelObject, 0, len(names))}
 	for _, n := range names {
-		out.Data = append(out.Data, modelObject{ID: n, Object: "model", OwnedBy: "catfish"})
+		if c.Scope.Allows(n) {
+			out.Data = append(out.Data, modelObject{ID: n, Object: "model", OwnedBy: "catfish"})
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -505,8 +664,9 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	dry, merge := q.Get("dry_run") == "true" || q.Get("dry_run") == "1", q.Get("mode") == "merge"
-	v, err := s.admin.Import(r.Context(), body, dry, merge)
+	flag := func(name string) bool { return q.Get(name) == "true" || q.Get(name) == "1" }
+	v, err := s.admin.Import(r.Context(), body, state.ImportOptions{
+		DryRun: flag("dry_run"), Merge: q.Get("mode") == "merge", AllowEmpty: flag("allow_empty")})
 	if err != nil {
 		return err
 	}
@@ -517,8 +677,8 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request) error {
 // metrics serves Prometheus text; the admin key is needed unless
 // MetricsPublic is set.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	if !s.opts.MetricsPublic && !s.authorized(r, false) {
-		writeError(w, errUnauthorized, dialect.Chat)
+	if _, failure := s.signIn(r, false, false); failure != "" && !s.opts.MetricsPublic {
+		s.refuse(w, r, failure, dialect.Chat)
 		return
 	}
 	b, err := s.admin.Metrics(r.Context())

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"reflect"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 
 	"catfish/channel"
 	"catfish/engine/dialect"
+	"catfish/engine/keys"
 	"catfish/scheme"
 )
 
@@ -31,11 +33,15 @@ type fakeProxy struct {
 	reqs   []*dialect.Inbound
 	err    error    // returned by Proxy instead of answering
 	models []string // returned by Models
+	dead   int      // requests whose context had ended on arrival
 }
 
-func (p *fakeProxy) Proxy(w http.ResponseWriter, r *http.Request, req *dialect.Inbound) error {
+func (p *fakeProxy) Proxy(w http.ResponseWriter, r *http.Request, req *dialect.Inbound, _ keys.Caller) error {
 	p.mu.Lock()
 	p.reqs = append(p.reqs, req)
+	if r.Context().Err() != nil {
+		p.dead++
+	}
 	err := p.err
 	p.mu.Unlock()
 	if err != nil {
@@ -369,6 +375,12 @@ func TestProxyBodyChecks(t *testing.T) {
 		{"missing model", `{"messages":[]}`, "application/json", 400, "missing_model", "model"},
 		{"model not a string", `{"model":42}`, "application/json", 400, "missing_model", "model"},
 		{"model null", `{"model":null}`, "application/json", 400, "missing_model", "model"},
+		// Routing would use one "model", an override replace one, and the
+		// upstream's parser pick either: ambiguous, so refused.
+		{"model twice", `{"model":"a","messages":[],"model":"m"}`, "application/json", 400, "duplicate_key", "model"},
+		{"model twice, one escaped", `{"model":"a","mod\u0065l":"m"}`, "application/json", 400, "duplicate_key", "model"},
+		{"model twice, one not a string", `{"model":1,"model":"m"}`, "application/json", 400, "duplicate_key", "model"},
+		{"nested model is no duplicate", `{"model":"m","metadata":{"model":"x"}}`, "application/json", 200, "", ""},
 		{"multipart", "--x\r\n", "multipart/form-data; boundary=x", 415, "unsupported_media_type", ""},
 		{"text", `{"model":"m"}`, "text/plain", 415, "unsupported_media_type", ""},
 		{"malformed content type", `{"model":"m"}`, "application/json; ===", 415, "unsupported_media_type", ""},
@@ -501,6 +513,52 @@ func TestProxyOverRealHTTP(t *testing.T) {
 	}
 }
 
+// TestConnectionsAfterBodies: a connection whose request body was read to
+// its end serves the next request, error answers included, with a live
+// context; one answered before its body was read (a 401, a 415) is
+// closed rather than drained.
+func TestConnectionsAfterBodies(t *testing.T) {
+	ts := newTestServer(t, nil)
+	srv := httptest.NewServer(ts)
+	defer srv.Close()
+	var reused []bool
+	send := func(auth, ct, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", ct)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(c httptrace.GotConnInfo) { reused = append(reused, c.Reused) },
+		}))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	ok := `{"model":"cheap"}`
+	codes := []int{
+		send(bearer, "application/json", ok),
+		send(bearer, "application/json", `{"model":"a","model":"b"}`), // a 400 after the body was read
+		send(bearer, "application/json", ok),
+		send("Bearer wrong", "application/json", ok), // a 401: body never read
+		send(bearer, "application/json", ok),
+		send(bearer, "text/plain", ok), // a 415: body never read
+		send(bearer, "application/json", ok),
+	}
+	if want := []int{200, 400, 200, 401, 200, 415, 200}; !slices.Equal(codes, want) {
+		t.Fatalf("statuses %v, want %v", codes, want)
+	}
+	if want := []bool{false, true, true, true, false, true, false}; !slices.Equal(reused, want) {
+		t.Errorf("connection reused: %v, want %v", reused, want)
+	}
+	if ts.proxy.dead != 0 {
+		t.Errorf("%d requests reached the proxy with their context ended", ts.proxy.dead)
+	}
+}
+
 func TestProxyErrorsBecomeAnswers(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -575,19 +633,30 @@ func TestModels(t *testing.T) {
 	}
 }
 
+// TestUnknownRoutes: a path no route serves is a 404; a path served for
+// other methods is a 405 listing them in Allow.
 func TestUnknownRoutes(t *testing.T) {
 	ts := newTestServer(t, nil)
-	for _, tt := range []struct{ method, path string }{
-		{"GET", "/admin/x"},
-		{"POST", "/admin/nothing/here"},
-		{"GET", "/v1/chat/completions"},
-		{"GET", "/v1/unknown"},
-		{"PATCH", "/admin/config/ch-01"},
+	for _, tt := range []struct{ method, path, allow string }{
+		{"GET", "/admin/x", ""},
+		{"POST", "/admin/nothing/here", ""},
+		{"GET", "/v1/chat/completions", "OPTIONS, POST"},
+		{"GET", "/v1/unknown", "OPTIONS, POST"},
+		{"PATCH", "/admin/config/ch-01", "DELETE, PUT"},
+		{"PUT", "/admin/import", "POST"},
 	} {
 		w := ts.do(tt.method, tt.path, bearer, "")
-		e := errorOf(t, w, http.StatusNotFound)
-		if e["code"] != "unknown_url" {
-			t.Errorf("%s %s: code %v, want unknown_url", tt.method, tt.path, e["code"])
+		if tt.allow == "" {
+			if e := errorOf(t, w, http.StatusNotFound); e["code"] != "unknown_url" {
+				t.Errorf("%s %s: code %v, want unknown_url", tt.method, tt.path, e["code"])
+			}
+			continue
+		}
+		if e := errorOf(t, w, http.StatusMethodNotAllowed); e["code"] != "method_not_allowed" {
+			t.Errorf("%s %s: code %v, want method_not_allowed", tt.method, tt.path, e["code"])
+		}
+		if got := w.Header().Get("Allow"); got != tt.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tt.method, tt.path, got, tt.allow)
 		}
 	}
 }

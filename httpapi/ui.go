@@ -29,28 +29,46 @@ func uiHandler(files fs.FS) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
-		fsrv.ServeHTTP(&uiWriter{ResponseWriter: w}, r)
+		fsrv.ServeHTTP(&uiWriter{ResponseWriter: w, r: r}, r)
 	})
 }
 
 // uiWriter sets Cache-Control as the header goes out: the file server
-// drops it from error answers, which must not be cached either.
+// drops it from error answers, which must not be cached either. Those
+// answers (plain text from the file server) become JSON errors, as on
+// every other path.
 type uiWriter struct {
 	http.ResponseWriter
-	wrote bool
+	r      *http.Request
+	wrote  bool
+	failed bool // an error answer was sent in place of the file server's
 }
 
 func (w *uiWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.wrote = true
-		w.Header().Set("Cache-Control", "no-cache")
+	if w.wrote {
+		return
 	}
-	w.ResponseWriter.WriteHeader(code)
+	w.wrote = true
+	w.Header().Set("Cache-Control", "no-cache")
+	if code < 400 {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.failed = true
+	w.Header().Del("Content-Type")
+	err := notFound(w.r)
+	if code != http.StatusNotFound {
+		err = dialect.Errorf(code, "invalid_request_error", "ui_error", http.StatusText(code))
+	}
+	writeError(w.ResponseWriter, err, dialect.Chat)
 }
 
 func (w *uiWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
+	}
+	if w.failed {
+		return len(b), nil // the file server's own text: already replaced
 	}
 	return w.ResponseWriter.Write(b)
 }

@@ -43,7 +43,14 @@ func TestUIHandlerHeaders(t *testing.T) {
 			}
 		}
 	}
+	// A miss is a JSON error like any other, not the file server's text.
 	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/%2e%2e/missing", nil))
+	if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "application/json" ||
+		!strings.HasPrefix(rec.Body.String(), `{"error":{"message":"Unknown request URL: GET /../missing"`) {
+		t.Errorf("GET /%%2e%%2e/missing: %d %q %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /: got status %d, want 405", rec.Code)

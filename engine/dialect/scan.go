@@ -20,6 +20,8 @@ type BodyInfo struct {
 	Model         string // the "model" string; empty if absent
 	HasModel      bool
 	ModelSpan     Span // the model value, quotes included
+	DupModel      bool // "model" appears twice at the top level: parsers disagree on which counts
+	sawModel      bool
 	Stream        bool // "stream": true
 	StreamOptions Span // the "stream_options" value, if present
 	IncludeUsage  bool // stream_options.include_usage is true
@@ -113,6 +115,8 @@ func (info *BodyInfo) note(key string, data []byte, span Span, keyStart int) err
 	raw := data[span.Start:span.End]
 	switch key {
 	case "model":
+		info.DupModel = info.DupModel || info.sawModel
+		info.sawModel = true
 		info.HasModel = false
 		info.ModelSpan = Span{}
 		if raw[0] != '"' {

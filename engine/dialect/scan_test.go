@@ -392,6 +392,29 @@ func TestScanObjectDepthOffByOneForEmptyInnermostContainer(t *testing.T) {
 // allocation for the model string and one for the BodyInfo, which escapes
 // because note hands &info.Model to json.Unmarshal. (The doc comment's
 // "never allocates" is a little optimistic.)
+func TestScanObjectDuplicateModel(t *testing.T) {
+	for _, tt := range []struct {
+		doc  string
+		want bool
+	}{
+		{`{"model":"a"}`, false},
+		{`{"model":"a","model":"b"}`, true},
+		{`{"model":"a","mod\u0065l":"b"}`, true},
+		{`{"model":1,"model":"b"}`, true},
+		{`{"model":"a","x":{"model":"b"},"y":[{"model":"c"}]}`, false},
+		{`{"Model":"a","model":"b"}`, false},
+		{`{"stream":true,"stream":false}`, false},
+	} {
+		info, err := ScanObject([]byte(tt.doc))
+		if err != nil {
+			t.Fatalf("ScanObject(%s): %v", tt.doc, err)
+		}
+		if info.DupModel != tt.want {
+			t.Errorf("ScanObject(%s).DupModel = %v, want %v", tt.doc, info.DupModel, tt.want)
+		}
+	}
+}
+
 func TestScanObjectAllocations(t *testing.T) {
 	doc := []byte(`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hello, world"}],"temperature":0.7}`)
 	allocs := testing.AllocsPerRun(100, func() {
@@ -449,6 +472,9 @@ func FuzzScanObject(f *testing.F) {
 				t.Fatalf("Offset %d outside [0, %d]", se.Offset, len(data))
 			}
 			return
+		}
+		if dup := topLevelCount(data, "model") > 1; info.DupModel != dup {
+			t.Fatalf("DupModel = %v, want %v", info.DupModel, dup)
 		}
 		if !info.HasModel {
 			if info.ModelSpan.Present() {

@@ -69,7 +69,7 @@ func (f *flushRecorder) Flush()                      {}
 // upstream has answered.
 func BenchmarkStreamRelay(b *testing.B) {
 	body := streamBody()
-	p := New(Config{IdleTimeout: time.Hour}, nil, nil, nil, nil, context.Background())
+	p := New(Config{IdleTimeout: time.Hour}, nil, nil, nil, nil, nil, context.Background())
 	req := &dialect.Inbound{Path: "/chat/completions", Info: dialect.BodyInfo{Stream: true}}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()

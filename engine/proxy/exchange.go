@@ -13,6 +13,7 @@ import (
 
 	"catfish/channel"
 	"catfish/engine/dialect"
+	"catfish/engine/keys"
 	"catfish/engine/stats"
 	"catfish/scheme"
 )
@@ -70,6 +71,7 @@ type exchange struct {
 	lastErr  string         // the last failure without an HTTP answer
 	wake     time.Time      // earliest time a skipped channel admits again
 	answered *result        // the attempt that produced the answer
+	hops     string         // the hop header sent upstream
 	// body and info are what is sent upstream before any model override:
 	// the client's body, plus include_usage when the proxy asks for usage
 	// the client did not ask for (hideUsage then hides it again).
@@ -87,12 +89,22 @@ type exchange struct {
 	// cont is a stream that broke after commit and goes on on the next
 	// channel (SPEC 11); nil otherwise.
 	cont *continuation
+	// who sent the request; release reports its usage to the key.
+	who     keys.Caller
+	release func(keys.Usage, bool)
 }
 
 // Serve runs one client request through its scheme's channels. It either
 // writes the whole answer and returns nil, or writes nothing and returns
 // the error to answer with.
-func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, req *dialect.Inbound) error {
+func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, req *dialect.Inbound, who keys.Caller) error {
+	hops, err := p.hops(req.Header)
+	if err != nil {
+		// Not a client request of its own: the outer attempt records it.
+		p.log.Warn("loop: a request came back to this Catfish; a channel's URL points at it",
+			"path", stats.Clip(req.Path), "hops", stats.Clip(req.Header.Get(HopHeader)))
+		return err
+	}
 	// A shutdown that runs out of time ends the request with a proper
 	// error instead of a cut connection.
 	ctx, stop := context.WithCancelCause(r.Context())
@@ -105,9 +117,12 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, req *dialect.Inbou
 		defer cancel()
 	}
 	x := &exchange{p: p, w: w, r: r, req: req, ctx: ctx, start: time.Now(), body: req.Body, info: req.Info,
-		id: newRequestID()}
+		id: newRequestID(), hops: hops, who: who}
 	w.Header().Set("X-Catfish-Request-Id", x.id)
-	err := x.check()
+	err = x.check()
+	if err == nil {
+		err = x.admit()
+	}
 	if err == nil {
 		x.askUsage()
 		err = x.run()
@@ -136,6 +151,32 @@ func (x *exchange) check() error {
 	return nil
 }
 
+// admit asks the caller's key for leave to start: the keys actor counts
+// requests and tokens against the key's limits. It never counts against
+// a channel: nothing has been sent.
+func (x *exchange) admit() error {
+	if x.p.admit == nil {
+		return nil
+	}
+	release, wait, err := x.p.admit.Admit(x.ctx, x.who, time.Now())
+	switch {
+	case err == nil:
+		x.release = release
+		return nil
+	case errors.Is(err, keys.ErrRateLimited):
+		return &dialect.Error{Status: http.StatusTooManyRequests, Type: "requests", Code: "rate_limit_exceeded",
+			Message:    "Rate limit reached for this key (its requests or tokens per minute); retry after the Retry-After seconds.",
+			RetryAfter: keys.RetryAfterSeconds(wait)}
+	case errors.Is(err, keys.ErrQuotaExceeded):
+		return dialect.Errorf(http.StatusTooManyRequests, "insufficient_quota", "insufficient_quota",
+			"This key has used its whole token quota.")
+	case errors.Is(err, keys.ErrInvalidKey):
+		return dialect.Errorf(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key",
+			"Incorrect API key provided.")
+	}
+	return err
+}
+
 // answerable turns what the request path failed with into the answer it
 // gets: a *dialect.Error (rendered in the client's dialect), or a client
 // that left.
@@ -159,12 +200,15 @@ func answerable(err error) error {
 }
 
 func (x *exchange) run() error {
-	plan, err := x.p.router.Plan(x.ctx, x.req.Info.Model, nil)
+	plan, err := x.p.router.Plan(x.ctx, x.req.Info.Model, x.who.Scope)
 	if err != nil {
 		return err
 	}
 	x.scheme = plan.Scheme()
 	x.wake = plan.Wake()
+	// Said on every answer, errors included: a typo in "model" that fell
+	// to the default scheme shows here.
+	x.w.Header().Set(schemeHeader, headerText(x.scheme))
 	for c, ok := plan.Next(); ok; c, ok = plan.Next() {
 		if x.cont != nil && !x.cont.open() {
 			break
@@ -248,7 +292,7 @@ func (x *exchange) report(c scheme.Candidate, adm channel.Admission, res result)
 		x.last = res.fail
 	} else if res.verdict == channel.Failure && !res.committed {
 		x.lastErr = res.outcome // no detail: it names upstream hosts
-		x.p.log.Warn("attempt failed", "id", x.id, "channel", c.ID, "outcome", res.outcome, "detail", res.detail)
+		x.p.log.Warn("attempt failed", "id", x.id, "channel", c.ID, "outcome", res.outcome, "detail", stats.Clip(res.detail))
 	}
 	if res.committed && res.verdict != channel.Failure {
 		return false
@@ -323,8 +367,12 @@ func (x *exchange) exhausted() error {
 		"every channel of scheme "+strconv.Quote(x.scheme)+" failed; last error: "+x.lastErr))
 }
 
-// withAttempts adds the X-Catfish-Attempts header to an error answer.
+// withAttempts adds the X-Catfish-Attempts header to an error answer,
+// when there was an attempt to list.
 func (x *exchange) withAttempts(ae *dialect.Error) *dialect.Error {
+	if len(x.attempts) == 0 {
+		return ae
+	}
 	out := *ae
 	out.Header = out.Header.Clone()
 	if out.Header == nil {
@@ -334,7 +382,38 @@ func (x *exchange) withAttempts(ae *dialect.Error) *dialect.Error {
 	return &out
 }
 
-const attemptsHeader = "X-Catfish-Attempts"
+const (
+	attemptsHeader = "X-Catfish-Attempts"
+	schemeHeader   = "X-Catfish-Scheme"
+)
+
+// headerText makes a name fit for a header value: bytes outside printable
+// ASCII, and '%' itself, are percent-encoded, so a scheme named in any
+// script reaches every client intact.
+func headerText(s string) string {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '%' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '%' {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
 
 // attemptsValueNow renders the attempt chain while the last attempt is
 // still running and about to answer with outcome.

@@ -21,6 +21,7 @@ import (
 
 	"catfish/channel"
 	"catfish/engine/dialect"
+	"catfish/engine/keys"
 	"catfish/engine/stats"
 	"catfish/scheme"
 )
@@ -34,6 +35,10 @@ type Config struct {
 	// RetryAfterMax is the longest Retry-After waited for on the same
 	// channel; longer ones open the breaker instead.
 	RetryAfterMax time.Duration
+	// RetryAfterOpenMax caps how long a 429's Retry-After may keep a
+	// channel's breaker open: an upstream must not take a channel out for
+	// a year. Zero: one hour.
+	RetryAfterOpenMax time.Duration
 	// BackoffBase is the first retry backoff (doubling, ±20 %).
 	BackoffBase time.Duration
 	// BodyLimit bounds request bodies; upstream answers may be 4× larger.
@@ -45,6 +50,9 @@ type Config struct {
 	ContinueTimeout time.Duration
 	// MaxContinuations bounds continuations per request.
 	MaxContinuations int
+	// Instance names this process in the hop header (see HopHeader).
+	// Empty: a random id made by New.
+	Instance string
 }
 
 // Recorder receives every finished request. The statistics actor
@@ -53,12 +61,19 @@ type Recorder interface {
 	Record(*stats.Record)
 }
 
+// Admitter lets a client key's request begin, or refuses it over the
+// key's limits (the keys actor; keys.Keys.Admit says how).
+type Admitter interface {
+	Admit(ctx context.Context, c keys.Caller, now time.Time) (release func(keys.Usage, bool), wait time.Duration, err error)
+}
+
 // Proxy serves client requests. It is safe for concurrent use.
 type Proxy struct {
 	cfg       Config
 	router    *scheme.Router
 	transport http.RoundTripper
 	rec       Recorder
+	admit     Admitter
 	log       *slog.Logger
 	// drain ends when a shutdown runs out of time; requests still open
 	// then end with a final error instead of a cut connection.
@@ -69,12 +84,22 @@ type Proxy struct {
 }
 
 // New returns a proxy routing through router and sending with transport.
-func New(cfg Config, router *scheme.Router, transport http.RoundTripper, rec Recorder, log *slog.Logger, drain context.Context) *Proxy {
-	p := &Proxy{cfg: cfg, router: router, transport: transport, rec: rec, log: log, drain: drain}
+func New(cfg Config, router *scheme.Router, transport http.RoundTripper, rec Recorder, admit Admitter,
+	log *slog.Logger, drain context.Context) *Proxy {
+	if cfg.RetryAfterOpenMax <= 0 {
+		cfg.RetryAfterOpenMax = time.Hour
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = newRequestID()
+	}
+	p := &Proxy{cfg: cfg, router: router, transport: transport, rec: rec, admit: admit, log: log, drain: drain}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	p.relays.New = func() any { return &streamRelay{br: bufio.NewReaderSize(nil, 16<<10)} }
 	return p
 }
+
+// Instance is the id this proxy puts in the hop header.
+func (p *Proxy) Instance() string { return p.cfg.Instance }
 
 // ErrShuttingDown is the cause of requests cut by a shutdown that ran
 // out of time.
@@ -103,13 +128,16 @@ func (p *Proxy) finish(x *exchange, err error) {
 		outcome = "error"
 	}
 	end := time.Now()
+	// The client chose the path and the model, and may have sent
+	// megabytes of either: what is logged and kept is cut short.
+	path, model := stats.Clip(x.req.Path), stats.Clip(x.req.Info.Model)
 	// LogAttrs: typed attributes, no boxing on the hot path.
-	p.log.LogAttrs(context.Background(), level, "request", slog.String("id", x.id),
-		slog.String("path", x.req.Path), slog.String("dialect", x.req.Dialect.String()),
-		slog.String("model", x.req.Info.Model), slog.String("scheme", x.scheme),
+	p.log.LogAttrs(context.Background(), level, "request", slog.String("id", x.id), slog.String("key", x.who.Name),
+		slog.String("path", path), slog.String("dialect", x.req.Dialect.String()),
+		slog.String("model", model), slog.String("scheme", x.scheme),
 		slog.Bool("stream", x.req.Info.Stream), slog.Int("status", status), slog.String("outcome", outcome),
 		slog.String("attempts", x.attemptsValue()), slog.Int64("duration_ms", end.Sub(x.start).Milliseconds()))
-	rec := &stats.Record{ID: x.id, Start: x.start, End: end, Path: x.req.Path, Dialect: x.req.Dialect.String(), Model: x.req.Info.Model,
+	rec := &stats.Record{ID: x.id, Start: x.start, End: end, Path: path, Dialect: x.req.Dialect.String(), Model: model,
 		Scheme: x.scheme, Stream: x.req.Info.Stream, Status: status, Outcome: outcome, Attempts: x.attempts,
 		Canceled: status == dialect.StatusClientClosed || errors.Is(err, errClientGone),
 		Broken: err == nil && x.answered != nil &&
@@ -119,6 +147,11 @@ func (p *Proxy) finish(x *exchange, err error) {
 	}
 	for _, a := range x.attempts {
 		rec.Usage.Add(a.Usage)
+	}
+	rec.Key = x.who.Name
+	if x.release != nil {
+		failed := !rec.Canceled && (status < 200 || status > 299 || rec.Broken)
+		x.release(keys.Usage{Prompt: rec.Usage.Prompt, Completion: rec.Usage.Completion}, failed)
 	}
 	p.rec.Record(rec)
 }

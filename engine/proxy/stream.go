@@ -11,6 +11,7 @@ import (
 
 	"catfish/channel"
 	"catfish/engine/dialect"
+	"catfish/engine/stats"
 )
 
 var doneEvent = []byte("data: [DONE]\n\n")
@@ -69,7 +70,7 @@ func (a *upstreamAnswer) breakReason(err error) *dialect.Error {
 		// Never err's text to the client: it names the upstream's
 		// address ("read tcp 10.0.0.2:41234->203.0.113.9:443: ...").
 		reason = "the upstream stream broke (" + breakKind(err) + ")"
-		a.x.p.log.Warn("stream broke after commit", "id", a.x.id, "channel", a.x.currentChannel(), "detail", errDetail(err))
+		a.x.p.log.Warn("stream broke after commit", "id", a.x.id, "channel", a.x.currentChannel(), "detail", stats.Clip(errDetail(err)))
 	}
 	return dialect.Errorf(http.StatusBadGateway, "upstream_error", "stream_broken", reason)
 }

@@ -33,15 +33,19 @@ func (p *Proxy) Test(ctx context.Context, s channel.Resolved, model string) chan
 	}
 	req.Header.Set("Authorization", "Bearer "+s.APIKey)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HopHeader, p.cfg.Instance)
 	start := time.Now()
 	resp, err := p.transport.RoundTrip(req)
 	if err == nil {
 		defer resp.Body.Close()
+		gunzip(resp)
 		var b []byte
 		b, err = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		res.Status = resp.StatusCode
 		if err == nil {
 			res.OK, res.Reply, res.Error = judgeTest(resp.StatusCode, redactKey(b, s.APIKey))
+			// And on the decoded text, whatever escapes the body used.
+			res.Reply, res.Error = redactKeyString(res.Reply, s.APIKey), redactKeyString(res.Error, s.APIKey)
 		}
 	}
 	res.LatencyMS = float64(time.Since(start).Microseconds()) / 1000

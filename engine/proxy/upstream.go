@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -90,6 +92,7 @@ func (x *exchange) attempt(c *channel.Actor, p channel.Permit, rt route, mode at
 		return x.classifyError(actx, err)
 	}
 	defer resp.Body.Close()
+	gunzip(resp)
 	a := &upstreamAnswer{x: x, resp: resp, dog: dog, actx: actx, start: start, rt: rt,
 		secrets: s.Secrets(), commit: func() { x.commit(c, p.Admission) }}
 	if mode != modeNormal {
@@ -158,6 +161,7 @@ func (x *exchange) upstreamRequest(ctx context.Context, s *channel.Resolved, rt 
 	req.Header = forwardHeaders(x.req.Header)
 	setAuth(req.Header, x.req.Header, s)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HopHeader, x.hops)
 	if x.req.Info.Stream {
 		req.Header.Set("Accept", "text/event-stream")
 	} else if !rt.through {
@@ -252,6 +256,42 @@ func forwardHeaders(in http.Header) http.Header {
 	return out
 }
 
+// gunzip makes a gzip-encoded answer readable as what it encodes. The
+// proxy asks for no encoding, yet some upstreams gzip anyway: decoded, the
+// answer is checked and relayed like any other, without the header.
+func gunzip(resp *http.Response) {
+	switch strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))) {
+	case "gzip", "x-gzip":
+	default:
+		return
+	}
+	resp.Body = &gzipBody{src: resp.Body}
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Del("Content-Length")
+	resp.ContentLength = -1
+}
+
+// gzipBody decodes a gzip body. The gzip header is read with the first
+// Read, not at once, so that the wait for it runs under the attempt's
+// first-byte deadline like any other read.
+type gzipBody struct {
+	src io.ReadCloser
+	zr  *gzip.Reader
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.zr == nil {
+		zr, err := gzip.NewReader(g.src)
+		if err != nil {
+			return 0, err
+		}
+		g.zr = zr
+	}
+	return g.zr.Read(p)
+}
+
+func (g *gzipBody) Close() error { return g.src.Close() }
+
 // classifyError turns a transport error (no HTTP answer) into a result,
 // following the failover table: resets are retried, timeouts, refusals and
 // TLS errors move on at once.
@@ -299,6 +339,8 @@ func (x *exchange) classifyNetError(actx context.Context, err error) result {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return result{outcome: "refused", verdict: channel.Failure, next: stepNext}
+	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.As(err, new(flate.CorruptInputError)):
+		return result{outcome: "bad_encoding", verdict: channel.Failure, next: stepNext}
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr),
 		errors.As(err, &recErr), errors.As(err, &alert), strings.Contains(err.Error(), "tls: "):
 		return result{outcome: "tls_error", verdict: channel.Failure, next: stepNext}
@@ -406,10 +448,20 @@ func (a *upstreamAnswer) failure() result {
 			if ra <= a.x.p.cfg.RetryAfterMax {
 				res.wait, res.waitSet = ra, true
 			} else if status == 429 {
-				// Too long to wait here: keep the channel out until then.
-				res.openFor, res.next = ra, stepNext
+				// Too long to wait here: keep the channel out until then,
+				// within reason.
+				res.openFor, res.next = min(ra, a.x.p.cfg.RetryAfterOpenMax), stepNext
 			}
 		}
+	case status == http.StatusLoopDetected:
+		// The request came back to a Catfish it had passed (maybe this
+		// one): the configuration loops, and no channel is to blame.
+		res.verdict, res.next = channel.Neutral, stepNext
+	case status == 404 || status == 405 || status == 415 || status == 431:
+		// The upstream does not serve this request: a path, model or
+		// header it lacks. Another channel may; but any client can send
+		// such a request, so it must not open this channel's breaker.
+		res.verdict, res.next = channel.Neutral, stepNext
 	case (status == 400 || status == 413 || status == 422) && isContextLength(body):
 		// Another channel may hold a larger context; this one is not at fault.
 		res.outcome, res.verdict, res.next = "context_length", channel.Neutral, stepNext
@@ -500,6 +552,11 @@ func seconds(s float64) time.Duration {
 // whole handles a 2xx answer that is not a stream: read it all, check it,
 // then send it. Until the last byte is read, failover is still free.
 func (a *upstreamAnswer) whole() result {
+	if isEventStream(a.resp.Header) {
+		// An event stream nobody asked for: a bad answer, however long it
+		// would last. Its text is never relayed raw.
+		return result{outcome: "unexpected_stream", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext}
+	}
 	ct := a.resp.Header.Get("Content-Type")
 	if !expectJSON(ct) {
 		return a.passThrough()
@@ -545,8 +602,8 @@ func (a *upstreamAnswer) whole() result {
 	return res
 }
 
-// passThrough relays a 2xx answer that is not JSON (audio, an image, an
-// unasked-for stream) as it comes, flushing as it goes.
+// passThrough relays a 2xx answer that is not JSON (audio, an image) as
+// it comes, flushing as it goes.
 func (a *upstreamAnswer) passThrough() result {
 	res := result{outcome: "ok", status: a.resp.StatusCode, verdict: channel.Success, next: stepDone,
 		ttfb: time.Since(a.start), committed: true}
@@ -641,29 +698,4 @@ func redactSecrets(b []byte, secrets []string) []byte {
 		b = redactKey(b, key)
 	}
 	return b
-}
-
-// minRedactKey is the shortest key that redaction looks for: a shorter
-// one is no secret worth keeping, and replacing it would mangle the text
-// around it.
-const minRedactKey = 8
-
-// redactKey masks a channel's key in upstream text the proxy passes on or
-// shows: error answers, error events, test results, headers. Some
-// upstreams echo the credential they were sent ("Incorrect API key
-// provided: ..."), and the proxy must not hand a channel's key to clients
-// or to the admin views. Successful bodies are relayed untouched. b is
-// returned as is when it holds no key.
-func redactKey(b []byte, key string) []byte {
-	if len(key) < minRedactKey || !bytes.Contains(b, []byte(key)) {
-		return b
-	}
-	return bytes.ReplaceAll(b, []byte(key), []byte(channel.Mask(key)))
-}
-
-func redactKeyString(s, key string) string {
-	if len(key) < minRedactKey || !strings.Contains(s, key) {
-		return s
-	}
-	return strings.ReplaceAll(s, key, channel.Mask(key))
 }

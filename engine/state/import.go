@@ -21,6 +21,16 @@ type ImportResult struct {
 	Keys *KeyImport `json:"keys,omitempty"`
 }
 
+// ImportOptions say how to import.
+type ImportOptions struct {
+	DryRun bool // only check and report
+	Merge  bool // add and update by id, keep the rest; else replace everything
+	// AllowEmpty lets an import remove every channel. Without it, a
+	// document with no channel (null, [], {}) that would do so is refused:
+	// that is far more often a mistake than a wish.
+	AllowEmpty bool
+}
+
 // Import is a checked import, ready to commit.
 type Import struct {
 	Result  ImportResult
@@ -29,11 +39,13 @@ type Import struct {
 }
 
 // PlanImport works out the import of incoming (as ParseOriginalConfig
-// returns it) over d: with merge, channels are added and updated by id
-// and the rest kept; without, incoming replaces everything. A masked key
-// (as GET shows) keeps the stored key of the channel with that id. It
-// changes nothing; one bad channel rejects the whole import.
-func PlanImport(d *Doc, incoming []channel.Settings, merge bool) (Import, error) {
+// returns it) over d: with opt.Merge, channels are added and updated by
+// id and the rest kept; without, incoming replaces everything. A masked
+// key (as GET shows) keeps the stored key of the channel with that id. It
+// changes nothing; one bad channel rejects the whole import, and so does
+// removing every channel without opt.AllowEmpty.
+func PlanImport(d *Doc, incoming []channel.Settings, opt ImportOptions) (Import, error) {
+	merge := opt.Merge
 	res := ImportResult{Mode: "replace", Channels: len(incoming)}
 	if merge {
 		res.Mode = "merge"
@@ -72,6 +84,10 @@ func PlanImport(d *Doc, incoming []channel.Settings, merge bool) (Import, error)
 		}
 	}
 	res.Removed = len(removed)
+	if len(incoming) == 0 && len(removed) > 0 && !opt.AllowEmpty {
+		return Import{}, &channel.FieldError{Field: "body", Msg: fmt.Sprintf(
+			"the document holds no channel: importing it would remove all %d; send ?allow_empty=true if that is what you want", len(removed))}
+	}
 	list := make([]channel.Settings, 0, len(order))
 	schemes := map[string]bool{}
 	for _, id := range order {

@@ -1,7 +1,9 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,14 +48,15 @@ func importOriginal(dir string, r *Recovered, loc *time.Location) (string, error
 }
 
 // ParseOriginalConfig decodes and checks a config document of the
-// original's shape. Channels keep their ids; missing ids get new ones.
+// original's shape: a scheme map {"name": [channels]}, or the legacy list
+// of channels (scheme "default"); null is no channel at all. Channels keep
+// their ids, which must be safe (channel.ValidID); missing ids get new
+// ones. Channel fields are read strictly (channel.DecodeSettings). A
+// rejected channel's error is a *channel.FieldError naming the field.
 func ParseOriginalConfig(b []byte) ([]channel.Settings, error) {
-	var schemes map[string][]channel.Settings
-	var legacy []channel.Settings
-	if err := json.Unmarshal(b, &legacy); err == nil {
-		schemes = map[string][]channel.Settings{channel.DefaultScheme: legacy}
-	} else if err := json.Unmarshal(b, &schemes); err != nil {
-		return nil, fmt.Errorf("want a scheme map {\"name\": [channels]} or a list of channels: %w", err)
+	schemes, err := splitSchemes(b)
+	if err != nil {
+		return nil, err
 	}
 	names := make([]string, 0, len(schemes))
 	for n := range schemes {
@@ -63,22 +66,76 @@ func ParseOriginalConfig(b []byte) ([]channel.Settings, error) {
 	seen := map[string]bool{}
 	var out []channel.Settings
 	for _, name := range names {
-		for i, ch := range schemes[name] {
+		for i, raw := range schemes[name] {
+			ch, err := channel.DecodeSettings(raw)
+			if err != nil {
+				return nil, inChannel(name, i, "", err)
+			}
 			ch.Scheme = name
 			if ch.ID == "" {
 				ch.ID = uuid.NewString()
 			}
+			if !channel.ValidID(ch.ID) {
+				return nil, inChannel(name, i, "", &channel.FieldError{Field: "id",
+					Msg: fmt.Sprintf("must be 1 to %d letters, digits, '-' or '_' (a uuid, as Catfish makes them)", channel.MaxIDLen)})
+			}
 			if seen[ch.ID] {
-				return nil, fmt.Errorf("scheme %q channel %d: id %s appears twice", name, i, ch.ID)
+				return nil, inChannel(name, i, "", fmt.Errorf("id %s appears twice", ch.ID))
 			}
 			seen[ch.ID] = true
 			if err := ch.Validate(); err != nil {
-				return nil, fmt.Errorf("scheme %q channel %d (id %s): %w", name, i, ch.ID, err)
+				return nil, inChannel(name, i, ch.ID, err)
 			}
 			out = append(out, ch)
 		}
 	}
 	return out, nil
+}
+
+// splitSchemes splits a config document into its schemes' channels, each
+// still undecoded.
+func splitSchemes(b []byte) (map[string][]json.RawMessage, error) {
+	const want = `want a scheme map {"name": [channels]} or a list of channels`
+	doc := bytes.TrimSpace(b)
+	switch {
+	case string(doc) == "null":
+		return nil, nil
+	case len(doc) > 0 && doc[0] == '[':
+		var list []json.RawMessage
+		if err := json.Unmarshal(doc, &list); err != nil {
+			return nil, fmt.Errorf("%s: %w", want, err)
+		}
+		return map[string][]json.RawMessage{channel.DefaultScheme: list}, nil
+	case len(doc) > 0 && doc[0] == '{':
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(doc, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", want, err)
+		}
+		out := make(map[string][]json.RawMessage, len(m))
+		for name, v := range m {
+			var list []json.RawMessage
+			if err := json.Unmarshal(v, &list); err != nil {
+				return nil, fmt.Errorf("scheme %q: want a list of channels", name)
+			}
+			out[name] = list
+		}
+		return out, nil
+	}
+	return nil, errors.New(want)
+}
+
+// inChannel says which channel err is about (its id when known and
+// safe), keeping a field error's field.
+func inChannel(scheme string, i int, id string, err error) error {
+	where := fmt.Sprintf("scheme %q, channel %d", stats.Clip(scheme), i)
+	if id != "" {
+		where += ", id " + id
+	}
+	var fe *channel.FieldError
+	if errors.As(err, &fe) {
+		return &channel.FieldError{Field: fe.Field, Msg: fe.Msg + " (" + where + ")"}
+	}
+	return fmt.Errorf("%s: %w", where, err)
 }
 
 // originalStats is catfishAPIAgg's stats.json.

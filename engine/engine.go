@@ -257,10 +257,10 @@ func (e *Engine) shutdown(srv *http.Server) {
 // handler is the HTTP surface over this engine.
 func (e *Engine) handler() http.Handler {
 	return httpapi.New(httpapi.Options{
-		AdminKey:      e.cfg.AdminKey,
-		BodyLimit:     e.cfg.BodyLimit,
-		MetricsPublic: e.cfg.MetricsPublic,
-		Version:       e.cfg.Version,
+		AdminKey:       e.cfg.AdminKey,
+		BodyLimit:      e.cfg.BodyLimit,
+		MetricsPublic:  e.cfg.MetricsPublic,
+		Version:        e.cfg.Version,
 		UI:             ui.FS(),
 		Log:            e.log,
 		Keys:           e.keys,

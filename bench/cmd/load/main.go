@@ -73,7 +73,7 @@ var (
 	flKeysOut       = flag.String("keys-out", "", "make-keys: file for the secrets")
 	flKeyRPM        = flag.Int64("key-rpm", 0, "make-keys: per-minute request limit of each key (0: none)")
 	flKeyTPM        = flag.Int64("key-tpm", 0, "make-keys: per-minute token limit of each key (0: none)")
-	flProbeUnsup    = flag.Bool("probe-unsupported", false, "probe: exit 3 at once when the target answers 400, 404, 405 or 501 (it does not serve this request)")
+	flProbeUnsup    = flag.Bool("probe-unsupported", false, "probe: exit 3 at once when the target answers 400, 404, 405 or 501 (it does not serve this request), 4 when it refuses it otherwise (401, 403, 415 …)")
 	flModel         = flag.String("model", "default", "\"model\" in the request body")
 	flKey           = flag.String("key", "sk-bench", "bearer key (empty: no Authorization header)")
 	flPID           = flag.Int("pid", 0, "measure this process (default: the one listening on the URL's port)")
@@ -532,6 +532,9 @@ func probe(client *http.Client, target string, body []byte) int {
 			case "http_400", "http_404", "http_405", "http_501":
 				fmt.Fprintf(os.Stderr, "load: %s answered %s: %.300s\n", target, strings.TrimPrefix(last.kind, "http_"), last.detail)
 				return 3
+			case "http_401", "http_402", "http_403", "http_406", "http_410", "http_413", "http_415", "http_422":
+				fmt.Fprintf(os.Stderr, "load: %s refused the request with %s: %.300s\n", target, strings.TrimPrefix(last.kind, "http_"), last.detail)
+				return 4
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -581,6 +584,9 @@ type Result struct {
 	NoisePct      float64 `json:"noise_pct"` // other processes' CPU, % of one core
 	TargetGone    bool    `json:"target_gone,omitempty"`
 	IncompleteRun bool    `json:"incomplete,omitempty"` // workers did not finish in time
+	// Skipped says why a cell was not measured (written by run.sh, not by
+	// a run): the target does not serve the scenario's requests.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 type errBook struct {

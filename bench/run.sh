@@ -51,7 +51,8 @@ Options:
   --pin split|none     split (default): load generator + mock on CPU 0,
                        target on CPU 1; none: no pinning (the target then
                        gets two cores: make one such pass for correctness)
-  --port-base P        mock on P, catfish on P+1, baseline on P+2 (default 19200)
+  --port-base P        mock on P, catfish on P+1, baseline on P+2, the --compare
+                       build on P+3 (default 19200)
   --catfish-bin PATH   measure this catfish binary instead of building the tree
   --catfish-rev REV    build catfish at git revision REV (in a temporary
                        directory) instead of the working tree
@@ -365,7 +366,7 @@ note() { echo "  ! $*" | tee -a "$NOTES" >&2; }
     echo "# catfish: built from the working tree at $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)"
   fi
   if [[ -n "$CMP_T" ]]; then echo "# $CMP_T: built at $COMPARE_REV = $COMPARE_FULL (--compare), port ${PORT[$CMP_T]}"; fi
-  echo "# pin=$PIN reps=$REPS duration=$DUR warmup=$WARMUP ulimit-n=$NOFILE ports=$MOCK_PORT..$((PORT_BASE + 2))"
+  echo "# pin=$PIN reps=$REPS duration=$DUR warmup=$WARMUP ulimit-n=$NOFILE ports=$MOCK_PORT..$((PORT_BASE + ${#PORT[@]}))"
   if [[ ${#CATFISH_ENV[@]} -gt 0 ]]; then echo "# catfish extra env: ${CATFISH_ENV[*]}"; fi
   if [[ -n "$C10K_NOTE" ]]; then echo "# note: $C10K_NOTE"; fi
 } | tee "$OUT/meta.txt"

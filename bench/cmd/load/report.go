@@ -218,7 +218,7 @@ func report(path string, w io.Writer) error {
 	}
 	if len(skips) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "Skipped (the target does not serve the scenario's requests):")
+		fmt.Fprintln(w, "Not measured: skipped (the build does not serve the scenario: it answered 400, 404, 405 or 501), or failed before the run (see the anomalies):")
 		fmt.Fprintln(w)
 		for _, k := range skips {
 			fmt.Fprintf(w, "- %s, %s: %s\n", k[0], k[1], skipped[k])

@@ -524,6 +524,9 @@ for rep in $(seq 1 "$REPS"); do
         if [[ "$line" != *'"errors":0,'* ]]; then
           note "$t $tag: errors: $(echo "$line" | grep -o '"error_kinds":{[^}]*}'); first ones in logs/load.$t.$tag.log"
         fi
+        if [[ "$line" == *'"requests":0,'* ]]; then
+          note "$t $tag: no request completed inside the measured window (a starved machine, or requests longer than --duration): its figures mean nothing"
+        fi
       else
         echo "no result (see logs/load.$t.$tag.log)"
         nfail=$((nfail + 1))

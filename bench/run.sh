@@ -10,6 +10,7 @@
 #
 #   bench/run.sh --quick          # smoke test: 1 repetition of 2 s per cell
 #   bench/run.sh                  # 3 repetitions of 5 s
+#   bench/run.sh --compare ac9d642   # and catfish built at ac9d642 as a third target
 #   bench/run.sh --help
 #
 # Only processes this script started are stopped, by their process-group id.
@@ -28,6 +29,8 @@ ONLY=""
 SCEN_FILTER=""
 OUT=""
 CATFISH_BIN=""
+CATFISH_REV=""
+COMPARE_REV=""
 STRICT=""
 KEEP_DATA=0
 OPEN_STREAMS=""
@@ -42,13 +45,23 @@ Options:
   --reps N             repetitions per cell (default 3)
   --duration D         measured time per run (default 5s)
   --warmup D           unmeasured warm-up per run, after the ramp (default 1s)
-  --scenarios A,B      only these scenarios (default: all, see below)
-  --only T             only this target: catfish or baseline
+  --scenarios A,B      only these scenarios; shell patterns work, quoted:
+                       --scenarios 'tr-*,ns-c64,st-c64,st-c1000' (default: all)
+  --only T             only this target: catfish, baseline or compare
   --pin split|none     split (default): load generator + mock on CPU 0,
                        target on CPU 1; none: no pinning (the target then
                        gets two cores: make one such pass for correctness)
-  --port-base P        mock on P, catfish on P+1, baseline on P+2 (default 19200)
+  --port-base P        mock on P, catfish on P+1, baseline on P+2, the --compare
+                       build on P+3 (default 19200)
   --catfish-bin PATH   measure this catfish binary instead of building the tree
+  --catfish-rev REV    build catfish at git revision REV (in a temporary
+                       directory) instead of the working tree
+  --compare REV        also build catfish at git revision REV and measure it
+                       as a third target, "catfish@<short REV>", in every
+                       scenario catfish runs (it skips what it does not
+                       serve); the table then compares the two builds and
+                       gives the gates' ratios for each (e.g. ac9d642, the
+                       tree before the redesign of #11)
   --catfish-env K=V    extra environment for catfish (repeatable), e.g. GOGC=200
   --strict             load generator JSON-decodes every stream event
   --keep-data          keep catfish's DATA_DIR of every run
@@ -67,6 +80,23 @@ Scenarios (targets: catfish and baseline unless noted):
              a stream lasts 10 s); fewer if `ulimit -n` cannot be raised enough
   ch1000     catfish only: ns-c64 with 1,000 channels of equal priority in
              the scheme (compared with ns-c64's single channel)
+
+Dialects (catfish only; compared with catfish's own ns-c64, st-c64, st-c1000).
+Streams carry the same 20 content events of 16 B as st-c64 / st-c1000:
+  pt-msg-ns-c64, pt-msg-st-c64     Messages client, anthropic channel (passthrough)
+  pt-resp-ns-c64, pt-resp-st-c64   Responses client, openai channel with
+                                   responses: true (passthrough)
+  tr-X-ns-c64, tr-X-st-c64, tr-X-st-c1000, for each translation X:
+    msg-chat    Messages client (/v1/messages, x-api-key), openai channel
+    chat-msg    chat client, anthropic channel
+    resp-chat   Responses client (/v1/responses), openai channel
+    resp-msg    Responses client, anthropic channel
+Client keys (catfish only; compared with ns-c64, which uses ADMIN_KEY):
+  keys-ns-c64       1,000 client keys made through POST /admin/keys before
+                    the run; every request uses the next one
+  keys-lim-ns-c64   the same with rpm and tpm limits set too high to reach
+A build that answers a dialect or /admin/keys with 400, 404, 405 or 501 has
+that scenario skipped, with the answer in the table.
 EOF
 }
 
@@ -81,6 +111,8 @@ while [[ $# -gt 0 ]]; do
     --pin)         PIN="$2"; shift 2 ;;
     --port-base)   PORT_BASE="$2"; shift 2 ;;
     --catfish-bin) CATFISH_BIN="$2"; shift 2 ;;
+    --catfish-rev) CATFISH_REV="$2"; shift 2 ;;
+    --compare)     COMPARE_REV="$2"; shift 2 ;;
     --catfish-env) CATFISH_ENV+=("$2"); shift 2 ;;
     --strict)      STRICT="-strict"; shift ;;
     --keep-data)   KEEP_DATA=1; shift ;;
@@ -94,12 +126,28 @@ done
 [[ "$REPS" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --reps wants a positive number" >&2; exit 2; }
 [[ "$PORT_BASE" =~ ^[0-9]+$ && $PORT_BASE -ge 1024 && $PORT_BASE -le 65000 ]] || { echo "run.sh: --port-base wants 1024..65000" >&2; exit 2; }
 [[ "$PIN" == split || "$PIN" == none ]] || { echo "run.sh: --pin wants split or none" >&2; exit 2; }
-[[ -z "$ONLY" || "$ONLY" == catfish || "$ONLY" == baseline ]] || { echo "run.sh: --only wants catfish or baseline" >&2; exit 2; }
+[[ -z "$ONLY" || "$ONLY" == catfish || "$ONLY" == baseline || "$ONLY" == compare ]] || { echo "run.sh: --only wants catfish, baseline or compare" >&2; exit 2; }
+[[ -z "$CATFISH_BIN" || -z "$CATFISH_REV" ]] || { echo "run.sh: --catfish-bin and --catfish-rev exclude each other" >&2; exit 2; }
+[[ "$ONLY" != compare || -n "$COMPARE_REV" ]] || { echo "run.sh: --only compare needs --compare REV" >&2; exit 2; }
 for kv in "${CATFISH_ENV[@]}"; do
   [[ "$kv" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { echo "run.sh: --catfish-env wants NAME=VALUE, got '$kv'" >&2; exit 2; }
 done
 MOCK_PORT=$PORT_BASE
 declare -A PORT=([catfish]=$((PORT_BASE + 1)) [baseline]=$((PORT_BASE + 2)))
+
+# resolve_rev REV: the full commit id of REV in this repository.
+resolve_rev() {
+  git -C "$ROOT" rev-parse --verify --quiet "$1^{commit}" 2>/dev/null ||
+    { echo "run.sh: '$1' is not a commit of $ROOT" >&2; exit 2; }
+}
+CMP_T="" # the compare target's name: catfish@<short rev>
+if [[ -n "$COMPARE_REV" ]]; then
+  COMPARE_FULL=$(resolve_rev "$COMPARE_REV")
+  CMP_T="catfish@$(git -C "$ROOT" rev-parse --short "$COMPARE_FULL")"
+  PORT[$CMP_T]=$((PORT_BASE + 3))
+fi
+if [[ -n "$CATFISH_REV" ]]; then CATFISH_FULL=$(resolve_rev "$CATFISH_REV"); fi
+is_catfish() { [[ "$1" == catfish || ( -n "$CMP_T" && "$1" == "$CMP_T" ) ]]; }
 
 # ---- file descriptors: 10,000 open streams need about 20,000 in catfish ----
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -118,24 +166,66 @@ elif (( NOFILE < 2 * C10K + 1000 )); then
   C10K_NOTE="ulimit -n is $NOFILE here (the hard limit; it cannot be raised) and a proxy holds 2 descriptors per open stream (+1,000 headroom): st-c10000 runs $C10K streams instead of 10,000"
 fi
 
-# ---- scenarios: name | targets | channels | mock flags | load flags ----
+# ---- scenarios ----
+# name | targets | channels | mock flags | load flags | client dialect |
+#   channel kind | setup
+# "catfish" in targets also means the --compare build. Client dialect: chat,
+# messages or responses (load -dialect). Channel kind: openai (as ever),
+# anthropic ("type": "anthropic") or responses (an openai channel with
+# "responses": true). Setup: keys (1,000 client keys, one per request) or
+# keys-lim (the same with limits). A scenario with an empty dialect is one
+# of the original seven and runs exactly as it always did.
 STREAM="-stream -include-usage -expect-events 23"
+MS5="-chunks 20 -chunk-size 16 -chunk-delay 5ms"
+MS50="-chunks 20 -chunk-size 16 -chunk-delay 50ms"
+TRST="-stream -expect-content 20"
 SCENARIOS=(
   "ns-c1|catfish baseline|1||-c 1"
   "ns-c64|catfish baseline|1||-c 64"
   "ns-c256|catfish baseline|1||-c 256"
-  "st-c64|catfish baseline|1|-chunks 20 -chunk-size 16 -chunk-delay 5ms|-c 64 $STREAM"
-  "st-c1000|catfish baseline|1|-chunks 20 -chunk-size 16 -chunk-delay 50ms|-c 1000 -ramp 1s $STREAM"
+  "st-c64|catfish baseline|1|$MS5|-c 64 $STREAM"
+  "st-c1000|catfish baseline|1|$MS50|-c 1000 -ramp 1s $STREAM"
   "st-c10000|catfish|1|-chunks 20 -chunk-size 16 -chunk-delay 500ms|-c $C10K -ramp 10s -min-warmup 5s -min-d 5s $STREAM"
   "ch1000|catfish|1000||-c 64"
+  "pt-msg-ns-c64|catfish|1||-c 64|messages|anthropic|"
+  "pt-msg-st-c64|catfish|1|$MS5|-c 64 $TRST -expect-events 25|messages|anthropic|"
+  "pt-resp-ns-c64|catfish|1||-c 64|responses|responses|"
+  "pt-resp-st-c64|catfish|1|$MS5|-c 64 $TRST -expect-events 28|responses|responses|"
 )
-scen_selected() { [[ -z "$SCEN_FILTER" ]] || [[ ",$SCEN_FILTER," == *",$1,"* ]]; }
+# The translations: name, client dialect, channel kind, extra load flags.
+for tr in "msg-chat messages openai" "chat-msg chat anthropic" "resp-chat responses openai" "resp-msg responses anthropic"; do
+  read -r trn trd trc <<<"$tr"
+  ns_extra="" st_extra=""
+  if [[ $trd == chat ]]; then ns_extra="-check-usage"; st_extra="-include-usage"; fi
+  SCENARIOS+=(
+    "tr-$trn-ns-c64|catfish|1||-c 64 $ns_extra|$trd|$trc|"
+    "tr-$trn-st-c64|catfish|1|$MS5|-c 64 $TRST $st_extra|$trd|$trc|"
+    "tr-$trn-st-c1000|catfish|1|$MS50|-c 1000 -ramp 1s $TRST $st_extra|$trd|$trc|"
+  )
+done
+SCENARIOS+=(
+  "keys-ns-c64|catfish|1||-c 64|chat|openai|keys"
+  "keys-lim-ns-c64|catfish|1||-c 64|chat|openai|keys-lim"
+)
+NKEYS=1000
+# scen_selected NAME: true if a --scenarios pattern matches NAME.
+scen_selected() {
+  [[ -z "$SCEN_FILTER" ]] && return 0
+  local p
+  IFS=, read -ra pats <<<"$SCEN_FILTER"
+  for p in "${pats[@]}"; do
+    # shellcheck disable=SC2053
+    [[ "$1" == $p ]] && return 0
+  done
+  return 1
+}
 if [[ -n "$SCEN_FILTER" ]]; then
   IFS=, read -ra want <<<"$SCEN_FILTER"
   for w in "${want[@]}"; do
     found=0
-    for s in "${SCENARIOS[@]}"; do [[ "${s%%|*}" == "$w" ]] && found=1; done
-    (( found )) || { echo "run.sh: unknown scenario '$w'" >&2; exit 2; }
+    # shellcheck disable=SC2053
+    for s in "${SCENARIOS[@]}"; do [[ "${s%%|*}" == $w ]] && found=1; done
+    (( found )) || { echo "run.sh: no scenario matches '$w'" >&2; exit 2; }
   done
 fi
 
@@ -154,12 +244,39 @@ fi
 # ---- build ----
 mkdir -p "$BIN"
 echo "building into $BIN ..."
+# build_rev COMMIT: catfish as of COMMIT, built from `git archive` in a
+# temporary directory into $BIN/catfish-COMMIT (kept: a commit's build does
+# not change). The working tree is not touched.
+build_rev() {
+  local full=$1 out="$BIN/catfish-$1" tmp
+  if [[ -x "$out" ]]; then echo "$out"; return 0; fi
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/catfish-bench-src.XXXXXX")
+  if ! git -C "$ROOT" archive --format=tar "$full" | tar -x -C "$tmp"; then
+    rm -rf "$tmp"; echo "run.sh: git archive $full failed" >&2; return 1
+  fi
+  echo "building catfish at $(git -C "$ROOT" rev-parse --short "$full") ..." >&2
+  if ! (cd "$tmp" && go build -o "$out.tmp" .) >&2; then
+    rm -rf "$tmp" "$out.tmp"; echo "run.sh: catfish at $full does not build" >&2; return 1
+  fi
+  rm -rf "$tmp"
+  mv "$out.tmp" "$out"
+  echo "$out"
+}
 if [[ -n "$CATFISH_BIN" ]]; then
   [[ -x "$CATFISH_BIN" ]] || { echo "run.sh: --catfish-bin $CATFISH_BIN is not an executable" >&2; exit 2; }
   CATFISH="$(cd "$(dirname "$CATFISH_BIN")" && pwd)/$(basename "$CATFISH_BIN")"
+elif [[ -n "$CATFISH_REV" ]]; then
+  CATFISH=$(build_rev "$CATFISH_FULL") || exit 1
 else
-  (cd "$ROOT" && go build -o "$BIN/catfish" .)
+  if ! (cd "$ROOT" && go build -o "$BIN/catfish" .); then
+    echo "run.sh: the working tree does not build; measure a commit that does with --catfish-rev REV (or --catfish-bin PATH)" >&2
+    exit 1
+  fi
   CATFISH="$BIN/catfish"
+fi
+declare -A CATBIN=([catfish]="$CATFISH")
+if [[ -n "$CMP_T" ]]; then
+  CATBIN[$CMP_T]=$(build_rev "$COMPARE_FULL") || exit 1
 fi
 (cd "$ROOT" && go build -o "$BIN/" ./bench/cmd/mock ./bench/cmd/baseline ./bench/cmd/load)
 LOAD="$BIN/load"
@@ -201,22 +318,38 @@ trap cleanup EXIT
 trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$MOCK_PORT" "${PORT[catfish]}" "${PORT[baseline]}"; do
+for p in "$MOCK_PORT" "${PORT[@]}"; do
   if port_busy "$p"; then echo "run.sh: port $p is in use; free it or pass --port-base" >&2; exit 1; fi
 done
 
-# write_config dir channels: catfish imports dir/config.json on a fresh DATA_DIR.
+# write_config dir channels [kind]: catfish imports dir/config.json on a
+# fresh DATA_DIR. kind: openai (the default: no type written, as ever),
+# anthropic ("type": "anthropic"), responses ("responses": true).
 write_config() {
-  local dir=$1 n=$2 i sep=""
+  local dir=$1 n=$2 kind=${3:-openai} i sep="" extra=""
+  case $kind in
+    anthropic) extra=',"type":"anthropic"' ;;
+    responses) extra=',"type":"openai","responses":true' ;;
+  esac
   {
     printf '{"default":['
     for ((i = 1; i <= n; i++)); do
-      printf '%s{"id":"bench-%04d","name":"mock %d","priority":1,"url":"http://127.0.0.1:%d/v1","api_key":"sk-upstream-mock-%04d"}' \
-        "$sep" "$i" "$i" "$MOCK_PORT" "$i"
+      printf '%s{"id":"bench-%04d","name":"mock %d","priority":1,"url":"http://127.0.0.1:%d/v1","api_key":"sk-upstream-mock-%04d"%s}' \
+        "$sep" "$i" "$i" "$MOCK_PORT" "$i" "$extra"
       sep=","
     done
     printf ']}\n'
   } >"$dir/config.json"
+}
+
+# skip_record scenario target rep why: a line for the report saying why a
+# cell was not measured.
+skip_record() {
+  local why
+  why=$(printf '%s' "$4" | tr -d '\000-\037' | cut -c1-300)
+  why=${why//\\/\\\\}
+  why=${why//\"/\\\"}
+  printf '{"scenario":"%s","target":"%s","rep":%d,"skipped":"%s"}\n' "$1" "$2" "$3" "$why" >>"$RES"
 }
 
 note() { echo "  ! $*" | tee -a "$NOTES" >&2; }
@@ -227,72 +360,163 @@ note() { echo "  ! $*" | tee -a "$NOTES" >&2; }
   echo "# $(go version)"
   if [[ -n "$CATFISH_BIN" ]]; then
     echo "# catfish: $CATFISH (given with --catfish-bin)"
+  elif [[ -n "$CATFISH_REV" ]]; then
+    echo "# catfish: built at $CATFISH_REV = $CATFISH_FULL (--catfish-rev)"
   else
     echo "# catfish: built from the working tree at $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)"
   fi
-  echo "# pin=$PIN reps=$REPS duration=$DUR warmup=$WARMUP ulimit-n=$NOFILE ports=$MOCK_PORT..$((PORT_BASE + 2))"
+  if [[ -n "$CMP_T" ]]; then echo "# $CMP_T: built at $COMPARE_REV = $COMPARE_FULL (--compare), port ${PORT[$CMP_T]}"; fi
+  echo "# pin=$PIN reps=$REPS duration=$DUR warmup=$WARMUP ulimit-n=$NOFILE ports=$MOCK_PORT..$((PORT_BASE + ${#PORT[@]}))"
   if [[ ${#CATFISH_ENV[@]} -gt 0 ]]; then echo "# catfish extra env: ${CATFISH_ENV[*]}"; fi
   if [[ -n "$C10K_NOTE" ]]; then echo "# note: $C10K_NOTE"; fi
 } | tee "$OUT/meta.txt"
 
 ENV_BASE=(env -i "PATH=$PATH" "HOME=${HOME:-/root}" TZ=UTC)
-nruns=0 nfail=0
+nruns=0 nfail=0 nskip=0
 for rep in $(seq 1 "$REPS"); do
   for s in "${SCENARIOS[@]}"; do
-    IFS='|' read -r sname stargets nchan mflags lflags <<<"$s"
+    IFS='|' read -r sname stargets nchan mflags lflags sdialect skind ssetup <<<"$s"
     scen_selected "$sname" || continue
-    read -ra tlist <<<"$stargets"
-    # Alternate the order per repetition so slow drift hits both alike.
-    if (( rep % 2 == 0 )) && (( ${#tlist[@]} == 2 )); then tlist=("${tlist[1]}" "${tlist[0]}"); fi
+    # The original seven scenarios run exactly as they always did; the
+    # others (a dialect given) speak that dialect to a channel of that kind.
+    newstyle=0
+    [[ -n "$sdialect" ]] && newstyle=1
+    sdialect=${sdialect:-chat} skind=${skind:-openai}
+    read -ra tlist <<<"${stargets/catfish/catfish $CMP_T}"
+    # Rotate the order per repetition so slow drift hits every target alike
+    # (with two targets: swapped on even repetitions).
+    if (( ${#tlist[@]} > 1 )); then
+      k=$(( (rep - 1) % ${#tlist[@]} ))
+      tlist=("${tlist[@]:k}" "${tlist[@]:0:k}")
+    fi
     for t in "${tlist[@]}"; do
-      [[ -n "$ONLY" && "$t" != "$ONLY" ]] && continue
+      if [[ -n "$ONLY" ]]; then
+        want=$ONLY
+        [[ $ONLY == compare ]] && want=$CMP_T
+        [[ "$t" != "$want" ]] && continue
+      fi
       tag="$sname.r$rep"
       port=${PORT[$t]}
-      url="http://127.0.0.1:$port/v1/chat/completions"
+      case $sdialect in
+        messages) path=/v1/messages ;;
+        responses) path=/v1/responses ;;
+        *) path=/v1/chat/completions ;;
+      esac
+      url="http://127.0.0.1:$port$path"
 
+      # The mock of a new scenario serves only its channel's dialect, so a
+      # request sent to the wrong endpoint fails (404) instead of passing.
+      mdial=chat mpath=/v1/chat/completions mdflags=""
+      if (( newstyle )); then
+        case $skind in
+          anthropic) mdial=messages mpath=/v1/messages ;;
+          responses) mdial=responses mpath=/v1/responses ;;
+        esac
+        mdflags="-dialects $mdial"
+      fi
       # shellcheck disable=SC2086
-      start_bg "$OUT" "$OUT/logs/mock.$t.$tag.log" "${PIN_CLIENT[@]}" "$BIN/mock" -addr "127.0.0.1:$MOCK_PORT" $mflags
+      start_bg "$OUT" "$OUT/logs/mock.$t.$tag.log" "${PIN_CLIENT[@]}" "$BIN/mock" -addr "127.0.0.1:$MOCK_PORT" $mflags $mdflags
       mpid=$LAST_PID
-      if ! "$LOAD" -q -probe 10s -key sk-upstream-mock -url "http://127.0.0.1:$MOCK_PORT/v1/chat/completions"; then
+      if ! "$LOAD" -q -probe 10s -key sk-upstream-mock -dialect "$mdial" -url "http://127.0.0.1:$MOCK_PORT$mpath"; then
         echo "run.sh: the mock did not come up (see $OUT/logs/mock.$t.$tag.log)" >&2
         exit 1
       fi
 
       dd=""
-      if [[ $t == catfish ]]; then
+      tlog="$OUT/logs/$t.$tag.log"
+      if is_catfish "$t"; then
         dd="$OUT/data/$t.$tag"
         mkdir -p "$dd"
-        write_config "$dd" "$nchan"
-        start_bg "$dd" "$OUT/logs/catfish.$tag.log" "${PIN_TARGET[@]}" "${ENV_BASE[@]}" \
+        write_config "$dd" "$nchan" "$skind"
+        start_bg "$dd" "$tlog" "${PIN_TARGET[@]}" "${ENV_BASE[@]}" \
           ADMIN_KEY=sk-bench HOST=127.0.0.1 PORT="$port" DATA_DIR="$dd" LOG_FORMAT=json \
-          SHUTDOWN_TIMEOUT=5s "${CATFISH_ENV[@]}" "$CATFISH"
+          SHUTDOWN_TIMEOUT=5s "${CATFISH_ENV[@]}" "${CATBIN[$t]}"
       else
-        start_bg "$OUT" "$OUT/logs/baseline.$tag.log" "${PIN_TARGET[@]}" "${ENV_BASE[@]}" \
+        start_bg "$OUT" "$tlog" "${PIN_TARGET[@]}" "${ENV_BASE[@]}" \
           "$BIN/baseline" -addr "127.0.0.1:$port" -upstream "http://127.0.0.1:$MOCK_PORT/v1" \
           -key sk-bench -upstream-key sk-upstream-mock
       fi
       tpid=$LAST_PID
-      printf '%-9s %-8s rep %d: ' "$sname" "$t" "$rep"
-      # Ready = one real chat completion answered (up to 60 s, less if it dies).
-      ready=0
-      for _ in $(seq 1 60); do
-        if "$LOAD" -q -probe 1s -key sk-bench -url "$url" 2>>"$OUT/logs/load.$t.$tag.log"; then ready=1; break; fi
-        kill -0 "$tpid" 2>/dev/null || break
-      done
+      printf '%-22s %-16s rep %d: ' "$sname" "$t" "$rep"
+      ready=0 why="" keyflags=()
+      llog="$OUT/logs/load.$t.$tag.log"
+      if (( ! newstyle )); then
+        # Ready = one real chat completion answered (up to 60 s, less if it dies).
+        for _ in $(seq 1 60); do
+          if "$LOAD" -q -probe 1s -key sk-bench -url "$url" 2>>"$llog"; then ready=1; break; fi
+          kill -0 "$tpid" 2>/dev/null || break
+        done
+        if (( ! ready )); then
+          if kill -0 "$tpid" 2>/dev/null; then why="no chat completion within 60 s"; else why="exited at start"; fi
+        fi
+      else
+        # Up = the port answers (up to 60 s, less if it dies).
+        for _ in $(seq 1 600); do
+          port_busy "$port" && { ready=1; break; }
+          kill -0 "$tpid" 2>/dev/null || break
+          sleep 0.1
+        done
+        if (( ! ready )); then
+          if kill -0 "$tpid" 2>/dev/null; then why="port $port not open within 60 s"; else why="exited at start"; fi
+        fi
+        # Client keys, through the admin API.
+        if (( ready )) && [[ $ssetup == keys* ]]; then
+          kflags=()
+          [[ $ssetup == keys-lim ]] && kflags=(-key-rpm 1000000000 -key-tpm 1000000000000)
+          rc=0
+          "$LOAD" -make-keys "$NKEYS" -keys-out "$dd/keys.txt" -url "http://127.0.0.1:$port" -key sk-bench \
+            "${kflags[@]}" 2>>"$llog" || rc=$?
+          if (( rc != 0 )); then
+            ready=0
+            detail=$(grep 'make-keys' "$llog" | tail -n 1 | cut -c1-300 || true)
+            if (( rc == 3 )); then why="unsupported: no client keys ($detail)"; else why="making $NKEYS client keys failed: $detail"; fi
+          else
+            keyflags=(-keys-file "$dd/keys.txt")
+          fi
+        fi
+        # Does it serve this dialect over this channel kind? One verified
+        # request; 400/404/405/501 means no (exit 3): skipped. Any other
+        # refusal (exit 4) or a wrong answer is a failure of the build.
+        if (( ready )); then
+          rc=0
+          # shellcheck disable=SC2086
+          "$LOAD" -probe 10s -probe-unsupported -dialect "$sdialect" -key sk-bench "${keyflags[@]}" \
+            -url "$url" $lflags 2>>"$llog" || rc=$?
+          if (( rc != 0 )); then
+            ready=0
+            detail=$(grep -E '^load: ' "$llog" | tail -n 1 | cut -c1-300 || true)
+            case $rc in
+              3) why="unsupported: $sdialect client, $skind channel: $detail" ;;
+              4) why="$sdialect client, $skind channel: refused: $detail" ;;
+              *) why="$sdialect client, $skind channel: no verified answer within 10 s: $detail" ;;
+            esac
+          fi
+        fi
+      fi
       if (( ! ready )); then
-        tlog="$OUT/logs/$t.$tag.log"
-        if kill -0 "$tpid" 2>/dev/null; then why="no chat completion within 60 s"; else why="exited at start"; fi
-        echo "$why; skipped"
-        detail=$(grep -m2 -E '^panic:|fatal|error' "$tlog" || tail -n 3 "$tlog")
-        note "$t $tag: $why (logs/$t.$tag.log): $(echo "$detail" | tr '\n' ' ' | cut -c1-400)"
-        stop_pg "$tpid"; stop_pg "$mpid"; nfail=$((nfail + 1))
+        if [[ $why == unsupported:* ]] || { [[ $t == "$CMP_T" ]] && (( newstyle )); }; then
+          # Not served by this build: skipped cleanly, said in the table.
+          echo "skipped: ${why#unsupported: }"
+          skip_record "$sname" "$t" "$rep" "${why#unsupported: }"
+          nskip=$((nskip + 1))
+        else
+          echo "$why; skipped"
+          detail=$(grep -m2 -E '^panic:|fatal|error' "$tlog" || tail -n 3 "$tlog")
+          note "$t $tag: $why (logs/$t.$tag.log): $(echo "$detail" | tr '\n' ' ' | cut -c1-400)"
+          skip_record "$sname" "$t" "$rep" "failed: $why"
+          nfail=$((nfail + 1))
+        fi
+        stop_pg "$tpid"; stop_pg "$mpid"
+        if is_catfish "$t" && (( KEEP_DATA == 0 )); then rm -rf "$dd"; fi
         continue
       fi
 
+      dflags=()
+      (( newstyle )) && dflags=(-dialect "$sdialect")
       # shellcheck disable=SC2086
       line=$("${PIN_CLIENT[@]}" "$LOAD" -q -json $lflags $STRICT -d "$DUR" -warmup "$WARMUP" \
-        -url "$url" -key sk-bench -pid-port "$port" -mock-port "$MOCK_PORT" \
-        -target "$t" -scenario "$sname" -rep "$rep" -pin "$PIN" 2>>"$OUT/logs/load.$t.$tag.log") || true
+        -url "$url" -key sk-bench "${dflags[@]}" "${keyflags[@]}" -pid-port "$port" -mock-port "$MOCK_PORT" \
+        -target "$t" -scenario "$sname" -rep "$rep" -pin "$PIN" 2>>"$llog") || true
       nruns=$((nruns + 1))
       if [[ "$line" == \{* ]]; then
         echo "$line" >>"$RES"
@@ -300,23 +524,25 @@ for rep in $(seq 1 "$REPS"); do
         if [[ "$line" != *'"errors":0,'* ]]; then
           note "$t $tag: errors: $(echo "$line" | grep -o '"error_kinds":{[^}]*}'); first ones in logs/load.$t.$tag.log"
         fi
+        if [[ "$line" == *'"requests":0,'* ]]; then
+          note "$t $tag: no request completed inside the measured window (a starved machine, or requests longer than --duration): its figures mean nothing"
+        fi
       else
         echo "no result (see logs/load.$t.$tag.log)"
         nfail=$((nfail + 1))
       fi
 
       if ! kill -0 "$tpid" 2>/dev/null; then
-        note "$t $tag: $t exited during the run: $(grep -m3 -E 'panic|fatal' "$OUT/logs/$t.$tag.log" | tr '\n' ' ' | cut -c1-400)"
+        note "$t $tag: $t exited during the run: $(grep -m3 -E 'panic|fatal' "$tlog" | tr '\n' ' ' | cut -c1-400)"
       fi
       stop_pg "$tpid"
       (( STOP_FORCED )) && note "$t $tag: $t did not stop within 10 s of SIGTERM (killed)"
       stop_pg "$mpid"
       if grep -q '"rejected":[1-9]' "$OUT/logs/mock.$t.$tag.log"; then
-        note "$t $tag: the mock refused requests (wrong upstream key or body): $(grep -o '{"aborted.*' "$OUT/logs/mock.$t.$tag.log")"
+        note "$t $tag: the mock refused requests (wrong upstream key, body or endpoint): $(grep -o '{"aborted.*' "$OUT/logs/mock.$t.$tag.log")"
       fi
 
-      tlog="$OUT/logs/$t.$tag.log"
-      if [[ $t == catfish ]]; then
+      if is_catfish "$t"; then
         nerr=$(grep -c '"level":"ERROR"' "$tlog" || true)
         npanic=$(grep -c -E '^panic:|fatal error:' "$tlog" || true)
         (( npanic > 0 )) && note "$t $tag: catfish log shows a panic / fatal error (logs/$(basename "$tlog"))"
@@ -342,4 +568,4 @@ echo
   fi
 } | tee "$OUT/table.md"
 echo
-echo "runs: $nruns measured, $nfail failed or skipped; results in $OUT"
+echo "runs: $nruns measured, $nfail failed, $nskip skipped (not served by the build); results in $OUT"

@@ -10,9 +10,18 @@
 // to the first "data:" event (streams), errors by kind, and the target's CPU
 // time per request and peak RSS, read from /proc.
 //
+// -dialect picks what the client speaks (dialect.go): chat (the default,
+// verified as above), messages (Anthropic Messages on /v1/messages with
+// x-api-key) or responses (OpenAI Responses on /v1/responses). An URL
+// without a path beyond /v1 gets the dialect's endpoint. -expect-content
+// counts the content events of a stream in any dialect.
+//
 //	load -url http://127.0.0.1:19201/v1/chat/completions -c 64 -d 5s
 //	load -url ... -stream -include-usage -expect-events 23 -c 1000 -ramp 1s -json
+//	load -url http://127.0.0.1:19201 -dialect messages -stream -expect-content 20
 //	load -url ... -probe 30s          # readiness: one good answer, exit 0
+//	load -url http://127.0.0.1:19201 -make-keys 1000 -keys-out keys.txt   # client keys via /admin/keys
+//	load -url ... -keys-file keys.txt # every request with the next of these keys
 //	load -report results.jsonl        # Markdown table from -json lines
 //
 // Only loopback targets are accepted: the URL is checked, and so is every
@@ -43,35 +52,45 @@ import (
 )
 
 var (
-	flURL      = flag.String("url", "http://127.0.0.1:19201/v1/chat/completions", "target URL (loopback only)")
-	flC        = flag.Int("c", 1, "concurrency: requests kept in flight")
-	flD        = flag.Duration("d", 5*time.Second, "measured duration")
-	flWarmup   = flag.Duration("warmup", time.Second, "unmeasured warm-up after the ramp")
-	flMinD     = flag.Duration("min-d", 0, "lower bound for -d (a scenario's floor: long streams need a longer window)")
-	flMinWarm  = flag.Duration("min-warmup", 0, "lower bound for -warmup")
-	flRamp     = flag.Duration("ramp", 0, "spread the workers' first requests evenly over this time (unmeasured)")
-	flTimeout  = flag.Duration("timeout", 60*time.Second, "per-request time limit")
-	flStream   = flag.Bool("stream", false, "send \"stream\": true and read the SSE answer")
-	flUsage    = flag.Bool("include-usage", false, "send stream_options.include_usage = true")
-	flExpect   = flag.Int("expect-events", 0, "stream: exact number of data events before [DONE] (0: at least one)")
-	flStrict   = flag.Bool("strict", false, "stream: JSON-decode every event and check the reassembled content is non-empty (costs client CPU)")
-	flModel    = flag.String("model", "default", "\"model\" in the request body")
-	flKey      = flag.String("key", "sk-bench", "bearer key (empty: no Authorization header)")
-	flPID      = flag.Int("pid", 0, "measure this process (default: the one listening on the URL's port)")
-	flPIDPort  = flag.Int("pid-port", 0, "measure the process listening on this port (default: the URL's port)")
-	flMockPort = flag.Int("mock-port", 0, "port of the mock upstream, to leave its CPU out of the noise figure")
-	flJSON     = flag.Bool("json", false, "print one JSON result line on stdout")
-	flTarget   = flag.String("target", "", "label for the JSON line: target name")
-	flScenario = flag.String("scenario", "", "label for the JSON line: scenario name")
-	flRep      = flag.Int("rep", 0, "label for the JSON line: repetition")
-	flPin      = flag.String("pin", "", "label for the JSON line: pinning mode")
-	flProbe    = flag.Duration("probe", 0, "readiness mode: send one request at a time until one succeeds or this time passes")
-	flQuiet    = flag.Bool("q", false, "no human-readable summary on stderr")
-	flVerbose  = flag.Int("v", 3, "print the details of the first N errors on stderr")
-	flReport   = flag.String("report", "", "report mode: render this JSON-lines file as Markdown and exit")
-	flSubject  = flag.String("subject", "catfish", "report: the target under test")
-	flBase     = flag.String("base", "baseline", "report: the yardstick target")
-	flMaxNoise = flag.Float64("max-noise", 50, "report: leave out runs with more foreign CPU than this (% of a core) when the cell has a cleaner run (0: keep all)")
+	flURL           = flag.String("url", "http://127.0.0.1:19201/v1/chat/completions", "target URL (loopback only)")
+	flC             = flag.Int("c", 1, "concurrency: requests kept in flight")
+	flD             = flag.Duration("d", 5*time.Second, "measured duration")
+	flWarmup        = flag.Duration("warmup", time.Second, "unmeasured warm-up after the ramp")
+	flMinD          = flag.Duration("min-d", 0, "lower bound for -d (a scenario's floor: long streams need a longer window)")
+	flMinWarm       = flag.Duration("min-warmup", 0, "lower bound for -warmup")
+	flRamp          = flag.Duration("ramp", 0, "spread the workers' first requests evenly over this time (unmeasured)")
+	flTimeout       = flag.Duration("timeout", 60*time.Second, "per-request time limit")
+	flStream        = flag.Bool("stream", false, "send \"stream\": true and read the SSE answer")
+	flUsage         = flag.Bool("include-usage", false, "send stream_options.include_usage = true")
+	flExpect        = flag.Int("expect-events", 0, "stream: exact number of data events before [DONE] (0: at least one)")
+	flStrict        = flag.Bool("strict", false, "stream: JSON-decode every event and check the reassembled content is non-empty (costs client CPU)")
+	flDialect       = flag.String("dialect", "chat", "what the client speaks: chat, messages (Anthropic) or responses (OpenAI Responses)")
+	flAuth          = flag.String("auth", "auto", "where the key goes: bearer, x-api-key, or auto (x-api-key for messages, else bearer)")
+	flExpectContent = flag.Int("expect-content", 0, "stream: exact number of content events (chat: chunks with delta.content; messages: text_delta; responses: response.output_text.delta); for chat it JSON-decodes every event and wants a usage chunk when -include-usage")
+	flCheckUsage    = flag.Bool("check-usage", false, "chat non-stream: the answer must carry usage.completion_tokens (messages and responses answers always must)")
+	flKeysFile      = flag.String("keys-file", "", "client keys, one a line: each request uses the next one (instead of -key)")
+	flMakeKeys      = flag.Int("make-keys", 0, "make this many client keys through POST <url>/admin/keys (admin key: -key), write them to -keys-out, exit")
+	flKeysOut       = flag.String("keys-out", "", "make-keys: file for the secrets")
+	flKeyRPM        = flag.Int64("key-rpm", 0, "make-keys: per-minute request limit of each key (0: none)")
+	flKeyTPM        = flag.Int64("key-tpm", 0, "make-keys: per-minute token limit of each key (0: none)")
+	flProbeUnsup    = flag.Bool("probe-unsupported", false, "probe: exit 3 at once when the target answers 400, 404, 405 or 501 (it does not serve this request), 4 when it refuses it otherwise (401, 403, 415 …)")
+	flModel         = flag.String("model", "default", "\"model\" in the request body")
+	flKey           = flag.String("key", "sk-bench", "bearer key (empty: no Authorization header)")
+	flPID           = flag.Int("pid", 0, "measure this process (default: the one listening on the URL's port)")
+	flPIDPort       = flag.Int("pid-port", 0, "measure the process listening on this port (default: the URL's port)")
+	flMockPort      = flag.Int("mock-port", 0, "port of the mock upstream, to leave its CPU out of the noise figure")
+	flJSON          = flag.Bool("json", false, "print one JSON result line on stdout")
+	flTarget        = flag.String("target", "", "label for the JSON line: target name")
+	flScenario      = flag.String("scenario", "", "label for the JSON line: scenario name")
+	flRep           = flag.Int("rep", 0, "label for the JSON line: repetition")
+	flPin           = flag.String("pin", "", "label for the JSON line: pinning mode")
+	flProbe         = flag.Duration("probe", 0, "readiness mode: send one request at a time until one succeeds or this time passes")
+	flQuiet         = flag.Bool("q", false, "no human-readable summary on stderr")
+	flVerbose       = flag.Int("v", 3, "print the details of the first N errors on stderr")
+	flReport        = flag.String("report", "", "report mode: render this JSON-lines file as Markdown and exit")
+	flSubject       = flag.String("subject", "catfish", "report: the target under test")
+	flBase          = flag.String("base", "baseline", "report: the yardstick target")
+	flMaxNoise      = flag.Float64("max-noise", 50, "report: leave out runs with more foreign CPU than this (% of a core) when the cell has a cleaner run (0: keep all)")
 )
 
 // Limits that keep every run bounded.
@@ -100,6 +119,24 @@ func main() {
 	if !loopbackHost(u.Hostname()) {
 		fatalf("-url %q: only loopback targets are allowed (127.0.0.0/8, ::1, localhost)", *flURL)
 	}
+	if _, ok := dialectPath[*flDialect]; !ok {
+		fatalf("-dialect %q: want chat, messages or responses", *flDialect)
+	}
+	if *flAuth != "auto" && *flAuth != "bearer" && *flAuth != "x-api-key" {
+		fatalf("-auth %q: want auto, bearer or x-api-key", *flAuth)
+	}
+	if *flMakeKeys > 0 {
+		os.Exit(makeKeys(u))
+	}
+	switch strings.TrimSuffix(u.Path, "/") {
+	case "", "/v1":
+		u.Path = dialectPath[*flDialect]
+	}
+	if *flKeysFile != "" {
+		if err := loadKeys(*flKeysFile); err != nil {
+			fatalf("-keys-file: %v", err)
+		}
+	}
 	switch {
 	case *flC < 1 || *flC > maxConc:
 		fatalf("-c must be 1..%d", maxConc)
@@ -107,12 +144,12 @@ func main() {
 		fatalf("-d and -timeout must be positive; -warmup, -ramp, -probe not negative")
 	case *flRamp+*flWarmup+*flD+*flTimeout > maxTotal || *flProbe > maxTotal:
 		fatalf("-ramp + -warmup + -d + -timeout (and -probe) must stay under %v", maxTotal)
-	case *flExpect < 0:
-		fatalf("-expect-events must not be negative")
+	case *flExpect < 0 || *flExpectContent < 0:
+		fatalf("-expect-events and -expect-content must not be negative")
 	}
 
 	client := newClient(*flC)
-	body := requestBody()
+	body := requestBodyFor(*flDialect)
 	if *flProbe > 0 {
 		os.Exit(probe(client, u.String(), body))
 	}
@@ -195,10 +232,11 @@ func requestBody() []byte {
 
 // outcome is one request's verdict.
 type outcome struct {
-	kind   string // "" when verified
-	detail string
-	ttfb   time.Duration
-	events int
+	kind    string // "" when verified
+	detail  string
+	ttfb    time.Duration
+	events  int
+	content int // content events (streams)
 }
 
 func failed(kind, format string, a ...any) outcome {
@@ -214,6 +252,7 @@ type worker struct {
 	br     *bufio.Reader
 	line   []byte
 	buf    bytes.Buffer
+	ev     sseEvent
 }
 
 func newWorker(client *http.Client, target string, body []byte) *worker {
@@ -224,10 +263,22 @@ func newWorker(client *http.Client, target string, body []byte) *worker {
 	} else {
 		h.Set("Accept", "application/json")
 	}
-	if *flKey != "" {
-		h.Set("Authorization", "Bearer "+*flKey)
+	if *flDialect == dialectMessages {
+		h.Set("Anthropic-Version", "2023-06-01")
+	}
+	if *flKey != "" && len(keyPool) == 0 {
+		setKey(h, *flKey)
 	}
 	return &worker{client: client, url: target, body: body, header: h}
+}
+
+// setKey puts the client's key where -auth and -dialect say.
+func setKey(h http.Header, key string) {
+	if useXAPIKey() {
+		h.Set("X-Api-Key", key)
+	} else {
+		h.Set("Authorization", "Bearer "+key)
+	}
 }
 
 func (wk *worker) do(ctx context.Context) outcome {
@@ -239,6 +290,9 @@ func (wk *worker) do(ctx context.Context) outcome {
 		return failed("bad_request", "%v", err)
 	}
 	req.Header = wk.header.Clone()
+	if n := uint64(len(keyPool)); n > 0 {
+		setKey(req.Header, keyPool[keyNext.Add(1)%n])
+	}
 	resp, err := wk.client.Do(req)
 	if err != nil {
 		return failed(classify(err), "%v", err)
@@ -247,6 +301,18 @@ func (wk *worker) do(ctx context.Context) outcome {
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return failed("http_"+strconv.Itoa(resp.StatusCode), "%s", bytes.TrimSpace(b))
+	}
+	switch *flDialect {
+	case dialectMessages:
+		if *flStream {
+			return wk.readNamedStream(resp.Body, start, &messagesCheck{})
+		}
+		return wk.readMessagesJSON(resp.Body)
+	case dialectResponses:
+		if *flStream {
+			return wk.readNamedStream(resp.Body, start, &responsesCheck{})
+		}
+		return wk.readResponsesJSON(resp.Body)
 	}
 	if *flStream {
 		return wk.readStream(resp.Body, start)
@@ -260,6 +326,9 @@ type completion struct {
 			Content *string `json:"content"`
 		} `json:"message"`
 	} `json:"choices"`
+	Usage *struct {
+		CompletionTokens int64 `json:"completion_tokens"`
+	} `json:"usage"`
 }
 
 func (wk *worker) readJSON(r io.Reader) outcome {
@@ -280,6 +349,9 @@ func (wk *worker) readJSON(r io.Reader) outcome {
 	if m := c.Choices[0].Message; m == nil || m.Content == nil || *m.Content == "" {
 		return failed("no_content", "%.200q", wk.buf.Bytes())
 	}
+	if *flCheckUsage && (c.Usage == nil || c.Usage.CompletionTokens <= 0) {
+		return failed("no_usage", "%.200q", wk.buf.Bytes())
+	}
 	return outcome{}
 }
 
@@ -289,7 +361,15 @@ type chunk struct {
 			Content string `json:"content"`
 		} `json:"delta"`
 	} `json:"choices"`
+	Usage *struct {
+		CompletionTokens int64 `json:"completion_tokens"`
+	} `json:"usage"`
 }
+
+var (
+	contentMark      = []byte(`"content":"`)
+	emptyContentMark = []byte(`"content":""`)
+)
 
 // nextLine returns the next line without its line ending. Long lines are
 // assembled in wk.line, up to maxEventLine.
@@ -326,6 +406,8 @@ func (wk *worker) readStream(r io.Reader, start time.Time) outcome {
 	}
 	defer wk.br.Reset(nil)
 	done, content := false, 0
+	decode := *flStrict || *flExpectContent > 0
+	usage := false
 	for {
 		line, err := wk.nextLine()
 		if lr.N <= 0 {
@@ -347,14 +429,25 @@ func (wk *worker) readStream(r io.Reader, start time.Time) outcome {
 					return failed("invalid_event", "event %d: %.200q", o.events+1, payload)
 				default:
 					o.events++
-					if *flStrict {
+					if decode {
 						var c chunk
 						if err := json.Unmarshal(payload, &c); err != nil {
 							return failed("invalid_event", "event %d: %v: %.200q", o.events, err, payload)
 						}
+						n := 0
 						for _, ch := range c.Choices {
-							content += len(ch.Delta.Content)
+							n += len(ch.Delta.Content)
 						}
+						content += n
+						if n > 0 {
+							o.content++
+						}
+						if c.Usage != nil && c.Usage.CompletionTokens > 0 {
+							usage = true
+						}
+					} else if bytes.Contains(payload, contentMark) && !bytes.Contains(payload, emptyContentMark) {
+						// Counted for the report, not verified.
+						o.content++
 					}
 				}
 			}
@@ -373,6 +466,14 @@ func (wk *worker) readStream(r io.Reader, start time.Time) outcome {
 			}
 			if *flStrict && content == 0 {
 				return failed("no_content", "no delta content in %d events", o.events)
+			}
+			if *flExpectContent > 0 {
+				if o.content != *flExpectContent {
+					return failed("wrong_content_count", "got %d content events, want %d", o.content, *flExpectContent)
+				}
+				if *flUsage && !usage {
+					return failed("no_usage", "no usage chunk though include_usage was asked")
+				}
 			}
 			return o
 		case err == io.EOF:
@@ -426,6 +527,16 @@ func probe(client *http.Client, target string, body []byte) int {
 		if last.kind == "" {
 			return 0
 		}
+		if *flProbeUnsup {
+			switch last.kind {
+			case "http_400", "http_404", "http_405", "http_501":
+				fmt.Fprintf(os.Stderr, "load: %s answered %s: %.300s\n", target, strings.TrimPrefix(last.kind, "http_"), last.detail)
+				return 3
+			case "http_401", "http_402", "http_403", "http_406", "http_410", "http_413", "http_415", "http_422":
+				fmt.Fprintf(os.Stderr, "load: %s refused the request with %s: %.300s\n", target, strings.TrimPrefix(last.kind, "http_"), last.detail)
+				return 4
+			}
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	if !*flQuiet {
@@ -441,6 +552,7 @@ type Result struct {
 	Scenario    string  `json:"scenario,omitempty"`
 	Rep         int     `json:"rep,omitempty"`
 	Pin         string  `json:"pin,omitempty"`
+	Dialect     string  `json:"dialect,omitempty"` // the client's; empty: chat
 	Mode        string  `json:"mode"`
 	Concurrency int     `json:"concurrency"`
 	WindowS     float64 `json:"window_s"`
@@ -452,6 +564,9 @@ type Result struct {
 	MaxUS       float64 `json:"max_us"`
 	TTFBP50US   float64 `json:"ttfb_p50_us,omitempty"`
 	TTFBP99US   float64 `json:"ttfb_p99_us,omitempty"`
+	// Streams: events and content events per verified request in the window.
+	EventsPerReq  float64 `json:"events_per_req,omitempty"`
+	ContentPerReq float64 `json:"content_per_req,omitempty"`
 	// Errors counts failed requests over the whole run (ramp, warm-up,
 	// window and the final drain); ErrorKinds splits them.
 	Errors     int64            `json:"errors"`
@@ -469,6 +584,9 @@ type Result struct {
 	NoisePct      float64 `json:"noise_pct"` // other processes' CPU, % of one core
 	TargetGone    bool    `json:"target_gone,omitempty"`
 	IncompleteRun bool    `json:"incomplete,omitempty"` // workers did not finish in time
+	// Skipped says why a cell was not measured (written by run.sh, not by
+	// a run): the target does not serve the scenario's requests.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 type errBook struct {
@@ -514,6 +632,8 @@ func run(client *http.Client, u *url.URL, body []byte) Result {
 		mEnd       = mStart.Add(*flD)
 		lat, ttfb  hist
 		inWindow   atomic.Int64
+		evSum      atomic.Int64
+		contentSum atomic.Int64
 		allOK      atomic.Int64
 		nErr       atomic.Int64
 		book       = errBook{kinds: map[string]int64{}}
@@ -552,6 +672,8 @@ func run(client *http.Client, u *url.URL, body []byte) Result {
 					lat.add(end.Sub(start))
 					if *flStream {
 						ttfb.add(o.ttfb)
+						evSum.Add(int64(o.events))
+						contentSum.Add(int64(o.content))
 					}
 				}
 			}
@@ -612,10 +734,17 @@ func run(client *http.Client, u *url.URL, body []byte) Result {
 		RSSMiB:        round(float64(rss)/1024, 1),
 		IncompleteRun: incomplete,
 	}
+	if *flDialect != dialectChat {
+		res.Dialect = *flDialect
+	}
 	if *flStream {
 		res.Mode = "stream"
 		res.TTFBP50US = round(ttfb.quantile(0.50), 1)
 		res.TTFBP99US = round(ttfb.quantile(0.99), 1)
+		if n > 0 {
+			res.EventsPerReq = round(float64(evSum.Load())/float64(n), 2)
+			res.ContentPerReq = round(float64(contentSum.Load())/float64(n), 2)
+		}
 	}
 	if len(book.kinds) > 0 {
 		res.ErrorKinds = book.kinds

@@ -63,7 +63,16 @@ func median(v []float64) float64 {
 }
 
 // scenarioOrder lists the benchmark's scenarios first, in their run order.
-var scenarioOrder = []string{"ns-c1", "ns-c64", "ns-c256", "st-c64", "st-c1000", "st-c10000", "ch1000"}
+var scenarioOrder = func() []string {
+	o := []string{"ns-c1", "ns-c64", "ns-c256", "st-c64", "st-c1000", "st-c10000", "ch1000"}
+	for _, d := range []string{"msg", "resp"} {
+		o = append(o, "pt-"+d+"-ns-c64", "pt-"+d+"-st-c64")
+	}
+	for _, t := range translations {
+		o = append(o, "tr-"+t.name+"-ns-c64", "tr-"+t.name+"-st-c64", "tr-"+t.name+"-st-c1000")
+	}
+	return append(o, "keys-ns-c64", "keys-lim-ns-c64")
+}()
 
 func report(path string, w io.Writer) error {
 	f, err := os.Open(path)
@@ -72,6 +81,8 @@ func report(path string, w io.Writer) error {
 	}
 	defer f.Close()
 	cells := map[[2]string]*cell{}
+	skipped := map[[2]string]string{}
+	var skips [][2]string
 	var scenarios, targets []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -85,6 +96,13 @@ func report(path string, w io.Writer) error {
 			return fmt.Errorf("%s:%d: %v", path, ln, err)
 		}
 		k := [2]string{r.Scenario, r.Target}
+		if r.Skipped != "" {
+			if _, seen := skipped[k]; !seen {
+				skips = append(skips, k)
+			}
+			skipped[k] = r.Skipped
+			continue
+		}
 		c := cells[k]
 		if c == nil {
 			c = &cell{scenario: r.Scenario, target: r.Target, kinds: map[string]int64{}}
@@ -110,7 +128,7 @@ func report(path string, w io.Writer) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	if len(cells) == 0 {
+	if len(cells) == 0 && len(skips) == 0 {
 		return fmt.Errorf("%s: no results", path)
 	}
 	// Leave disturbed runs out when the cell has a cleaner one.
@@ -137,13 +155,15 @@ func report(path string, w io.Writer) error {
 	}
 	sort.SliceStable(scenarios, func(i, j int) bool { return rank(scenarios[i]) < rank(scenarios[j]) })
 	trank := func(t string) int {
-		switch t {
-		case *flSubject:
+		switch {
+		case t == *flSubject:
 			return 0
-		case *flBase:
+		case strings.HasPrefix(t, *flSubject+"@"):
 			return 1
+		case t == *flBase:
+			return 2
 		}
-		return 2
+		return 3
 	}
 	sort.SliceStable(targets, func(i, j int) bool { return trank(targets[i]) < trank(targets[j]) })
 	get := func(s, t string) *cell { return cells[[2]string{s, t}] }
@@ -151,8 +171,8 @@ func report(path string, w io.Writer) error {
 	// Table 1: every cell.
 	fmt.Fprintln(w, "### Runs (medians over repetitions)")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| scenario | target | conc | RPS (min–max) | p50 | p99 | TTFB p50 | TTFB p99 | CPU µs/req | CPU % of core | peak RSS MiB | errors | runs | noise % (max) |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | conc | RPS (min–max) | p50 | p99 | TTFB p50 | TTFB p99 | events (content) | CPU µs/req | CPU % of core | peak RSS MiB | errors | runs | noise % (max) |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, s := range scenarios {
 		for _, t := range targets {
 			c := get(s, t)
@@ -164,10 +184,12 @@ func report(path string, w io.Writer) error {
 			if len(c.runs) == 1 {
 				rps = fmt.Sprintf("%.0f", lo)
 			}
-			tt50, tt99 := "", ""
+			tt50, tt99, evs := "", "", ""
 			if c.runs[0].Mode == "stream" {
 				tt50 = fmtUS(c.med(func(r Result) float64 { return r.TTFBP50US }))
 				tt99 = fmtUS(c.med(func(r Result) float64 { return r.TTFBP99US }))
+				evs = fmt.Sprintf("%.0f (%.0f)", c.med(func(r Result) float64 { return r.EventsPerReq }),
+					c.med(func(r Result) float64 { return r.ContentPerReq }))
 			}
 			runs := fmt.Sprint(c.total)
 			if len(c.runs) != c.total {
@@ -180,11 +202,11 @@ func report(path string, w io.Writer) error {
 			if c.gone > 0 {
 				errs += fmt.Sprintf(" **target died in %d run(s)**", c.gone)
 			}
-			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %s | %s | %.0f (%.0f) |\n",
+			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %s | %s | %.0f (%.0f) |\n",
 				s, t, c.runs[0].Concurrency, rps,
 				fmtUS(c.med(func(r Result) float64 { return r.P50US })),
 				fmtUS(c.med(func(r Result) float64 { return r.P99US })),
-				tt50, tt99,
+				tt50, tt99, evs,
 				c.med(func(r Result) float64 { return r.CPUUSPerReq }),
 				c.med(func(r Result) float64 { return r.TargetCPUPct }),
 				c.med(func(r Result) float64 { return r.PeakRSSMiB }),
@@ -193,6 +215,14 @@ func report(path string, w io.Writer) error {
 	}
 	if dropped > 0 {
 		fmt.Fprintf(w, "\n%d run(s) with more than %.0f %% of a core of foreign CPU left out of the medians (\"runs\" = kept/total).\n", dropped, *flMaxNoise)
+	}
+	if len(skips) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Not measured: skipped (the build does not serve the scenario: it answered 400, 404, 405 or 501), or failed before the run (see the anomalies):")
+		fmt.Fprintln(w)
+		for _, k := range skips {
+			fmt.Fprintf(w, "- %s, %s: %s\n", k[0], k[1], skipped[k])
+		}
 	}
 
 	// Table 2: the gates.
@@ -308,6 +338,14 @@ func report(path string, w io.Writer) error {
 	fmt.Fprintf(w, "| errors, all runs | %d | %d | | 0 | %s |\n", errS, errB, verdict(errS == 0 && goneS == 0))
 	if goneS+goneB > 0 {
 		fmt.Fprintf(w, "\nTarget process gone before the end of a run: %s %d, %s %d.\n", subj, goneS, base, goneB)
+	}
+	rc := &reportCtx{w: w, get: get, skipped: skipped, subj: subj, base: base}
+	rc.dialects()
+	rc.keys()
+	for _, t := range targets {
+		if strings.HasPrefix(t, subj+"@") {
+			rc.compare(t, scenarios)
+		}
 	}
 	return nil
 }

@@ -8,10 +8,31 @@
 //     apart, a finish event, a usage event when stream_options.include_usage
 //     is true, then "data: [DONE]".
 //
-// -latency delays the first byte. The Authorization header must carry
-// "Bearer " + a key starting with -key-prefix (empty: not checked), so a
-// proxy that forwards the client's key instead of the channel's is caught
-// (HTTP 401). GET /healthz answers "ok"; GET /mock/stats answers counters.
+// It also answers the two other dialects catfish speaks (dialects.go), with
+// the same knobs, so that a translated stream carries as many content
+// events as a chat one:
+//
+//   - POST .../messages (Anthropic Messages): a "message" JSON body, or with
+//     "stream": true the SSE events message_start, content_block_start,
+//     -chunks content_block_delta (text_delta), content_block_stop,
+//     message_delta (stop reason and usage) and message_stop, each with its
+//     event: line;
+//   - POST .../responses (OpenAI Responses): a "response" JSON body, or the
+//     streaming events response.created, response.in_progress,
+//     response.output_item.added, response.content_part.added, -chunks
+//     response.output_text.delta, response.output_text.done,
+//     response.content_part.done, response.output_item.done and
+//     response.completed, with increasing sequence_number.
+//
+// -dialects limits the endpoints served (others answer 404), so a proxy
+// that sends a request to the wrong endpoint for its channel type is caught.
+//
+// -latency delays the first byte. The key must start with -key-prefix
+// (empty: not checked), so a proxy that forwards the client's key instead
+// of the channel's is caught (HTTP 401): chat and responses take it as
+// "Authorization: Bearer KEY", messages as "x-api-key: KEY" with an
+// "anthropic-version" header, as Anthropic does. GET /healthz answers "ok";
+// GET /mock/stats answers counters.
 package main
 
 import (
@@ -41,6 +62,7 @@ type options struct {
 	chunkDelay time.Duration
 	content    int
 	keyPrefix  string
+	serve      map[string]bool // dialects served: chat, messages, responses
 }
 
 var (
@@ -52,11 +74,14 @@ var (
 	nDone     atomic.Uint64
 	nRejected atomic.Uint64
 	nAborted  atomic.Uint64
+	nWrong    atomic.Uint64 // requests to an endpoint of a dialect not served
 	inFlight  atomic.Int64
+	nByPath   [3]atomic.Uint64 // requests by dialect: chat, messages, responses
 
 	// Precomputed pieces of every answer.
 	fullText    string   // non-stream assistant text (JSON-safe)
 	chunkTexts  []string // stream content pieces (JSON-safe)
+	streamText  string   // the pieces joined: a stream's whole text
 	bufPool     = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 	bodyPool    = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 	maxBodySize = int64(1 << 20)
@@ -86,8 +111,23 @@ func main() {
 	flag.IntVar(&opt.chunkSize, "chunk-size", 16, "stream: bytes of content per event")
 	flag.DurationVar(&opt.chunkDelay, "chunk-delay", 0, "stream: delay between content events")
 	flag.IntVar(&opt.content, "content", 320, "non-stream: bytes of assistant content")
-	flag.StringVar(&opt.keyPrefix, "key-prefix", "sk-upstream-mock", "required prefix of the bearer key (empty: any)")
+	flag.StringVar(&opt.keyPrefix, "key-prefix", "sk-upstream-mock", "required prefix of the upstream key (Bearer, or x-api-key for messages; empty: any)")
+	dialects := flag.String("dialects", "chat,messages,responses", "endpoints served, comma-separated: chat (/chat/completions), messages (/messages), responses (/responses); the others answer 404")
 	flag.Parse()
+
+	opt.serve = map[string]bool{}
+	for d := range strings.SplitSeq(*dialects, ",") {
+		switch d = strings.TrimSpace(d); d {
+		case "chat", "messages", "responses":
+			opt.serve[d] = true
+		case "":
+		default:
+			log.Fatalf("mock: -dialects: unknown dialect %q (want chat, messages, responses)", d)
+		}
+	}
+	if len(opt.serve) == 0 {
+		log.Fatal("mock: -dialects names no dialect")
+	}
 
 	if opt.chunks < 0 || opt.chunks > 100000 || opt.chunkSize < 1 || opt.chunkSize > 1<<16 ||
 		opt.content < 1 || opt.content > 1<<20 || opt.latency < 0 || opt.chunkDelay < 0 ||
@@ -107,6 +147,7 @@ func main() {
 	for i := range chunkTexts {
 		chunkTexts[i] = text(i*opt.chunkSize, opt.chunkSize)
 	}
+	streamText = strings.Join(chunkTexts, "")
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", route)
@@ -131,8 +172,8 @@ func main() {
 		_ = srv.Shutdown(sctx)
 		_ = srv.Close()
 	}()
-	fmt.Fprintf(os.Stderr, "mock: listening on %s (latency %v, %d chunks of %d B, %v apart)\n",
-		ln.Addr(), opt.latency, opt.chunks, opt.chunkSize, opt.chunkDelay)
+	fmt.Fprintf(os.Stderr, "mock: listening on %s (latency %v, %d chunks of %d B, %v apart; dialects %s)\n",
+		ln.Addr(), opt.latency, opt.chunks, opt.chunkSize, opt.chunkDelay, *dialects)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatalf("mock: %v", err)
 	}
@@ -141,12 +182,16 @@ func main() {
 
 func statsJSON() string {
 	b, _ := json.Marshal(map[string]any{
-		"requests":  nTotal.Load(),
-		"streams":   nStreams.Load(),
-		"completed": nDone.Load(),
-		"rejected":  nRejected.Load(),
-		"aborted":   nAborted.Load(),
-		"in_flight": inFlight.Load(),
+		"requests":       nTotal.Load(),
+		"streams":        nStreams.Load(),
+		"completed":      nDone.Load(),
+		"rejected":       nRejected.Load(),
+		"aborted":        nAborted.Load(),
+		"in_flight":      inFlight.Load(),
+		"wrong_endpoint": nWrong.Load(),
+		"by_dialect": map[string]uint64{
+			"chat": nByPath[0].Load(), "messages": nByPath[1].Load(), "responses": nByPath[2].Load(),
+		},
 	})
 	return string(b)
 }
@@ -154,7 +199,17 @@ func statsJSON() string {
 func route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/chat/completions"):
-		chat(w, r)
+		if served(w, "chat", 0) {
+			chat(w, r)
+		}
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages"):
+		if served(w, "messages", 1) {
+			messages(w, r)
+		}
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/responses"):
+		if served(w, "responses", 2) {
+			responses(w, r)
+		}
 	case r.Method == http.MethodGet && r.URL.Path == "/healthz":
 		io.WriteString(w, "ok\n")
 	case r.Method == http.MethodGet && r.URL.Path == "/mock/stats":
@@ -166,6 +221,24 @@ func route(w http.ResponseWriter, r *http.Request) {
 	default:
 		apiError(w, http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path)
 	}
+}
+
+// served counts a request for dialect d and says whether d is served; if
+// not, it answers 404 and counts the request as rejected and misrouted.
+func served(w http.ResponseWriter, d string, i int) bool {
+	nByPath[i].Add(1)
+	if opt.serve[d] {
+		return true
+	}
+	nTotal.Add(1)
+	nRejected.Add(1)
+	nWrong.Add(1)
+	if d == "messages" {
+		anthropicError(w, http.StatusNotFound, "not_found_error", "mock: this mock does not serve "+d+" (-dialects)")
+	} else {
+		apiError(w, http.StatusNotFound, "not_found", "mock: this mock does not serve "+d+" (-dialects)")
+	}
+	return false
 }
 
 // chatRequest is the part of a chat request the mock looks at.

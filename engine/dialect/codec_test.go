@@ -731,3 +731,23 @@ func around(a, b []byte) string {
 	lo := max(i-150, 0)
 	return fmt.Sprintf("at byte %d:\n  %q\n  %q", i, a[lo:min(i+150, len(a))], b[lo:min(i+150, len(b))])
 }
+
+func TestAppendStrMatchesAppendString(t *testing.T) {
+	cases := []string{"", "plain", "exactly8", "sixteen bytes ok", `quote " and \ backslash`, "line\nbreak\r\ttab", "\x00\x01\x1f\x7f",
+		"<html> & 'x'", "中文 and emoji 🐟", "bad \xff utf8", "sep \u2028 \u2029 end", strings.Repeat("ab", 100),
+		strings.Repeat("abcdefg\n", 20), "\"\"\"\"\"\"\"\"\"", "long run then \x1f", "12345678\\"}
+	for _, s := range cases {
+		if got, want := string(appendStr(nil, s)), string(AppendString(nil, s)); got != want {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendStr(f *testing.F) {
+	f.Add("hello \"world\"\n\u2028\xff 中文")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := appendStr([]byte("x"), s), AppendString([]byte("x"), s); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+	})
+}

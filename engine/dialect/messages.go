@@ -3,6 +3,7 @@ package dialect
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -33,7 +34,8 @@ type messagesBlock struct {
 	hasSignature              bool
 	input                     []byte
 	content                   []Block
-	contentErr                *Error // what content held that cannot be carried
+	contentErr                *Error   // what content held that cannot be carried
+	refs                      []string // the tools its tool_reference blocks loaded
 	isError                   bool
 	src                       imageSource
 	hasSource                 bool
@@ -55,10 +57,11 @@ func decodeMessagesRequest(body []byte) (*Request, error) {
 		return nil, r.fieldErr("")
 	}
 	var (
-		system, leading []Block
-		sawMaxTokens    bool
-		maxTokens       int64
-		sawMessages     bool
+		system, leading  []Block
+		sawMaxTokens     bool
+		maxTokens        int64
+		sawMessages      bool
+		deferred, loaded []string // tools with defer_loading; tools a tool_reference loaded
 	)
 	for first := true; ; first = false {
 		key, ok := r.member(first)
@@ -76,11 +79,11 @@ func decodeMessagesRequest(body []byte) (*Request, error) {
 			}
 		case "messages":
 			sawMessages = true
-			leading, err = decodeMessagesTurns(&r, req)
+			leading, err = decodeMessagesTurns(&r, req, &loaded)
 		case "system":
 			system, err = decodeMessagesSystem(&r)
 		case "tools":
-			err = decodeMessagesTools(&r, req)
+			err = decodeMessagesTools(&r, req, &deferred)
 		case "tool_choice":
 			err = decodeMessagesToolChoice(&r, req)
 		case "thinking":
@@ -140,7 +143,26 @@ func decodeMessagesRequest(body []byte) (*Request, error) {
 	}
 	req.MaxTokens = int(maxTokens)
 	req.System = append(system, leading...)
+	if len(deferred) > 0 {
+		req.Tools = loadedTools(req.Tools, deferred, loaded)
+	}
 	return req, nil
+}
+
+// loadedTools leaves out the deferred tools (defer_loading) that nothing
+// in the history has loaded (a tool_reference) or called: Anthropic shows
+// a deferred tool to the model only once tool search has loaded it
+// (Claude Code's DeferredToolPlaceholder never is), where a chat upstream
+// would show every tool it is given.
+func loadedTools(tools []Tool, deferred, loaded []string) []Tool {
+	out := tools[:0]
+	for _, t := range tools {
+		if slices.Contains(deferred, t.Name) && !slices.Contains(loaded, t.Name) {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 func decodeMessagesSystem(r *jsonReader) ([]Block, *Error) {
@@ -181,7 +203,7 @@ func decodeMessagesSystem(r *jsonReader) ([]Block, *Error) {
 // decodeMessagesTurns reads messages[] into req.Messages, and returns the
 // text of role:"system" entries that come before any turn (they join the
 // system prompt).
-func decodeMessagesTurns(r *jsonReader, req *Request) ([]Block, *Error) {
+func decodeMessagesTurns(r *jsonReader, req *Request, loaded *[]string) ([]Block, *Error) {
 	if !r.array() {
 		return nil, r.fieldErr("messages")
 	}
@@ -211,7 +233,7 @@ func decodeMessagesTurns(r *jsonReader, req *Request) ([]Block, *Error) {
 			case "content":
 				content = true
 				cp := mp.key("content")
-				blocks, where, typErr = decodeMessagesContent(r, req, &cp)
+				blocks, where, typErr = decodeMessagesContent(r, req, &cp, loaded)
 				if typErr != nil {
 					return nil, typErr
 				}
@@ -319,7 +341,7 @@ func messagesBlockName(k Kind) string {
 // decodeMessagesContent reads a turn's content: a string or blocks. When
 // it drops blocks, it also returns where each kept one was, for the
 // checks on the turn to name.
-func decodeMessagesContent(r *jsonReader, req *Request, path *fieldPath) ([]Block, []int, *Error) {
+func decodeMessagesContent(r *jsonReader, req *Request, path *fieldPath, loaded *[]string) ([]Block, []int, *Error) {
 	if r.kind() == '"' {
 		if s := r.str(); s != "" {
 			return []Block{{Kind: Text, Text: s}}, nil, nil
@@ -339,6 +361,10 @@ func decodeMessagesContent(r *jsonReader, req *Request, path *fieldPath) ([]Bloc
 		var b messagesBlock
 		if err := readMessagesBlock(r, &b, &p, 0); err != nil {
 			return nil, nil, err
+		}
+		*loaded = append(*loaded, b.refs...)
+		if b.typ == "tool_use" {
+			*loaded = append(*loaded, b.name) // a tool it called was loaded
 		}
 		blk, keep, err := messagesBlockToIR(&b, &p)
 		if err != nil {
@@ -530,7 +556,7 @@ func readMessagesBlock(r *jsonReader, b *messagesBlock, p *fieldPath, depth int)
 			}
 		case "content":
 			cp := p.key("content")
-			b.content, b.contentErr = readInnerBlocks(r, &cp, depth)
+			b.content, b.contentErr = readInnerBlocks(r, &cp, depth, &b.refs)
 		default: // cache_control, citations, context, caller, ...
 			r.skip()
 		}
@@ -565,7 +591,7 @@ func readSource(r *jsonReader, s *imageSource, p *fieldPath, depth int) *Error {
 			s.url = r.str()
 		case "content":
 			cp := p.key("content")
-			s.content, err = readInnerBlocks(r, &cp, depth)
+			s.content, err = readInnerBlocks(r, &cp, depth, nil)
 		default:
 			r.skip()
 		}
@@ -582,7 +608,7 @@ func readSource(r *jsonReader, s *imageSource, p *fieldPath, depth int) *Error {
 // readInnerBlocks reads the content of a tool result, document or search
 // result: a string, or text, image, document, search_result and
 // tool_reference blocks.
-func readInnerBlocks(r *jsonReader, p *fieldPath, depth int) ([]Block, *Error) {
+func readInnerBlocks(r *jsonReader, p *fieldPath, depth int, refs *[]string) ([]Block, *Error) {
 	switch r.kind() {
 	case 'n':
 		r.null()
@@ -632,6 +658,9 @@ func readInnerBlocks(r *jsonReader, p *fieldPath, depth int) ([]Block, *Error) {
 			// Claude Code's tool search answers with references to deferred
 			// tools; on a translated route every tool is already offered.
 			out = append(out, Block{Kind: Text, Text: "Tool " + b.name + " is available."})
+			if refs != nil {
+				*refs = append(*refs, b.name)
+			}
 		case "":
 			err = fieldError(bp.sub("type"), "is required")
 		default:
@@ -652,7 +681,7 @@ func cmpErr(a, b *Error) *Error {
 	return b
 }
 
-func decodeMessagesTools(r *jsonReader, req *Request) *Error {
+func decodeMessagesTools(r *jsonReader, req *Request, deferred *[]string) *Error {
 	if r.null() {
 		return nil
 	}
@@ -668,6 +697,7 @@ func decodeMessagesTools(r *jsonReader, req *Request) *Error {
 		}
 		var typ string
 		var t Tool
+		var deferLoading bool
 		for first := true; ; first = false {
 			key, ok := r.member(first)
 			if !ok {
@@ -678,6 +708,8 @@ func decodeMessagesTools(r *jsonReader, req *Request) *Error {
 				typ = r.str()
 			case "name":
 				t.Name = r.str()
+			case "defer_loading":
+				deferLoading = !r.null() && r.boolean()
 			case "description":
 				t.Description = r.str()
 			case "input_schema":
@@ -687,9 +719,7 @@ func decodeMessagesTools(r *jsonReader, req *Request) *Error {
 					}
 					t.Schema = r.raw()
 				}
-			default:
-				// cache_control, defer_loading (on a translated route every
-				// tool is offered at once), strict, input_examples, ...
+			default: // cache_control, strict, input_examples, ...
 				r.skip()
 			}
 			if r.err != nil {
@@ -705,6 +735,9 @@ func decodeMessagesTools(r *jsonReader, req *Request) *Error {
 		}
 		if t.Name == "" {
 			return fieldError(p.sub("name"), "is required")
+		}
+		if deferLoading {
+			*deferred = append(*deferred, t.Name)
 		}
 		req.Tools = append(req.Tools, t)
 	}

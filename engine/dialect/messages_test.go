@@ -86,6 +86,15 @@ func TestDecodeMessagesRequestHandmade(t *testing.T) {
 	if len(req.Messages) != 6 || req.Messages[2].Role != System {
 		t.Errorf("turns: %d, third %v", len(req.Messages), req.Messages[2].Role)
 	}
+	var tools []string
+	for _, tl := range req.Tools {
+		tools = append(tools, tl.Name)
+	}
+	// The placeholder is deferred and never loaded; screenshot is deferred
+	// but was called; mcp__fake__search was loaded by a tool_reference.
+	if want := []string{"read", "screenshot", "noop", "mcp__fake__search"}; !reflect.DeepEqual(tools, want) {
+		t.Errorf("tools %q, want %q", tools, want)
+	}
 	unsigned := req.Messages[4].Content[0]
 	if unsigned.Kind != Thinking || unsigned.Signature != "" {
 		t.Errorf("unsigned thinking read as %+v", unsigned)

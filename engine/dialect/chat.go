@@ -21,16 +21,8 @@ const maxTokenLimit = 1 << 20
 // hostile upstream cannot make the decoder allocate without limit.
 const maxToolCalls = 1024
 
-// path builders for error messages; they run only on the error path.
-
+// at names element i of an array; for error messages only.
 func at(base string, i int) string { return base + "[" + strconv.Itoa(i) + "]" }
-
-func field(base, name string) string {
-	if base == "" {
-		return name
-	}
-	return base + "." + name
-}
 
 // ---------------------------------------------------------------- request
 
@@ -265,7 +257,7 @@ func decodeChatMessages(r *jsonReader, req *Request) *Error {
 			req.Messages = append(req.Messages, Message{Role: Assistant, Content: blocks})
 		case "tool":
 			if !m.hasCallID {
-				return fieldError(mp.field("tool_call_id"), "is required for a tool message")
+				return fieldError(mp.sub("tool_call_id"), "is required for a tool message")
 			}
 			sawTurn = true
 			res := Block{Kind: ToolResult, ID: m.toolCallID, Content: m.content}
@@ -277,15 +269,15 @@ func decodeChatMessages(r *jsonReader, req *Request) *Error {
 				toolTurn = len(req.Messages) - 1
 			}
 		case "":
-			return fieldError(mp.field("role"), "is required")
+			return fieldError(mp.sub("role"), "is required")
 		default:
-			return fieldError(mp.field("role"), "%q cannot be served on this route (use system, developer, user, assistant or tool)", m.role)
+			return fieldError(mp.sub("role"), "%q cannot be served on this route (use system, developer, user, assistant or tool)", m.role)
 		}
 		if m.refusal >= 0 && m.role != "assistant" {
 			return fieldError(mp.fieldAt("content", m.refusal), "only an assistant message can hold a refusal")
 		}
 		if len(m.toolCalls) > 0 && m.role != "assistant" {
-			return fieldError(mp.field("tool_calls"), "only an assistant message can hold tool calls")
+			return fieldError(mp.sub("tool_calls"), "only an assistant message can hold tool calls")
 		}
 	}
 	if r.err != nil {
@@ -334,7 +326,7 @@ func decodeChatMessage(r *jsonReader, mp *fieldPath) (chatMessage, *Error) {
 		case "function_call":
 			if !r.null() {
 				r.skip()
-				err = fieldError(mp.field("function_call"), "the legacy function calling fields are not supported on this route; use tool_calls")
+				err = fieldError(mp.sub("function_call"), "the legacy function calling fields are not supported on this route; use tool_calls")
 			}
 		default: // name, audio (a reference to an earlier audio answer), ...
 			r.skip()
@@ -343,7 +335,7 @@ func decodeChatMessage(r *jsonReader, mp *fieldPath) (chatMessage, *Error) {
 			return m, err
 		}
 		if r.err != nil {
-			return m, r.fieldErr(mp.field(string(key)))
+			return m, r.fieldErr(mp.sub(string(key)))
 		}
 	}
 	return m, nil
@@ -406,7 +398,7 @@ func decodeChatContent(r *jsonReader, m *chatMessage, path *fieldPath) *Error {
 				r.skip()
 			}
 			if r.err != nil {
-				return r.fieldErr(p.field(string(key)))
+				return r.fieldErr(p.sub(string(key)))
 			}
 		}
 		switch typ {
@@ -424,18 +416,18 @@ func decodeChatContent(r *jsonReader, m *chatMessage, path *fieldPath) *Error {
 		case "image_url":
 			if !hasURL || url == "" {
 				ip := p.key("image_url")
-				return fieldError(ip.field("url"), "is required")
+				return fieldError(ip.sub("url"), "is required")
 			}
 			m.content = append(m.content, Block{Kind: Image, URL: url})
 			if m.image < 0 {
 				m.image = len(m.content) - 1
 			}
 		case "input_audio", "file":
-			return fieldError(p.field("type"), "%s parts cannot be sent to this channel", typ)
+			return fieldError(p.sub("type"), "%s parts cannot be sent to this channel", typ)
 		case "":
-			return fieldError(p.field("type"), "is required")
+			return fieldError(p.sub("type"), "is required")
 		default:
-			return fieldError(p.field("type"), "unknown content part type %q", typ)
+			return fieldError(p.sub("type"), "unknown content part type %q", typ)
 		}
 	}
 	if r.err != nil {
@@ -496,16 +488,16 @@ func decodeChatToolCalls(r *jsonReader, path *fieldPath) ([]Block, *Error) {
 				r.skip()
 			}
 			if r.err != nil {
-				return nil, r.fieldErr(p.field(string(key)))
+				return nil, r.fieldErr(p.sub(string(key)))
 			}
 		}
 		switch {
 		case typ != "" && typ != "function" && typ != "custom":
-			return nil, fieldError(p.field("type"), "unknown tool call type %q", typ)
+			return nil, fieldError(p.sub("type"), "unknown tool call type %q", typ)
 		case b.ID == "":
-			return nil, fieldError(p.field("id"), "is required")
+			return nil, fieldError(p.sub("id"), "is required")
 		case b.Name == "":
-			return nil, fieldError(p.field("function")+".name", "is required")
+			return nil, fieldError(p.sub("function")+".name", "is required")
 		}
 		calls = append(calls, b)
 	}
@@ -571,14 +563,14 @@ func decodeChatTools(r *jsonReader, req *Request) *Error {
 						r.skip()
 					}
 					if r.err != nil {
-						return r.fieldErr(p.field(string(key)) + "." + string(k))
+						return r.fieldErr(p.sub(string(key)) + "." + string(k))
 					}
 				}
 			default:
 				r.skip()
 			}
 			if r.err != nil {
-				return r.fieldErr(p.field(string(key)))
+				return r.fieldErr(p.sub(string(key)))
 			}
 		}
 		if typ != "" && typ != "function" && typ != "custom" {
@@ -587,7 +579,7 @@ func decodeChatTools(r *jsonReader, req *Request) *Error {
 			continue
 		}
 		if !sawDef || t.Name == "" {
-			return fieldError(p.field("function")+".name", "is required")
+			return fieldError(p.sub("function")+".name", "is required")
 		}
 		if typ == "custom" {
 			t.Custom = true
@@ -1007,6 +999,36 @@ func toolSchema(t *Tool) []byte {
 func customInput(text string) string {
 	b := append([]byte(`{"input":`), appendStr(nil, text)...)
 	return string(append(b, '}'))
+}
+
+// customText is the text a call of a custom tool carries, from the
+// arguments of the function it became upstream ({"input": text}); ok is
+// false when the arguments are not of that shape. The Responses encoder
+// gives the client its custom_tool_call's input with it.
+func customText(args string) (string, bool) {
+	var r jsonReader
+	r.reset([]byte(args))
+	if r.kind() != '{' {
+		return "", false
+	}
+	r.object()
+	var text string
+	found := false
+	for first := true; ; first = false {
+		key, ok := r.member(first)
+		if !ok {
+			break
+		}
+		if string(key) == "input" && r.kind() == '"' {
+			text, found = r.str(), true
+		} else {
+			r.skip()
+		}
+	}
+	if r.done(); r.err != nil || !found {
+		return "", false
+	}
+	return text, true
 }
 
 // chatWriter writes the messages array.

@@ -372,3 +372,17 @@ func FuzzChatStream(f *testing.F) {
 		fuzzStream(t, body, Chat, Messages)
 	})
 }
+
+func TestCustomInputRoundTrip(t *testing.T) {
+	for _, text := range []string{"", "*** Begin Patch\n*** End Patch\n", `quotes " and \ slashes`, "中文"} {
+		got, ok := customText(customInput(text))
+		if !ok || got != text {
+			t.Errorf("%q: got %q, %v", text, got, ok)
+		}
+	}
+	for _, args := range []string{"", "{}", `{"input":1}`, `{"other":"x"}`, `["input"]`, `{"input":"x"} trailing`} {
+		if _, ok := customText(args); ok {
+			t.Errorf("%q read as a custom input", args)
+		}
+	}
+}

@@ -880,12 +880,6 @@ func (p *fieldPath) appendTo(b []byte) []byte {
 	return append(b, p.name...)
 }
 
-// field names a member of the value at p.
-func (p *fieldPath) field(name string) string {
-	k := p.key(name)
-	return k.String()
-}
-
 // fieldAt names element i of the array member name of the value at p.
 func (p *fieldPath) fieldAt(name string, i int) string {
 	k := p.key(name)

@@ -1092,13 +1092,14 @@ func encodeMessagesRequest(r *Request, model string) ([]byte, error) {
 		b = appendInt(b, int64(budget))
 		b = append(b, '}')
 	} else {
-		// Anthropic refuses temperature and top_p with thinking on; its
+		// Anthropic refuses temperature and top_p with thinking on, and
+		// both at once on its current models (temperature is kept); its
 		// temperature ends at 1 where OpenAI's goes on to 2.
 		if r.Temperature != nil {
 			b = append(b, `,"temperature":`...)
 			b = appendFloat(b, min(max(*r.Temperature, 0), 1))
 		}
-		if r.TopP != nil {
+		if r.TopP != nil && r.Temperature == nil {
 			b = append(b, `,"top_p":`...)
 			b = appendFloat(b, *r.TopP)
 		}

@@ -19,7 +19,9 @@ import (
 
 // DecodeRequest reads a client's request body, in dialect d, into the
 // internal form. A body that cannot be honoured is a 400 *Error naming
-// the field (Param), never a silent drop.
+// the field (Param), never a silent drop. The body must have passed
+// ScanObject (valid UTF-8, valid JSON): what the decoders copy whole
+// (tool schemas) they do not check again. The Request may alias body.
 func DecodeRequest(d Dialect, body []byte) (*Request, error) {
 	switch d {
 	case Messages:

@@ -561,6 +561,9 @@ func shapeOf(evs []Event, chatSide bool) streamShape {
 		}
 		out = append(out, b)
 	}
+	for i := range out {
+		out[i] = string([]rune(out[i])) // invalid UTF-8 reads back as U+FFFD, byte by byte
+	}
 	s.Blocks = out
 	if chatSide {
 		switch s.Stop {

@@ -2,6 +2,7 @@ package dialect
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -1353,19 +1354,14 @@ func appendToolInput(b []byte, blk *Block) []byte {
 	return append(b, blk.Input...)
 }
 
+// isJSONObject checks a tool call's arguments strictly (they are copied
+// whole into the output, and a chat model may have written anything).
 func isJSONObject(s string) bool {
 	i := 0
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
 		i++
 	}
-	if i == len(s) || s[i] != '{' {
-		return false
-	}
-	var r jsonReader
-	r.reset([]byte(s))
-	r.skip()
-	r.done()
-	return r.err == nil
+	return i < len(s) && s[i] == '{' && json.Valid([]byte(s))
 }
 
 func appendToolResult(b []byte, blk *Block) ([]byte, *Error) {

@@ -1769,21 +1769,21 @@ func appendChatUsage(b []byte, u Usage) []byte {
 // chunk); the decoder serialises them into blocks that open, grow and
 // close one at a time.
 type chatDecoder struct {
-	r        jsonReader
-	started  bool // EvStart sent
-	stopped  bool // EvStop sent
-	finished bool // a finish_reason came
-	finish   string
-	refused  bool // a refusal came: the answer ends as one
-	hasUsage bool
-	usage    Usage
-	blocks   int  // blocks opened so far
-	open     bool // a block is open: blocks-1
-	openKind Kind
-	sawCall  bool
-	calls    []chatCall // by the upstream's tool call index
-	cur      int        // the open tool call's index in calls
-	deltas   []chatCallDelta
+	r          jsonReader
+	started    bool // EvStart sent
+	stopped    bool // EvStop sent
+	finished   bool // a finish_reason came
+	finish     string
+	refused    bool // a refusal came: the answer ends as one
+	usageChunk bool // a usage chunk came (the last chunk, when asked for)
+	usage      Usage
+	blocks     int  // blocks opened so far
+	open       bool // a block is open: blocks-1
+	openKind   Kind
+	sawCall    bool
+	calls      []chatCall // by the upstream's tool call index
+	cur        int        // the open tool call's index in calls
+	deltas     []chatCallDelta
 }
 
 type chatCall struct {
@@ -1808,6 +1808,7 @@ type chatChunk struct {
 	finish             string
 	hasUsage           bool
 	usage              Usage
+	choices            bool // the chunk has choices (else a usage chunk)
 }
 
 func (d *chatDecoder) Decode(name, data []byte, out []Event) ([]Event, error) {
@@ -1894,7 +1895,10 @@ func (d *chatDecoder) Decode(name, data []byte, out []Event) ([]Event, error) {
 		d.finished, d.finish = true, c.finish
 	}
 	if c.hasUsage {
-		d.hasUsage, d.usage = true, c.usage
+		// Only a usage chunk (choices: []) says the answer is complete;
+		// some upstreams report usage on every chunk.
+		d.usageChunk = d.usageChunk || !c.choices
+		d.usage = c.usage
 		out = append(out, Event{Kind: EvUsage, Usage: c.usage})
 	}
 	return out, nil
@@ -1906,6 +1910,7 @@ func (d *chatDecoder) readChoices(c *chatChunk) {
 		return
 	}
 	for first := true; r.elem(first); first = false {
+		c.choices = true
 		if r.null() || !r.object() {
 			continue
 		}
@@ -2106,7 +2111,7 @@ func (d *chatDecoder) End(out []Event) ([]Event, error) {
 	if d.stopped {
 		return out, nil
 	}
-	if d.started && (d.finished || d.hasUsage) {
+	if d.started && (d.finished || d.usageChunk) {
 		return d.stop(out), nil
 	}
 	return out, ErrIncomplete

@@ -191,6 +191,9 @@ func TestChatDecoder(t *testing.T) {
 			"start id=\"c1\" model=\"m\" created=5 usage={Prompt:0 Completion:0 Total:0 Cached:0 CacheWrite:0 Reasoning:0}\nblock_start 0 text\ndelta 0 \"a\"\nblock_stop 0\nstop end_turn seq=\"\" usage={Prompt:0 Completion:0 Total:0 Cached:0 CacheWrite:0 Reasoning:0}\n", nil},
 		{"usage chunk only ends it", []string{chunk(`{"content":"a"}`), `{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}`},
 			"start id=\"c1\" model=\"m\" created=5 usage={Prompt:0 Completion:0 Total:0 Cached:0 CacheWrite:0 Reasoning:0}\nblock_start 0 text\ndelta 0 \"a\"\nusage {Prompt:1 Completion:2 Total:3 Cached:0 CacheWrite:0 Reasoning:0}\nblock_stop 0\nstop end_turn seq=\"\" usage={Prompt:1 Completion:2 Total:3 Cached:0 CacheWrite:0 Reasoning:0}\n", nil},
+		{"usage on every chunk does not end it", []string{
+			`{"id":"c1","model":"m","created":5,"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}`},
+			"", ErrIncomplete},
 		{"tool calls interleaved", []string{
 			chunk(`{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{"}}]}`),
 			chunk(`{"tool_calls":[{"index":1,"id":"b","function":{"name":"g","arguments":"{"}}]}`),

@@ -32,7 +32,6 @@ type messagesBlock struct {
 	text, thinking, signature string
 	data                      string
 	id, name, toolUseID       string
-	hasSignature              bool
 	input                     []byte
 	content                   []Block
 	contentErr                *Error   // what content held that cannot be carried
@@ -528,7 +527,7 @@ func readMessagesBlock(r *jsonReader, b *messagesBlock, p *fieldPath, depth int)
 		case "thinking":
 			b.thinking = r.str()
 		case "signature":
-			b.signature, b.hasSignature = r.str(), true
+			b.signature = r.str()
 		case "data":
 			b.data = r.str()
 		case "id":
@@ -1997,9 +1996,11 @@ func (d *messagesDecoder) readDelta(ev *messagesEvent) {
 			ev.deltaType = append(ev.dtyBuf[:0], r.strBytes()...)
 		case "text", "thinking", "partial_json", "signature":
 			ev.text = r.str()
-		case "stop_reason":
-			ev.hasStop = true
-			ev.stopReason = r.str()
+		case "stop_reason": // null until the answer ends, on some upstreams
+			if !r.null() {
+				ev.hasStop = true
+				ev.stopReason = r.str()
+			}
 		case "stop_sequence":
 			ev.stopSeq = r.str()
 		default:

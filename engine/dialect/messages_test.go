@@ -298,6 +298,8 @@ func TestMessagesDecoder(t *testing.T) {
 	}{
 		{"nothing", nil, "", ErrIncomplete},
 		{"start only", []string{`{"type":"message_start","message":{"id":"m","model":"x","usage":{"input_tokens":3}}}`}, "", ErrIncomplete},
+		{"message_delta without a stop reason", []string{`{"type":"message_start","message":{"id":"m","model":"x"}}`,
+			`{"type":"message_delta","delta":{"stop_reason":null},"usage":{"output_tokens":3}}`}, "", ErrIncomplete},
 		{"no message_start, block left open", []string{
 			`{"type":"content_block_start","index":5,"content_block":{"type":"text","text":"a"}}`,
 			`{"type":"content_block_delta","index":5,"delta":{"type":"text_delta","text":"b"}}`,

@@ -68,8 +68,9 @@ type Decoder interface {
 	// Decode reads one event (its name and data) and appends what it
 	// says to out. An error event from the upstream is returned as an
 	// *Error carrying the upstream's status and message; an event that
-	// is not a JSON object as ErrBadEvent, to be dropped. The events'
-	// strings are the decoder's own: they stay valid after data changes.
+	// is not a JSON object as ErrBadEvent, to be dropped. Events appended
+	// before an error are still to be encoded. The events' strings are
+	// the decoder's own: they stay valid after data changes.
 	Decode(name, data []byte, out []Event) ([]Event, error)
 	// End is called when the upstream closed the stream cleanly. It
 	// appends the events that close the answer, or returns
@@ -96,7 +97,10 @@ func NewDecoder(d Dialect) Decoder {
 // Encoder writes internal events as a client dialect's stream: whole SSE
 // frames, ready to write and flush.
 type Encoder interface {
-	// Encode appends the frames for ev to dst.
+	// Encode appends the frames for ev to dst. A second EvStart (a
+	// stream continued on another channel) writes nothing: the client's
+	// stream keeps its first id, created and model, and its blocks are
+	// numbered on.
 	Encode(dst []byte, ev *Event) []byte
 	// Fail appends the dialect's end of a stream that broke after it was
 	// committed: never a clean end, always something every SDK raises.

@@ -754,3 +754,21 @@ func FuzzAppendStr(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodersKeepTheFirstStart pins what continuation (SPEC 11) relies
+// on: a second attempt's start changes nothing the client sees.
+func TestEncodersKeepTheFirstStart(t *testing.T) {
+	for _, d := range []Dialect{Chat, Messages} {
+		e := NewEncoder(d, &Request{})
+		first := e.Encode(nil, &Event{Kind: EvStart, ID: "msg_a", Model: "m1", Created: 1})
+		e.Encode(nil, &Event{Kind: EvBlockStart, Index: 0, Block: Block{Kind: Text}})
+		e.Encode(nil, &Event{Kind: EvDelta, Index: 0, Text: "x"})
+		if again := e.Encode(nil, &Event{Kind: EvStart, ID: "msg_b", Model: "m2", Created: 2}); len(again) != 0 {
+			t.Errorf("%s: a second start wrote %q", d, again)
+		}
+		more := string(e.Encode(nil, &Event{Kind: EvDelta, Index: 0, Text: "y"}))
+		if !strings.Contains(string(first), "m1") || strings.Contains(more, "m2") || strings.Contains(more, "msg_b") || strings.Contains(more, "chatcmpl-b") {
+			t.Errorf("%s: after a second start: %q", d, more)
+		}
+	}
+}

@@ -21,16 +21,8 @@ const maxTokenLimit = 1 << 20
 // hostile upstream cannot make the decoder allocate without limit.
 const maxToolCalls = 1024
 
-// path builders for error messages; they run only on the error path.
-
+// at names element i of an array; for error messages only.
 func at(base string, i int) string { return base + "[" + strconv.Itoa(i) + "]" }
-
-func field(base, name string) string {
-	if base == "" {
-		return name
-	}
-	return base + "." + name
-}
 
 // ---------------------------------------------------------------- request
 
@@ -226,16 +218,18 @@ func decodeChatMessages(r *jsonReader, req *Request) *Error {
 	}
 	sawTurn := false
 	toolTurn := -1 // the user turn collecting consecutive tool messages
+	root := fieldPath{name: "messages"}
+	req.Messages = make([]Message, 0, 8)
 	for i, first := 0, true; r.elem(first); i, first = i+1, false {
-		m, err := decodeChatMessage(r, i)
+		mp := root.at(i)
+		m, err := decodeChatMessage(r, &mp)
 		if err != nil {
 			return err
 		}
-		path := at("messages", i)
 		switch m.role {
 		case "system", "developer":
 			if m.image >= 0 {
-				return fieldError(at(path+".content", m.image), "a %s message can hold only text", m.role)
+				return fieldError(mp.fieldAt("content", m.image), "a %s message can hold only text", m.role)
 			}
 			toolTurn = -1
 			if len(m.content) == 0 {
@@ -251,7 +245,7 @@ func decodeChatMessages(r *jsonReader, req *Request) *Error {
 			req.Messages = append(req.Messages, Message{Role: User, Content: m.content})
 		case "assistant":
 			if m.image >= 0 {
-				return fieldError(at(path+".content", m.image), "an assistant message cannot hold images")
+				return fieldError(mp.fieldAt("content", m.image), "an assistant message cannot hold images")
 			}
 			sawTurn, toolTurn = true, -1
 			blocks := make([]Block, 0, 1+len(m.content)+len(m.toolCalls))
@@ -263,7 +257,7 @@ func decodeChatMessages(r *jsonReader, req *Request) *Error {
 			req.Messages = append(req.Messages, Message{Role: Assistant, Content: blocks})
 		case "tool":
 			if !m.hasCallID {
-				return fieldError(path+".tool_call_id", "is required for a tool message")
+				return fieldError(mp.sub("tool_call_id"), "is required for a tool message")
 			}
 			sawTurn = true
 			res := Block{Kind: ToolResult, ID: m.toolCallID, Content: m.content}
@@ -275,15 +269,15 @@ func decodeChatMessages(r *jsonReader, req *Request) *Error {
 				toolTurn = len(req.Messages) - 1
 			}
 		case "":
-			return fieldError(path+".role", "is required")
+			return fieldError(mp.sub("role"), "is required")
 		default:
-			return fieldError(path+".role", "%q cannot be served on this route (use system, developer, user, assistant or tool)", m.role)
+			return fieldError(mp.sub("role"), "%q cannot be served on this route (use system, developer, user, assistant or tool)", m.role)
 		}
 		if m.refusal >= 0 && m.role != "assistant" {
-			return fieldError(at(path+".content", m.refusal), "only an assistant message can hold a refusal")
+			return fieldError(mp.fieldAt("content", m.refusal), "only an assistant message can hold a refusal")
 		}
 		if len(m.toolCalls) > 0 && m.role != "assistant" {
-			return fieldError(path+".tool_calls", "only an assistant message can hold tool calls")
+			return fieldError(mp.sub("tool_calls"), "only an assistant message can hold tool calls")
 		}
 	}
 	if r.err != nil {
@@ -292,11 +286,10 @@ func decodeChatMessages(r *jsonReader, req *Request) *Error {
 	return nil
 }
 
-func decodeChatMessage(r *jsonReader, i int) (chatMessage, *Error) {
+func decodeChatMessage(r *jsonReader, mp *fieldPath) (chatMessage, *Error) {
 	m := chatMessage{image: -1, refusal: -1}
-	path := at("messages", i)
 	if !r.object() {
-		return m, r.fieldErr(path)
+		return m, r.fieldErr(mp.String())
 	}
 	for first := true; ; first = false {
 		key, ok := r.member(first)
@@ -306,11 +299,13 @@ func decodeChatMessage(r *jsonReader, i int) (chatMessage, *Error) {
 		var err *Error
 		switch string(key) {
 		case "role":
-			m.role = r.str()
+			m.role = r.known("system", "developer", "user", "assistant", "tool")
 		case "content":
-			err = decodeChatContent(r, &m, path+".content")
+			cp := mp.key("content")
+			err = decodeChatContent(r, &m, &cp)
 		case "tool_calls":
-			m.toolCalls, err = decodeChatToolCalls(r, path+".tool_calls")
+			tp := mp.key("tool_calls")
+			m.toolCalls, err = decodeChatToolCalls(r, &tp)
 		case "tool_call_id":
 			m.toolCallID, m.hasCallID = r.str(), true
 		case "refusal":
@@ -331,7 +326,7 @@ func decodeChatMessage(r *jsonReader, i int) (chatMessage, *Error) {
 		case "function_call":
 			if !r.null() {
 				r.skip()
-				err = fieldError(path+".function_call", "the legacy function calling fields are not supported on this route; use tool_calls")
+				err = fieldError(mp.sub("function_call"), "the legacy function calling fields are not supported on this route; use tool_calls")
 			}
 		default: // name, audio (a reference to an earlier audio answer), ...
 			r.skip()
@@ -340,7 +335,7 @@ func decodeChatMessage(r *jsonReader, i int) (chatMessage, *Error) {
 			return m, err
 		}
 		if r.err != nil {
-			return m, r.fieldErr(path + "." + string(key))
+			return m, r.fieldErr(mp.sub(string(key)))
 		}
 	}
 	return m, nil
@@ -348,7 +343,7 @@ func decodeChatMessage(r *jsonReader, i int) (chatMessage, *Error) {
 
 // decodeChatContent reads a message's content: a string or an array of
 // parts.
-func decodeChatContent(r *jsonReader, m *chatMessage, path string) *Error {
+func decodeChatContent(r *jsonReader, m *chatMessage, path *fieldPath) *Error {
 	switch r.kind() {
 	case 'n':
 		r.null()
@@ -360,12 +355,12 @@ func decodeChatContent(r *jsonReader, m *chatMessage, path string) *Error {
 		return nil
 	}
 	if !r.array() {
-		return r.fieldErr(path)
+		return r.fieldErr(path.String())
 	}
 	for j, first := 0, true; r.elem(first); j, first = j+1, false {
-		p := at(path, j)
+		p := path.at(j)
 		if !r.object() {
-			return r.fieldErr(p)
+			return r.fieldErr(p.String())
 		}
 		var typ, text, url string
 		var hasURL bool
@@ -376,7 +371,7 @@ func decodeChatContent(r *jsonReader, m *chatMessage, path string) *Error {
 			}
 			switch string(key) {
 			case "type":
-				typ = r.str()
+				typ = r.known("text", "image_url", "refusal", "input_audio", "file")
 			case "text", "refusal":
 				text = r.str()
 			case "image_url":
@@ -403,7 +398,7 @@ func decodeChatContent(r *jsonReader, m *chatMessage, path string) *Error {
 				r.skip()
 			}
 			if r.err != nil {
-				return r.fieldErr(p + "." + string(key))
+				return r.fieldErr(p.sub(string(key)))
 			}
 		}
 		switch typ {
@@ -420,38 +415,39 @@ func decodeChatContent(r *jsonReader, m *chatMessage, path string) *Error {
 			}
 		case "image_url":
 			if !hasURL || url == "" {
-				return fieldError(p+".image_url.url", "is required")
+				ip := p.key("image_url")
+				return fieldError(ip.sub("url"), "is required")
 			}
 			m.content = append(m.content, Block{Kind: Image, URL: url})
 			if m.image < 0 {
 				m.image = len(m.content) - 1
 			}
 		case "input_audio", "file":
-			return fieldError(p+".type", "%s parts cannot be sent to this channel", typ)
+			return fieldError(p.sub("type"), "%s parts cannot be sent to this channel", typ)
 		case "":
-			return fieldError(p+".type", "is required")
+			return fieldError(p.sub("type"), "is required")
 		default:
-			return fieldError(p+".type", "unknown content part type %q", typ)
+			return fieldError(p.sub("type"), "unknown content part type %q", typ)
 		}
 	}
 	if r.err != nil {
-		return r.fieldErr(path)
+		return r.fieldErr(path.String())
 	}
 	return nil
 }
 
-func decodeChatToolCalls(r *jsonReader, path string) ([]Block, *Error) {
+func decodeChatToolCalls(r *jsonReader, path *fieldPath) ([]Block, *Error) {
 	if r.null() {
 		return nil, nil
 	}
 	if !r.array() {
-		return nil, r.fieldErr(path)
+		return nil, r.fieldErr(path.String())
 	}
 	var calls []Block
 	for j, first := 0, true; r.elem(first); j, first = j+1, false {
-		p := at(path, j)
+		p := path.at(j)
 		if !r.object() {
-			return nil, r.fieldErr(p)
+			return nil, r.fieldErr(p.String())
 		}
 		var typ string
 		b := Block{Kind: ToolCall}
@@ -464,7 +460,7 @@ func decodeChatToolCalls(r *jsonReader, path string) ([]Block, *Error) {
 			case "id":
 				b.ID = r.str()
 			case "type":
-				typ = r.str()
+				typ = r.known("function", "custom")
 			case "function", "custom":
 				b.Custom = string(key) == "custom"
 				if r.null() || !r.object() {
@@ -492,21 +488,21 @@ func decodeChatToolCalls(r *jsonReader, path string) ([]Block, *Error) {
 				r.skip()
 			}
 			if r.err != nil {
-				return nil, r.fieldErr(p + "." + string(key))
+				return nil, r.fieldErr(p.sub(string(key)))
 			}
 		}
 		switch {
 		case typ != "" && typ != "function" && typ != "custom":
-			return nil, fieldError(p+".type", "unknown tool call type %q", typ)
+			return nil, fieldError(p.sub("type"), "unknown tool call type %q", typ)
 		case b.ID == "":
-			return nil, fieldError(p+".id", "is required")
+			return nil, fieldError(p.sub("id"), "is required")
 		case b.Name == "":
-			return nil, fieldError(p+".function.name", "is required")
+			return nil, fieldError(p.sub("function")+".name", "is required")
 		}
 		calls = append(calls, b)
 	}
 	if r.err != nil {
-		return nil, r.fieldErr(path)
+		return nil, r.fieldErr(path.String())
 	}
 	return calls, nil
 }
@@ -518,10 +514,12 @@ func decodeChatTools(r *jsonReader, req *Request) *Error {
 	if !r.array() {
 		return r.fieldErr("tools")
 	}
+	root := fieldPath{name: "tools"}
+	req.Tools = make([]Tool, 0, 8)
 	for i, first := 0, true; r.elem(first); i, first = i+1, false {
-		p := at("tools", i)
+		p := root.at(i)
 		if !r.object() {
-			return r.fieldErr(p)
+			return r.fieldErr(p.String())
 		}
 		var typ string
 		var t Tool
@@ -533,7 +531,7 @@ func decodeChatTools(r *jsonReader, req *Request) *Error {
 			}
 			switch string(key) {
 			case "type":
-				typ = r.str()
+				typ = r.known("function", "custom")
 			case "function", "custom":
 				sawDef = true
 				t.Custom = string(key) == "custom"
@@ -565,23 +563,23 @@ func decodeChatTools(r *jsonReader, req *Request) *Error {
 						r.skip()
 					}
 					if r.err != nil {
-						return r.fieldErr(p + "." + string(key) + "." + string(k))
+						return r.fieldErr(p.sub(string(key)) + "." + string(k))
 					}
 				}
 			default:
 				r.skip()
 			}
 			if r.err != nil {
-				return r.fieldErr(p + "." + string(key))
+				return r.fieldErr(p.sub(string(key)))
 			}
 		}
 		if typ != "" && typ != "function" && typ != "custom" {
 			// A tool only the vendor's servers run (web search, ...).
-			req.Dropped = append(req.Dropped, p+" ("+typ+")")
+			req.Dropped = append(req.Dropped, p.String()+" ("+typ+")")
 			continue
 		}
 		if !sawDef || t.Name == "" {
-			return fieldError(p+".function.name", "is required")
+			return fieldError(p.sub("function")+".name", "is required")
 		}
 		if typ == "custom" {
 			t.Custom = true
@@ -820,7 +818,7 @@ func decodeChatModalities(r *jsonReader) *Error {
 func encodeChatRequest(r *Request, model string) ([]byte, error) {
 	b := make([]byte, 0, sizeHint(r))
 	b = append(b, `{"model":`...)
-	b = AppendString(b, model)
+	b = appendStr(b, model)
 	b = append(b, `,"messages":[`...)
 	w := chatWriter{b: b}
 	if hasText(r.System) {
@@ -885,7 +883,7 @@ func encodeChatRequest(r *Request, model string) ([]byte, error) {
 				b = append(b, `"none"`...)
 			case ChoiceTool:
 				b = append(b, `{"type":"function","function":{"name":`...)
-				b = AppendString(b, r.Choice.Name)
+				b = appendStr(b, r.Choice.Name)
 				b = append(b, `}}`...)
 			default:
 				b = append(b, `"auto"`...)
@@ -906,7 +904,7 @@ func encodeChatRequest(r *Request, model string) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = AppendString(b, s)
+			b = appendStr(b, s)
 		}
 		b = append(b, ']')
 	}
@@ -920,7 +918,7 @@ func encodeChatRequest(r *Request, model string) ([]byte, error) {
 	}
 	if effort := chatEffort(r.Reasoning); effort != "" {
 		b = append(b, `,"reasoning_effort":`...)
-		b = AppendString(b, effort)
+		b = appendStr(b, effort)
 	}
 	switch {
 	case r.Format != nil:
@@ -932,7 +930,7 @@ func encodeChatRequest(r *Request, model string) ([]byte, error) {
 	}
 	if r.User != "" {
 		b = append(b, `,"user":`...)
-		b = AppendString(b, r.User)
+		b = appendStr(b, r.User)
 	}
 	if r.Stream {
 		// Usage is always asked for: stats count tokens on every route.
@@ -967,10 +965,10 @@ const emptySchema = `{"type":"object","properties":{}}`
 
 func appendChatTool(b []byte, t *Tool) []byte {
 	b = append(b, `{"type":"function","function":{"name":`...)
-	b = AppendString(b, t.Name)
+	b = appendStr(b, t.Name)
 	if desc := toolDescription(t); desc != "" {
 		b = append(b, `,"description":`...)
-		b = AppendString(b, desc)
+		b = appendStr(b, desc)
 	}
 	b = append(b, `,"parameters":`...)
 	b = append(b, toolSchema(t)...)
@@ -999,8 +997,38 @@ func toolSchema(t *Tool) []byte {
 // wrapCustomInput is a custom tool call's input as the arguments of the
 // function it became: {"input": text}.
 func wrapCustomInput(text string) string {
-	b := append([]byte(`{"input":`), AppendString(nil, text)...)
+	b := append([]byte(`{"input":`), appendStr(nil, text)...)
 	return string(append(b, '}'))
+}
+
+// customText is the text a call of a custom tool carries, from the
+// arguments of the function it became upstream ({"input": text}); ok is
+// false when the arguments are not of that shape. The Responses encoder
+// gives the client its custom_tool_call's input with it.
+func customText(args string) (string, bool) {
+	var r jsonReader
+	r.reset([]byte(args))
+	if r.kind() != '{' {
+		return "", false
+	}
+	r.object()
+	var text string
+	found := false
+	for first := true; ; first = false {
+		key, ok := r.member(first)
+		if !ok {
+			break
+		}
+		if string(key) == "input" && r.kind() == '"' {
+			text, found = r.str(), true
+		} else {
+			r.skip()
+		}
+	}
+	if r.done(); r.err != nil || !found {
+		return "", false
+	}
+	return text, true
 }
 
 // chatWriter writes the messages array.
@@ -1065,7 +1093,7 @@ func (w *chatWriter) user(blocks []Block) {
 		n++
 		if blk.Kind == Text {
 			w.b = append(w.b, `{"type":"text","text":`...)
-			w.b = AppendString(w.b, blk.Text)
+			w.b = appendStr(w.b, blk.Text)
 			w.b = append(w.b, '}')
 			continue
 		}
@@ -1079,12 +1107,12 @@ func (w *chatWriter) user(blocks []Block) {
 // appendImageURL writes an image as a URL: its own, or a data URL.
 func appendImageURL(b []byte, blk *Block) []byte {
 	if blk.URL != "" {
-		return AppendString(b, blk.URL)
+		return appendStr(b, blk.URL)
 	}
 	b = append(b, `"data:`...)
-	b = appendStringBody(b, blk.MediaType)
+	b = appendStrBody(b, blk.MediaType)
 	b = append(b, `;base64,`...)
-	b = appendStringBody(b, blk.Data)
+	b = appendStrBody(b, blk.Data)
 	return append(b, '"')
 }
 
@@ -1124,17 +1152,17 @@ func (w *chatWriter) assistant(blocks []Block) {
 			}
 			n++
 			w.b = append(w.b, `{"id":`...)
-			w.b = AppendString(w.b, blk.ID)
+			w.b = appendStr(w.b, blk.ID)
 			w.b = append(w.b, `,"type":"function","function":{"name":`...)
-			w.b = AppendString(w.b, blk.Name)
+			w.b = appendStr(w.b, blk.Name)
 			w.b = append(w.b, `,"arguments":`...)
 			switch {
 			case blk.Custom:
-				w.b = AppendString(w.b, wrapCustomInput(blk.Input))
+				w.b = appendStr(w.b, wrapCustomInput(blk.Input))
 			case blk.Input == "":
 				w.b = append(w.b, `"{}"`...)
 			default:
-				w.b = AppendString(w.b, blk.Input)
+				w.b = appendStr(w.b, blk.Input)
 			}
 			w.b = append(w.b, `}}`...)
 		}
@@ -1160,7 +1188,7 @@ func (w *chatWriter) toolResult(blk *Block, images []Block) []Block {
 		w.b = appendJoinedText(w.b, blk.Content, "\n")
 	}
 	w.b = append(w.b, `,"tool_call_id":`...)
-	w.b = AppendString(w.b, blk.ID)
+	w.b = appendStr(w.b, blk.ID)
 	w.b = append(w.b, '}')
 	return images
 }
@@ -1184,21 +1212,12 @@ func appendJoinedText(b []byte, blocks []Block, sep string) []byte {
 			continue
 		}
 		if n > 0 {
-			b = appendStringBody(b, sep)
+			b = appendStrBody(b, sep)
 		}
 		n++
-		b = appendStringBody(b, blocks[i].Text)
+		b = appendStrBody(b, blocks[i].Text)
 	}
 	return append(b, '"')
-}
-
-// appendStringBody appends s escaped as inside a JSON string, without the
-// quotes.
-func appendStringBody(b []byte, s string) []byte {
-	n := len(b)
-	b = AppendString(b, s)
-	copy(b[n:], b[n+1:len(b)-1])
-	return b[:len(b)-2]
 }
 
 // sizeHint guesses the encoded size of r, so the output grows once or
@@ -1644,7 +1663,7 @@ func trimIDPrefix(id string) string {
 func encodeChatResponse(r *Response) []byte {
 	b := make([]byte, 0, 256+responseSize(r))
 	b = append(b, `{"id":`...)
-	b = AppendString(b, chatID(r.ID))
+	b = appendStr(b, chatID(r.ID))
 	b = append(b, `,"object":"chat.completion","created":`...)
 	created := r.Created
 	if created == 0 {
@@ -1652,7 +1671,7 @@ func encodeChatResponse(r *Response) []byte {
 	}
 	b = appendInt(b, created)
 	b = append(b, `,"model":`...)
-	b = AppendString(b, r.Model)
+	b = appendStr(b, r.Model)
 	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 	calls := hasKind(r.Content, ToolCall)
 	switch {
@@ -1667,7 +1686,7 @@ func encodeChatResponse(r *Response) []byte {
 		b = append(b, `,"reasoning_content":"`...)
 		for i := range r.Content {
 			if r.Content[i].Kind == Thinking {
-				b = appendStringBody(b, r.Content[i].Text)
+				b = appendStrBody(b, r.Content[i].Text)
 			}
 		}
 		b = append(b, '"')
@@ -1685,17 +1704,17 @@ func encodeChatResponse(r *Response) []byte {
 			}
 			n++
 			b = append(b, `{"id":`...)
-			b = AppendString(b, blk.ID)
+			b = appendStr(b, blk.ID)
 			b = append(b, `,"type":"function","function":{"name":`...)
-			b = AppendString(b, blk.Name)
+			b = appendStr(b, blk.Name)
 			b = append(b, `,"arguments":`...)
 			switch {
 			case blk.Custom:
-				b = AppendString(b, wrapCustomInput(blk.Input))
+				b = appendStr(b, wrapCustomInput(blk.Input))
 			case blk.Input == "":
 				b = append(b, `"{}"`...)
 			default:
-				b = AppendString(b, blk.Input)
+				b = appendStr(b, blk.Input)
 			}
 			b = append(b, `}}`...)
 		}
@@ -1750,21 +1769,21 @@ func appendChatUsage(b []byte, u Usage) []byte {
 // chunk); the decoder serialises them into blocks that open, grow and
 // close one at a time.
 type chatDecoder struct {
-	r        jsonReader
-	started  bool // EvStart sent
-	stopped  bool // EvStop sent
-	finished bool // a finish_reason came
-	finish   string
-	refused  bool // a refusal came: the answer ends as one
-	hasUsage bool
-	usage    Usage
-	blocks   int  // blocks opened so far
-	open     bool // a block is open: blocks-1
-	openKind Kind
-	sawCall  bool
-	calls    []chatCall // by the upstream's tool call index
-	cur      int        // the open tool call's index in calls
-	deltas   []chatCallDelta
+	r          jsonReader
+	started    bool // EvStart sent
+	stopped    bool // EvStop sent
+	finished   bool // a finish_reason came
+	finish     string
+	refused    bool // a refusal came: the answer ends as one
+	usageChunk bool // a usage chunk came (the last chunk, when asked for)
+	usage      Usage
+	blocks     int  // blocks opened so far
+	open       bool // a block is open: blocks-1
+	openKind   Kind
+	sawCall    bool
+	calls      []chatCall // by the upstream's tool call index
+	cur        int        // the open tool call's index in calls
+	deltas     []chatCallDelta
 }
 
 type chatCall struct {
@@ -1789,6 +1808,7 @@ type chatChunk struct {
 	finish             string
 	hasUsage           bool
 	usage              Usage
+	choices            bool // the chunk has choices (else a usage chunk)
 }
 
 func (d *chatDecoder) Decode(name, data []byte, out []Event) ([]Event, error) {
@@ -1875,7 +1895,10 @@ func (d *chatDecoder) Decode(name, data []byte, out []Event) ([]Event, error) {
 		d.finished, d.finish = true, c.finish
 	}
 	if c.hasUsage {
-		d.hasUsage, d.usage = true, c.usage
+		// Only a usage chunk (choices: []) says the answer is complete;
+		// some upstreams report usage on every chunk.
+		d.usageChunk = d.usageChunk || !c.choices
+		d.usage = c.usage
 		out = append(out, Event{Kind: EvUsage, Usage: c.usage})
 	}
 	return out, nil
@@ -1887,6 +1910,7 @@ func (d *chatDecoder) readChoices(c *chatChunk) {
 		return
 	}
 	for first := true; r.elem(first); first = false {
+		c.choices = true
 		if r.null() || !r.object() {
 			continue
 		}
@@ -2087,7 +2111,7 @@ func (d *chatDecoder) End(out []Event) ([]Event, error) {
 	if d.stopped {
 		return out, nil
 	}
-	if d.started && (d.finished || d.hasUsage) {
+	if d.started && (d.finished || d.usageChunk) {
 		return d.stop(out), nil
 	}
 	return out, ErrIncomplete
@@ -2118,14 +2142,14 @@ func (e *chatEncoder) start(ev *Event) {
 	h := e.head[:0]
 	h = append(h, `data: {"id":`...)
 	if ev.KeepID {
-		h = AppendString(h, ev.ID)
+		h = appendStr(h, ev.ID)
 	} else {
-		h = AppendString(h, chatID(ev.ID))
+		h = appendStr(h, chatID(ev.ID))
 	}
 	h = append(h, `,"object":"chat.completion.chunk","created":`...)
 	h = appendInt(h, created)
 	h = append(h, `,"model":`...)
-	h = AppendString(h, ev.Model)
+	h = appendStr(h, ev.Model)
 	h = append(h, `,"choices":[`...)
 	e.head = h
 	e.usage = ev.Usage
@@ -2163,9 +2187,9 @@ func (e *chatEncoder) Encode(dst []byte, ev *Event) []byte {
 		dst = append(dst, `"tool_calls":[{"index":`...)
 		dst = appendInt(dst, int64(e.calls))
 		dst = append(dst, `,"id":`...)
-		dst = AppendString(dst, ev.Block.ID)
+		dst = appendStr(dst, ev.Block.ID)
 		dst = append(dst, `,"type":"function","function":{"name":`...)
-		dst = AppendString(dst, ev.Block.Name)
+		dst = appendStr(dst, ev.Block.Name)
 		dst = append(dst, `,"arguments":""}}]`...)
 		e.calls++
 		return append(dst, chatDeltaEnd...)
@@ -2177,15 +2201,15 @@ func (e *chatEncoder) Encode(dst []byte, ev *Event) []byte {
 		switch e.kind {
 		case Text:
 			dst = append(dst, `"content":`...)
-			dst = AppendString(dst, ev.Text)
+			dst = appendStr(dst, ev.Text)
 		case Thinking:
 			dst = append(dst, `"reasoning_content":`...)
-			dst = AppendString(dst, ev.Text)
+			dst = appendStr(dst, ev.Text)
 		case ToolCall:
 			dst = append(dst, `"tool_calls":[{"index":`...)
 			dst = appendInt(dst, int64(e.calls-1))
 			dst = append(dst, `,"function":{"arguments":`...)
-			dst = AppendString(dst, ev.Text)
+			dst = appendStr(dst, ev.Text)
 			dst = append(dst, `}}]`...)
 		}
 		return append(dst, chatDeltaEnd...)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 // wantFieldError checks that err is a 400 naming param.
@@ -192,6 +191,9 @@ func TestChatDecoder(t *testing.T) {
 			"start id=\"c1\" model=\"m\" created=5 usage={Prompt:0 Completion:0 Total:0 Cached:0 CacheWrite:0 Reasoning:0}\nblock_start 0 text\ndelta 0 \"a\"\nblock_stop 0\nstop end_turn seq=\"\" usage={Prompt:0 Completion:0 Total:0 Cached:0 CacheWrite:0 Reasoning:0}\n", nil},
 		{"usage chunk only ends it", []string{chunk(`{"content":"a"}`), `{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}`},
 			"start id=\"c1\" model=\"m\" created=5 usage={Prompt:0 Completion:0 Total:0 Cached:0 CacheWrite:0 Reasoning:0}\nblock_start 0 text\ndelta 0 \"a\"\nusage {Prompt:1 Completion:2 Total:3 Cached:0 CacheWrite:0 Reasoning:0}\nblock_stop 0\nstop end_turn seq=\"\" usage={Prompt:1 Completion:2 Total:3 Cached:0 CacheWrite:0 Reasoning:0}\n", nil},
+		{"usage on every chunk does not end it", []string{
+			`{"id":"c1","model":"m","created":5,"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}`},
+			"", ErrIncomplete},
 		{"tool calls interleaved", []string{
 			chunk(`{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{"}}]}`),
 			chunk(`{"tool_calls":[{"index":1,"id":"b","function":{"name":"g","arguments":"{"}}]}`),
@@ -308,8 +310,8 @@ func FuzzChatRequest(f *testing.F) {
 	addSeeds(f, "testdata/req/*.chat.json")
 	f.Add([]byte(`{"messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[{"id":"a","type":"custom","custom":{"name":"p","input":"x"}}]},{"role":"tool","tool_call_id":"a","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]}],"tools":[{"type":"custom","custom":{"name":"p"}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if !utf8.Valid(body) {
-			t.Skip("the proxy refuses invalid UTF-8 before any decoder runs")
+		if _, err := ScanObject(body); err != nil {
+			t.Skip("the proxy refuses what ScanObject refuses before any decoder runs")
 		}
 		req, err := decodeChatRequest(body)
 		if err != nil {
@@ -371,4 +373,18 @@ func FuzzChatStream(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fuzzStream(t, body, Chat, Messages)
 	})
+}
+
+func TestCustomInputRoundTrip(t *testing.T) {
+	for _, text := range []string{"", "*** Begin Patch\n*** End Patch\n", `quotes " and \ slashes`, "中文"} {
+		got, ok := customText(wrapCustomInput(text))
+		if !ok || got != text {
+			t.Errorf("%q: got %q, %v", text, got, ok)
+		}
+	}
+	for _, args := range []string{"", "{}", `{"input":1}`, `{"other":"x"}`, `["input"]`, `{"input":"x"} trailing`} {
+		if _, ok := customText(args); ok {
+			t.Errorf("%q read as a custom input", args)
+		}
+	}
 }

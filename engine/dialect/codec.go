@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The codecs: each dialect reads and writes the internal form. Upstreams
@@ -18,7 +19,9 @@ import (
 
 // DecodeRequest reads a client's request body, in dialect d, into the
 // internal form. A body that cannot be honoured is a 400 *Error naming
-// the field (Param), never a silent drop.
+// the field (Param), never a silent drop. The body must have passed
+// ScanObject (valid UTF-8, valid JSON): what the decoders copy whole
+// (tool schemas) they do not check again. The Request may alias body.
 func DecodeRequest(d Dialect, body []byte) (*Request, error) {
 	switch d {
 	case Messages:
@@ -65,8 +68,9 @@ type Decoder interface {
 	// Decode reads one event (its name and data) and appends what it
 	// says to out. An error event from the upstream is returned as an
 	// *Error carrying the upstream's status and message; an event that
-	// is not a JSON object as ErrBadEvent, to be dropped. The events'
-	// strings are the decoder's own: they stay valid after data changes.
+	// is not a JSON object as ErrBadEvent, to be dropped. Events appended
+	// before an error are still to be encoded. The events' strings are
+	// the decoder's own: they stay valid after data changes.
 	Decode(name, data []byte, out []Event) ([]Event, error)
 	// End is called when the upstream closed the stream cleanly. It
 	// appends the events that close the answer, or returns
@@ -93,7 +97,10 @@ func NewDecoder(d Dialect) Decoder {
 // Encoder writes internal events as a client dialect's stream: whole SSE
 // frames, ready to write and flush.
 type Encoder interface {
-	// Encode appends the frames for ev to dst.
+	// Encode appends the frames for ev to dst. A second EvStart (a
+	// stream continued on another channel) writes nothing: the client's
+	// stream keeps its first id, created and model, and its blocks are
+	// numbered on.
 	Encode(dst []byte, ev *Event) []byte
 	// Fail appends the dialect's end of a stream that broke after it was
 	// committed: never a clean end, always something every SDK raises.
@@ -303,7 +310,74 @@ func (r *jsonReader) str() string {
 		r.kindError(errWantString)
 		return ""
 	}
-	return string(r.stringBytes())
+	d, start := r.data, r.pos+1
+	for i, lim := start, min(start+24, len(d)); i < lim; i++ {
+		if c := d[i]; c == '"' {
+			r.pos = i + 1
+			return string(d[start:i])
+		} else if c == '\\' {
+			break
+		}
+	}
+	i := bytes.IndexByte(d[start:], '"')
+	if i < 0 {
+		r.fail(errSyntax)
+		return ""
+	}
+	if seg := d[start : start+i]; bytes.IndexByte(seg, '\\') < 0 {
+		r.pos = start + i + 1
+		return string(seg)
+	}
+	// Escapes: the text is no longer than its escaped form, so it is
+	// built in a buffer of that size, which becomes the string (saving
+	// the copy that string(scratch) would make of a long text).
+	end := stringEnd(d, start)
+	if end < 0 {
+		r.fail(errSyntax)
+		return ""
+	}
+	buf := r.unescapeTo(make([]byte, 0, end-start), start)
+	if r.err != nil || len(buf) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(buf), len(buf))
+}
+
+// stringEnd is the index of the quote that ends the string whose first
+// byte is at start, or -1: a quote ends it unless an odd number of
+// backslashes precede it.
+func stringEnd(d []byte, start int) int {
+	p := start
+	for {
+		i := bytes.IndexByte(d[p:], '"')
+		if i < 0 {
+			return -1
+		}
+		q := p + i
+		n := 0
+		for j := q - 1; j >= start && d[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		p = q + 1
+	}
+}
+
+// known reads a string that is usually one of names, returning that
+// constant (no allocation) or, when it is none of them, the string read.
+func (r *jsonReader) known(names ...string) string {
+	b := r.strBytes()
+	for _, n := range names {
+		if string(b) == n {
+			return n
+		}
+	}
+	if b == nil {
+		return ""
+	}
+	return string(b)
 }
 
 // strBytes reads a string without allocating: the bytes are the input's
@@ -325,6 +399,17 @@ func (r *jsonReader) strBytes() []byte {
 // have no escapes: their end is found with IndexByte, which is vectorised.
 func (r *jsonReader) stringBytes() []byte {
 	start := r.pos + 1
+	// Keys and the values of a stream event are short: a plain loop finds
+	// their end before IndexByte would have been set up.
+	d := r.data
+	for i, lim := start, min(start+24, len(d)); i < lim; i++ {
+		if c := d[i]; c == '"' {
+			r.pos = i + 1
+			return d[start:i]
+		} else if c == '\\' {
+			break
+		}
+	}
 	i := bytes.IndexByte(r.data[start:], '"')
 	if i < 0 {
 		r.fail(errSyntax)
@@ -335,29 +420,33 @@ func (r *jsonReader) stringBytes() []byte {
 		r.pos = start + i + 1
 		return seg
 	}
-	return r.unescape(start)
+	r.scratch = r.unescapeTo(r.scratch[:0], start)
+	return r.scratch
 }
 
-func (r *jsonReader) unescape(start int) []byte {
-	out := r.scratch[:0]
+// unescapeTo reads a string with escapes, from its first byte at start,
+// appending its text to out. The runs between escapes are found with
+// IndexByte and copied whole.
+func (r *jsonReader) unescapeTo(out []byte, start int) []byte {
 	d := r.data
 	i := start
+	quote := -1 // the next quote at or after i, once found
 	for i < len(d) {
-		c := d[i]
-		switch {
-		case c == '"':
-			r.pos = i + 1
-			r.scratch = out
-			return out
-		case c != '\\':
-			j := i + 1
-			for j < len(d) && d[j] != '"' && d[j] != '\\' {
-				j++
+		if quote < i {
+			q := bytes.IndexByte(d[i:], '"')
+			if q < 0 {
+				break
 			}
-			out = append(out, d[i:j]...)
-			i = j
-			continue
+			quote = i + q
 		}
+		k := bytes.IndexByte(d[i:quote], '\\')
+		if k < 0 {
+			out = append(out, d[i:quote]...)
+			r.pos = quote + 1
+			return out
+		}
+		out = append(out, d[i:i+k]...)
+		i += k
 		if i+1 >= len(d) {
 			break
 		}
@@ -585,28 +674,16 @@ func (r *jsonReader) skip() {
 // unless an odd number of backslashes precede it.
 func (r *jsonReader) skipString() {
 	d := r.data
-	p := r.pos + 1
-	for {
-		i := bytes.IndexByte(d[p:], '"')
-		if i < 0 {
-			r.fail(errSyntax)
-			return
-		}
-		q := p + i
-		n := 0
-		for j := q - 1; j >= p && d[j] == '\\'; j-- {
-			n++
-		}
-		if n%2 == 0 {
-			if bytes.IndexByte(d[r.pos+1:q], '\\') >= 0 && !validEscapes(d[r.pos+1:q]) {
-				r.fail(errSyntax)
-				return
-			}
-			r.pos = q + 1
-			return
-		}
-		p = q + 1
+	q := stringEnd(d, r.pos+1)
+	if q < 0 {
+		r.fail(errSyntax)
+		return
 	}
+	if bytes.IndexByte(d[r.pos+1:q], '\\') >= 0 && !validEscapes(d[r.pos+1:q]) {
+		r.fail(errSyntax)
+		return
+	}
+	r.pos = q + 1
 }
 
 // validEscapes checks the escapes of a string's contents.
@@ -678,3 +755,144 @@ func appendFloat(dst []byte, f float64) []byte {
 }
 
 func appendInt(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }
+
+// appendStr writes s as a JSON string exactly as AppendString does, but
+// finds the runs that need no escaping eight bytes at a time: the long
+// texts of a translated request (system prompts, tool descriptions, file
+// contents) are mostly such runs.
+func appendStr(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = appendStrBody(dst, s)
+	return append(dst, '"')
+}
+
+// appendStrBody writes s escaped as inside a JSON string, without the
+// quotes.
+func appendStrBody(dst []byte, s string) []byte {
+	for {
+		i := plainPrefix(s)
+		dst = append(dst, s[:i]...)
+		if i == len(s) {
+			return dst
+		}
+		s = s[i:]
+		c := s[0]
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			s = s[1:]
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			dst = append(dst, s[:size]...)
+		}
+		s = s[size:]
+	}
+}
+
+const (
+	swarOnes  = 0x0101010101010101
+	swarHighs = 0x8080808080808080
+)
+
+// specialBytes has the high bit set in (at least) the first byte of w that
+// a JSON string cannot hold as it is; none set when there is none.
+func specialBytes(w uint64) uint64 {
+	q := w ^ (swarOnes * '"')
+	b := w ^ (swarOnes * '\\')
+	return (w - swarOnes*0x20) | // a byte below 0x20 (its borrow sets the high bit)
+		(q-swarOnes) & ^q | // a zero byte where the quote was
+		(b-swarOnes) & ^b | // a zero byte where the backslash was
+		w // a byte of 0x80 or more
+}
+
+// plainPrefix is the length of s's prefix of printable ASCII other than
+// the quote and the backslash: bytes that go into a JSON string as they
+// are.
+func plainPrefix(s string) int {
+	i := 0
+	for ; i+16 <= len(s); i += 16 {
+		x := s[i : i+16] // one bounds check; the loads combine
+		w := uint64(x[0]) | uint64(x[1])<<8 | uint64(x[2])<<16 | uint64(x[3])<<24 |
+			uint64(x[4])<<32 | uint64(x[5])<<40 | uint64(x[6])<<48 | uint64(x[7])<<56
+		v := uint64(x[8]) | uint64(x[9])<<8 | uint64(x[10])<<16 | uint64(x[11])<<24 |
+			uint64(x[12])<<32 | uint64(x[13])<<40 | uint64(x[14])<<48 | uint64(x[15])<<56
+		if (specialBytes(w)|specialBytes(v))&swarHighs != 0 {
+			break
+		}
+	}
+	for ; i+8 <= len(s); i += 8 {
+		x := s[i : i+8] // one bounds check; the loads combine into one
+		w := uint64(x[0]) | uint64(x[1])<<8 | uint64(x[2])<<16 | uint64(x[3])<<24 |
+			uint64(x[4])<<32 | uint64(x[5])<<40 | uint64(x[6])<<48 | uint64(x[7])<<56
+		if specialBytes(w)&swarHighs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return i
+}
+
+// fieldPath is where a value sits in a request (messages[3].content[0]),
+// as a chain of values on the decoders' stacks: it becomes text only when
+// an error names it, so a request that is fine costs nothing for it.
+type fieldPath struct {
+	up    *fieldPath
+	name  string // a member's name; "" for an element of an array
+	index int
+}
+
+func (p *fieldPath) key(name string) fieldPath { return fieldPath{up: p, name: name} }
+
+func (p *fieldPath) at(i int) fieldPath { return fieldPath{up: p, index: i} }
+
+// String writes the path as messages[3].content[0].type.
+func (p *fieldPath) String() string { return string(p.appendTo(nil)) }
+
+// appendTo writes the path; recursion rather than a slice of the chain
+// keeps the chain on the stack.
+func (p *fieldPath) appendTo(b []byte) []byte {
+	if p.up != nil {
+		b = p.up.appendTo(b)
+	}
+	if p.name == "" {
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(p.index), 10)
+		return append(b, ']')
+	}
+	if len(b) > 0 {
+		b = append(b, '.')
+	}
+	return append(b, p.name...)
+}
+
+// fieldAt names element i of the array member name of the value at p.
+func (p *fieldPath) fieldAt(name string, i int) string {
+	k := p.key(name)
+	e := k.at(i)
+	return e.String()
+}
+
+// sub names a member, or a member of a member ("source.url"), of the
+// value at p.
+func (p *fieldPath) sub(names string) string { return p.String() + "." + names }

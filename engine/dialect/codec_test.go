@@ -561,6 +561,9 @@ func shapeOf(evs []Event, chatSide bool) streamShape {
 		}
 		out = append(out, b)
 	}
+	for i := range out {
+		out[i] = string([]rune(out[i])) // invalid UTF-8 reads back as U+FFFD, byte by byte
+	}
 	s.Blocks = out
 	if chatSide {
 		switch s.Stop {
@@ -730,4 +733,42 @@ func around(a, b []byte) string {
 	}
 	lo := max(i-150, 0)
 	return fmt.Sprintf("at byte %d:\n  %q\n  %q", i, a[lo:min(i+150, len(a))], b[lo:min(i+150, len(b))])
+}
+
+func TestAppendStrMatchesAppendString(t *testing.T) {
+	cases := []string{"", "plain", "exactly8", "sixteen bytes ok", `quote " and \ backslash`, "line\nbreak\r\ttab", "\x00\x01\x1f\x7f",
+		"<html> & 'x'", "中文 and emoji 🐟", "bad \xff utf8", "sep \u2028 \u2029 end", strings.Repeat("ab", 100),
+		strings.Repeat("abcdefg\n", 20), "\"\"\"\"\"\"\"\"\"", "long run then \x1f", "12345678\\"}
+	for _, s := range cases {
+		if got, want := string(appendStr(nil, s)), string(AppendString(nil, s)); got != want {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendStr(f *testing.F) {
+	f.Add("hello \"world\"\n\u2028\xff 中文")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := appendStr([]byte("x"), s), AppendString([]byte("x"), s); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+	})
+}
+
+// TestEncodersKeepTheFirstStart pins what continuation (SPEC 11) relies
+// on: a second attempt's start changes nothing the client sees.
+func TestEncodersKeepTheFirstStart(t *testing.T) {
+	for _, d := range []Dialect{Chat, Messages} {
+		e := NewEncoder(d, &Request{})
+		first := e.Encode(nil, &Event{Kind: EvStart, ID: "msg_a", Model: "m1", Created: 1})
+		e.Encode(nil, &Event{Kind: EvBlockStart, Index: 0, Block: Block{Kind: Text}})
+		e.Encode(nil, &Event{Kind: EvDelta, Index: 0, Text: "x"})
+		if again := e.Encode(nil, &Event{Kind: EvStart, ID: "msg_b", Model: "m2", Created: 2}); len(again) != 0 {
+			t.Errorf("%s: a second start wrote %q", d, again)
+		}
+		more := string(e.Encode(nil, &Event{Kind: EvDelta, Index: 0, Text: "y"}))
+		if !strings.Contains(string(first), "m1") || strings.Contains(more, "m2") || strings.Contains(more, "msg_b") || strings.Contains(more, "chatcmpl-b") {
+			t.Errorf("%s: after a second start: %q", d, more)
+		}
+	}
 }

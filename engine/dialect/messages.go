@@ -2,7 +2,9 @@ package dialect
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -30,10 +32,10 @@ type messagesBlock struct {
 	text, thinking, signature string
 	data                      string
 	id, name, toolUseID       string
-	hasSignature              bool
 	input                     []byte
 	content                   []Block
-	contentErr                *Error // what content held that cannot be carried
+	contentErr                *Error   // what content held that cannot be carried
+	refs                      []string // the tools its tool_reference blocks loaded
 	isError                   bool
 	src                       imageSource
 	hasSource                 bool
@@ -55,10 +57,11 @@ func decodeMessagesRequest(body []byte) (*Request, error) {
 		return nil, r.fieldErr("")
 	}
 	var (
-		system, leading []Block
-		sawMaxTokens    bool
-		maxTokens       int64
-		sawMessages     bool
+		system, leading  []Block
+		sawMaxTokens     bool
+		maxTokens        int64
+		sawMessages      bool
+		deferred, loaded []string // tools with defer_loading; tools a tool_reference loaded
 	)
 	for first := true; ; first = false {
 		key, ok := r.member(first)
@@ -76,11 +79,11 @@ func decodeMessagesRequest(body []byte) (*Request, error) {
 			}
 		case "messages":
 			sawMessages = true
-			leading, err = decodeMessagesTurns(&r, req)
+			leading, err = decodeMessagesTurns(&r, req, &loaded)
 		case "system":
 			system, err = decodeMessagesSystem(&r)
 		case "tools":
-			err = decodeMessagesTools(&r, req)
+			err = decodeMessagesTools(&r, req, &deferred)
 		case "tool_choice":
 			err = decodeMessagesToolChoice(&r, req)
 		case "thinking":
@@ -140,7 +143,26 @@ func decodeMessagesRequest(body []byte) (*Request, error) {
 	}
 	req.MaxTokens = int(maxTokens)
 	req.System = append(system, leading...)
+	if len(deferred) > 0 {
+		req.Tools = loadedTools(req.Tools, deferred, loaded)
+	}
 	return req, nil
+}
+
+// loadedTools leaves out the deferred tools (defer_loading) that nothing
+// in the history has loaded (a tool_reference) or called: Anthropic shows
+// a deferred tool to the model only once tool search has loaded it
+// (Claude Code's DeferredToolPlaceholder never is), where a chat upstream
+// would show every tool it is given.
+func loadedTools(tools []Tool, deferred, loaded []string) []Tool {
+	out := tools[:0]
+	for _, t := range tools {
+		if slices.Contains(deferred, t.Name) && !slices.Contains(loaded, t.Name) {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 func decodeMessagesSystem(r *jsonReader) ([]Block, *Error) {
@@ -158,14 +180,15 @@ func decodeMessagesSystem(r *jsonReader) ([]Block, *Error) {
 		return nil, r.fieldErr("system")
 	}
 	var out []Block
+	root := fieldPath{name: "system"}
 	for i, first := 0, true; r.elem(first); i, first = i+1, false {
 		var b messagesBlock
-		p := at("system", i)
-		if err := readMessagesBlock(r, &b, p, 0); err != nil {
+		p := root.at(i)
+		if err := readMessagesBlock(r, &b, &p, 0); err != nil {
 			return nil, err
 		}
 		if b.typ != "text" {
-			return nil, fieldError(p+".type", "the system prompt can hold only text blocks")
+			return nil, fieldError(p.sub("type"), "the system prompt can hold only text blocks")
 		}
 		if b.text != "" {
 			out = append(out, Block{Kind: Text, Text: b.text})
@@ -180,21 +203,23 @@ func decodeMessagesSystem(r *jsonReader) ([]Block, *Error) {
 // decodeMessagesTurns reads messages[] into req.Messages, and returns the
 // text of role:"system" entries that come before any turn (they join the
 // system prompt).
-func decodeMessagesTurns(r *jsonReader, req *Request) ([]Block, *Error) {
+func decodeMessagesTurns(r *jsonReader, req *Request, loaded *[]string) ([]Block, *Error) {
 	if !r.array() {
 		return nil, r.fieldErr("messages")
 	}
 	var leading []Block
 	var calls []string // tool_use ids of the previous assistant turn
 	prev := System     // role of the previous turn, system entries aside
+	root := fieldPath{name: "messages"}
+	req.Messages = make([]Message, 0, 8)
 	for i, first := 0, true; r.elem(first); i, first = i+1, false {
-		path := at("messages", i)
+		mp := root.at(i)
 		if !r.object() {
-			return nil, r.fieldErr(path)
+			return nil, r.fieldErr(mp.String())
 		}
 		var role string
 		var blocks []Block
-		var blockPaths []string // only for tool results: where each came from
+		var where []int // where each block was in content[], when some were dropped
 		var content bool
 		var typErr *Error
 		for first := true; ; first = false {
@@ -204,10 +229,11 @@ func decodeMessagesTurns(r *jsonReader, req *Request) ([]Block, *Error) {
 			}
 			switch string(key) {
 			case "role":
-				role = r.str()
+				role = r.known("user", "assistant", "system")
 			case "content":
 				content = true
-				blocks, blockPaths, typErr = decodeMessagesContent(r, req, path+".content")
+				cp := mp.key("content")
+				blocks, where, typErr = decodeMessagesContent(r, req, &cp, loaded)
 				if typErr != nil {
 					return nil, typErr
 				}
@@ -215,11 +241,11 @@ func decodeMessagesTurns(r *jsonReader, req *Request) ([]Block, *Error) {
 				r.skip()
 			}
 			if r.err != nil {
-				return nil, r.fieldErr(path + "." + string(key))
+				return nil, r.fieldErr(mp.sub(string(key)))
 			}
 		}
 		if !content {
-			return nil, fieldError(path+".content", "is required")
+			return nil, fieldError(mp.sub("content"), "is required")
 		}
 		var rl Role
 		switch role {
@@ -230,11 +256,11 @@ func decodeMessagesTurns(r *jsonReader, req *Request) ([]Block, *Error) {
 		case "system":
 			rl = System
 		case "":
-			return nil, fieldError(path+".role", "is required")
+			return nil, fieldError(mp.sub("role"), "is required")
 		default:
-			return nil, fieldError(path+".role", "unknown role %q", role)
+			return nil, fieldError(mp.sub("role"), "unknown role %q", role)
 		}
-		if err := checkMessagesBlocks(rl, blocks, blockPaths, path, calls); err != nil {
+		if err := checkMessagesBlocks(rl, blocks, where, &mp, calls); err != nil {
 			return nil, err
 		}
 		switch rl {
@@ -269,20 +295,23 @@ func decodeMessagesTurns(r *jsonReader, req *Request) ([]Block, *Error) {
 // them, and tool results that answer no call of the previous assistant
 // turn (Anthropic would refuse both, and a chat upstream would misread
 // them).
-func checkMessagesBlocks(role Role, blocks []Block, paths []string, path string, calls []string) *Error {
+func checkMessagesBlocks(role Role, blocks []Block, where []int, mp *fieldPath, calls []string) *Error {
 	for j := range blocks {
 		b := &blocks[j]
-		p := path + ".content"
-		if paths != nil && paths[j] != "" {
-			p = paths[j]
+		p := func(name string) string {
+			k := j
+			if where != nil {
+				k = where[j]
+			}
+			return mp.fieldAt("content", k) + "." + name
 		}
 		switch {
 		case role == System && b.Kind != Text:
-			return fieldError(p+".type", "a system entry can hold only text blocks")
+			return fieldError(p("type"), "a system entry can hold only text blocks")
 		case role == User && (b.Kind == ToolCall || b.Kind == Thinking || b.Kind == RedactedThinking):
-			return fieldError(p+".type", "a %s block belongs in an assistant turn", messagesBlockName(b.Kind))
+			return fieldError(p("type"), "a %s block belongs in an assistant turn", messagesBlockName(b.Kind))
 		case role == Assistant && (b.Kind == ToolResult || b.Kind == Image):
-			return fieldError(p+".type", "a %s block belongs in a user turn", messagesBlockName(b.Kind))
+			return fieldError(p("type"), "a %s block belongs in a user turn", messagesBlockName(b.Kind))
 		case b.Kind == ToolResult:
 			found := false
 			for _, id := range calls {
@@ -292,7 +321,7 @@ func checkMessagesBlocks(role Role, blocks []Block, paths []string, path string,
 				}
 			}
 			if !found {
-				return fieldError(p+".tool_use_id", "no tool_use block with id %q in the previous assistant turn", b.ID)
+				return fieldError(p("tool_use_id"), "no tool_use block with id %q in the previous assistant turn", b.ID)
 			}
 		}
 	}
@@ -309,9 +338,10 @@ func messagesBlockName(k Kind) string {
 	return k.String()
 }
 
-// decodeMessagesContent reads a turn's content: a string or blocks. For
-// each block it also returns its path (used by checks on the turn).
-func decodeMessagesContent(r *jsonReader, req *Request, path string) ([]Block, []string, *Error) {
+// decodeMessagesContent reads a turn's content: a string or blocks. When
+// it drops blocks, it also returns where each kept one was, for the
+// checks on the turn to name.
+func decodeMessagesContent(r *jsonReader, req *Request, path *fieldPath, loaded *[]string) ([]Block, []int, *Error) {
 	if r.kind() == '"' {
 		if s := r.str(); s != "" {
 			return []Block{{Kind: Text, Text: s}}, nil, nil
@@ -322,31 +352,43 @@ func decodeMessagesContent(r *jsonReader, req *Request, path string) ([]Block, [
 		return nil, nil, nil
 	}
 	if !r.array() {
-		return nil, nil, r.fieldErr(path)
+		return nil, nil, r.fieldErr(path.String())
 	}
 	var out []Block
-	var paths []string
+	var where []int
 	for j, first := 0, true; r.elem(first); j, first = j+1, false {
-		p := at(path, j)
+		p := path.at(j)
 		var b messagesBlock
-		if err := readMessagesBlock(r, &b, p, 0); err != nil {
+		if err := readMessagesBlock(r, &b, &p, 0); err != nil {
 			return nil, nil, err
 		}
-		blk, keep, err := messagesBlockToIR(&b, p)
+		*loaded = append(*loaded, b.refs...)
+		if b.typ == "tool_use" {
+			*loaded = append(*loaded, b.name) // a tool it called was loaded
+		}
+		blk, keep, err := messagesBlockToIR(&b, &p)
 		if err != nil {
 			return nil, nil, err
 		}
 		if !keep {
-			req.Dropped = append(req.Dropped, p+" ("+b.typ+")")
+			req.Dropped = append(req.Dropped, p.String()+" ("+b.typ+")")
+			if where == nil {
+				where = make([]int, len(out), j+1)
+				for k := range where {
+					where[k] = k
+				}
+			}
 			continue
 		}
 		out = append(out, blk)
-		paths = append(paths, p)
+		if where != nil {
+			where = append(where, j)
+		}
 	}
 	if r.err != nil {
-		return nil, nil, r.fieldErr(path)
+		return nil, nil, r.fieldErr(path.String())
 	}
-	return out, paths, nil
+	return out, where, nil
 }
 
 // isServerBlock reports the blocks of tools Anthropic's servers run
@@ -362,7 +404,7 @@ func isServerBlock(typ string) bool {
 
 // messagesBlockToIR turns a block of a turn into the internal form; keep
 // is false for blocks dropped on a translated route.
-func messagesBlockToIR(b *messagesBlock, p string) (Block, bool, *Error) {
+func messagesBlockToIR(b *messagesBlock, p *fieldPath) (Block, bool, *Error) {
 	switch b.typ {
 	case "text":
 		return Block{Kind: Text, Text: b.text}, true, nil
@@ -385,55 +427,55 @@ func messagesBlockToIR(b *messagesBlock, p string) (Block, bool, *Error) {
 	case "tool_use":
 		switch {
 		case b.id == "":
-			return Block{}, false, fieldError(p+".id", "is required")
+			return Block{}, false, fieldError(p.sub("id"), "is required")
 		case b.name == "":
-			return Block{}, false, fieldError(p+".name", "is required")
+			return Block{}, false, fieldError(p.sub("name"), "is required")
 		case len(b.input) == 0:
-			return Block{}, false, fieldError(p+".input", "is required")
+			return Block{}, false, fieldError(p.sub("input"), "is required")
 		case b.input[0] != '{':
-			return Block{}, false, fieldError(p+".input", "must be an object")
+			return Block{}, false, fieldError(p.sub("input"), "must be an object")
 		}
 		return Block{Kind: ToolCall, ID: b.id, Name: b.name, Input: string(b.input)}, true, nil
 	case "tool_result":
 		if b.toolUseID == "" {
-			return Block{}, false, fieldError(p+".tool_use_id", "is required")
+			return Block{}, false, fieldError(p.sub("tool_use_id"), "is required")
 		}
 		if b.contentErr != nil {
 			return Block{}, false, b.contentErr
 		}
 		return Block{Kind: ToolResult, ID: b.toolUseID, Content: b.content, IsError: b.isError}, true, nil
 	case "":
-		return Block{}, false, fieldError(p+".type", "is required")
+		return Block{}, false, fieldError(p.sub("type"), "is required")
 	}
 	if isServerBlock(b.typ) {
 		return Block{}, false, nil
 	}
-	return Block{}, false, fieldError(p+".type", "unknown content block type %q", b.typ)
+	return Block{}, false, fieldError(p.sub("type"), "unknown content block type %q", b.typ)
 }
 
-func messagesImage(b *messagesBlock, p string) (Block, *Error) {
+func messagesImage(b *messagesBlock, p *fieldPath) (Block, *Error) {
 	if !b.hasSource {
-		return Block{}, fieldError(p+".source", "is required")
+		return Block{}, fieldError(p.sub("source"), "is required")
 	}
 	switch b.src.typ {
 	case "base64":
 		if b.src.mediaType == "" || b.src.data == "" {
-			return Block{}, fieldError(p+".source", "needs media_type and data")
+			return Block{}, fieldError(p.sub("source"), "needs media_type and data")
 		}
 		return Block{Kind: Image, MediaType: b.src.mediaType, Data: b.src.data}, nil
 	case "url":
 		if b.src.url == "" {
-			return Block{}, fieldError(p+".source.url", "is required")
+			return Block{}, fieldError(p.sub("source.url"), "is required")
 		}
 		return Block{Kind: Image, URL: b.src.url}, nil
 	}
-	return Block{}, fieldError(p+".source.type", "%q image sources cannot be sent to this channel", b.src.typ)
+	return Block{}, fieldError(p.sub("source.type"), "%q image sources cannot be sent to this channel", b.src.typ)
 }
 
 // messagesDocumentText is the text of a plain-text document or a search
 // result. Other documents (PDFs, files) cannot be carried to a channel
 // that speaks another dialect.
-func messagesDocumentText(b *messagesBlock, p string) (string, *Error) {
+func messagesDocumentText(b *messagesBlock, p *fieldPath) (string, *Error) {
 	var parts []string
 	if b.title != "" {
 		parts = append(parts, b.title)
@@ -449,27 +491,27 @@ func messagesDocumentText(b *messagesBlock, p string) (string, *Error) {
 			}
 		}
 	case !b.hasSource:
-		return "", fieldError(p+".source", "is required")
+		return "", fieldError(p.sub("source"), "is required")
 	case b.src.typ == "text":
 		parts = append(parts, b.src.data)
 	case b.src.typ == "content":
 		for i := range b.src.content {
 			if b.src.content[i].Kind != Text {
-				return "", fieldError(p+".source.content", "only text documents can be sent to this channel")
+				return "", fieldError(p.sub("source.content"), "only text documents can be sent to this channel")
 			}
 			parts = append(parts, b.src.content[i].Text)
 		}
 	default:
-		return "", fieldError(p+".source.type", "%q documents cannot be sent to this channel (only text documents can)", b.src.typ)
+		return "", fieldError(p.sub("source.type"), "%q documents cannot be sent to this channel (only text documents can)", b.src.typ)
 	}
 	return strings.Join(parts, "\n\n"), nil
 }
 
 // readMessagesBlock reads one content block into b. depth counts nesting
 // (tool results hold blocks; documents and search results hold blocks).
-func readMessagesBlock(r *jsonReader, b *messagesBlock, p string, depth int) *Error {
+func readMessagesBlock(r *jsonReader, b *messagesBlock, p *fieldPath, depth int) *Error {
 	if !r.object() {
-		return r.fieldErr(p)
+		return r.fieldErr(p.String())
 	}
 	for first := true; ; first = false {
 		key, ok := r.member(first)
@@ -479,13 +521,13 @@ func readMessagesBlock(r *jsonReader, b *messagesBlock, p string, depth int) *Er
 		var err *Error
 		switch string(key) {
 		case "type":
-			b.typ = r.str()
+			b.typ = r.known("text", "tool_use", "tool_result", "thinking", "image", "redacted_thinking", "document", "search_result", "tool_reference")
 		case "text":
 			b.text = r.str()
 		case "thinking":
 			b.thinking = r.str()
 		case "signature":
-			b.signature, b.hasSignature = r.str(), true
+			b.signature = r.str()
 		case "data":
 			b.data = r.str()
 		case "id":
@@ -501,7 +543,8 @@ func readMessagesBlock(r *jsonReader, b *messagesBlock, p string, depth int) *Er
 			}
 			if !r.null() {
 				b.hasSource = true
-				err = readSource(r, &b.src, p+".source", depth)
+				sp := p.key("source")
+				err = readSource(r, &b.src, &sp, depth)
 			}
 		case "input":
 			b.input = r.raw()
@@ -512,7 +555,8 @@ func readMessagesBlock(r *jsonReader, b *messagesBlock, p string, depth int) *Er
 				b.isError = r.boolean()
 			}
 		case "content":
-			b.content, b.contentErr = readInnerBlocks(r, p+".content", depth)
+			cp := p.key("content")
+			b.content, b.contentErr = readInnerBlocks(r, &cp, depth, &b.refs)
 		default: // cache_control, citations, context, caller, ...
 			r.skip()
 		}
@@ -520,15 +564,15 @@ func readMessagesBlock(r *jsonReader, b *messagesBlock, p string, depth int) *Er
 			return err
 		}
 		if r.err != nil {
-			return r.fieldErr(p + "." + string(key))
+			return r.fieldErr(p.sub(string(key)))
 		}
 	}
 	return nil
 }
 
-func readSource(r *jsonReader, s *imageSource, p string, depth int) *Error {
+func readSource(r *jsonReader, s *imageSource, p *fieldPath, depth int) *Error {
 	if !r.object() {
-		return r.fieldErr(p)
+		return r.fieldErr(p.String())
 	}
 	for first := true; ; first = false {
 		key, ok := r.member(first)
@@ -538,15 +582,16 @@ func readSource(r *jsonReader, s *imageSource, p string, depth int) *Error {
 		var err *Error
 		switch string(key) {
 		case "type":
-			s.typ = r.str()
+			s.typ = r.known("base64", "url", "text", "content")
 		case "media_type":
-			s.mediaType = r.str()
+			s.mediaType = r.known("image/png", "image/jpeg", "image/webp", "image/gif", "text/plain")
 		case "data":
 			s.data = r.str()
 		case "url":
 			s.url = r.str()
 		case "content":
-			s.content, err = readInnerBlocks(r, p+".content", depth)
+			cp := p.key("content")
+			s.content, err = readInnerBlocks(r, &cp, depth, nil)
 		default:
 			r.skip()
 		}
@@ -554,7 +599,7 @@ func readSource(r *jsonReader, s *imageSource, p string, depth int) *Error {
 			return err
 		}
 		if r.err != nil {
-			return r.fieldErr(p + "." + string(key))
+			return r.fieldErr(p.sub(string(key)))
 		}
 	}
 	return nil
@@ -563,7 +608,7 @@ func readSource(r *jsonReader, s *imageSource, p string, depth int) *Error {
 // readInnerBlocks reads the content of a tool result, document or search
 // result: a string, or text, image, document, search_result and
 // tool_reference blocks.
-func readInnerBlocks(r *jsonReader, p string, depth int) ([]Block, *Error) {
+func readInnerBlocks(r *jsonReader, p *fieldPath, depth int, refs *[]string) ([]Block, *Error) {
 	switch r.kind() {
 	case 'n':
 		r.null()
@@ -576,17 +621,17 @@ func readInnerBlocks(r *jsonReader, p string, depth int) ([]Block, *Error) {
 	}
 	if depth >= 4 {
 		r.skip()
-		return nil, fieldError(p, "is nested too deeply")
+		return nil, fieldError(p.String(), "is nested too deeply")
 	}
 	if !r.array() {
-		return nil, r.fieldErr(p)
+		return nil, r.fieldErr(p.String())
 	}
 	var out []Block
 	var bad *Error // the first block that cannot be carried
 	for j, first := 0, true; r.elem(first); j, first = j+1, false {
-		bp := at(p, j)
+		bp := p.at(j)
 		var b messagesBlock
-		if err := readMessagesBlock(r, &b, bp, depth+1); err != nil {
+		if err := readMessagesBlock(r, &b, &bp, depth+1); err != nil {
 			if r.err != nil {
 				return nil, err
 			}
@@ -601,27 +646,30 @@ func readInnerBlocks(r *jsonReader, p string, depth int) ([]Block, *Error) {
 			}
 		case "image":
 			var img Block
-			if img, err = messagesImage(&b, bp); err == nil {
+			if img, err = messagesImage(&b, &bp); err == nil {
 				out = append(out, img)
 			}
 		case "document", "search_result":
 			var text string
-			if text, err = messagesDocumentText(&b, bp); err == nil {
+			if text, err = messagesDocumentText(&b, &bp); err == nil {
 				out = append(out, Block{Kind: Text, Text: text})
 			}
 		case "tool_reference":
 			// Claude Code's tool search answers with references to deferred
 			// tools; on a translated route every tool is already offered.
 			out = append(out, Block{Kind: Text, Text: "Tool " + b.name + " is available."})
+			if refs != nil {
+				*refs = append(*refs, b.name)
+			}
 		case "":
-			err = fieldError(bp+".type", "is required")
+			err = fieldError(bp.sub("type"), "is required")
 		default:
-			err = fieldError(bp+".type", "%q blocks cannot be sent to this channel here", b.typ)
+			err = fieldError(bp.sub("type"), "%q blocks cannot be sent to this channel here", b.typ)
 		}
 		bad = cmpErr(bad, err)
 	}
 	if r.err != nil {
-		return nil, r.fieldErr(p)
+		return nil, r.fieldErr(p.String())
 	}
 	return out, bad
 }
@@ -633,20 +681,23 @@ func cmpErr(a, b *Error) *Error {
 	return b
 }
 
-func decodeMessagesTools(r *jsonReader, req *Request) *Error {
+func decodeMessagesTools(r *jsonReader, req *Request, deferred *[]string) *Error {
 	if r.null() {
 		return nil
 	}
 	if !r.array() {
 		return r.fieldErr("tools")
 	}
+	root := fieldPath{name: "tools"}
+	req.Tools = make([]Tool, 0, 16)
 	for i, first := 0, true; r.elem(first); i, first = i+1, false {
-		p := at("tools", i)
+		p := root.at(i)
 		if !r.object() {
-			return r.fieldErr(p)
+			return r.fieldErr(p.String())
 		}
 		var typ string
 		var t Tool
+		var deferLoading bool
 		for first := true; ; first = false {
 			key, ok := r.member(first)
 			if !ok {
@@ -657,6 +708,8 @@ func decodeMessagesTools(r *jsonReader, req *Request) *Error {
 				typ = r.str()
 			case "name":
 				t.Name = r.str()
+			case "defer_loading":
+				deferLoading = !r.null() && r.boolean()
 			case "description":
 				t.Description = r.str()
 			case "input_schema":
@@ -666,24 +719,25 @@ func decodeMessagesTools(r *jsonReader, req *Request) *Error {
 					}
 					t.Schema = r.raw()
 				}
-			default:
-				// cache_control, defer_loading (on a translated route every
-				// tool is offered at once), strict, input_examples, ...
+			default: // cache_control, strict, input_examples, ...
 				r.skip()
 			}
 			if r.err != nil {
-				return r.fieldErr(p + "." + string(key))
+				return r.fieldErr(p.sub(string(key)))
 			}
 		}
 		if typ != "" && typ != "custom" {
 			// A tool with an Anthropic-defined type: a server tool (web
 			// search, code execution, ...) or a client tool whose schema
 			// only Anthropic's servers know. The model will not see it.
-			req.Dropped = append(req.Dropped, p+" ("+typ+")")
+			req.Dropped = append(req.Dropped, p.String()+" ("+typ+")")
 			continue
 		}
 		if t.Name == "" {
-			return fieldError(p+".name", "is required")
+			return fieldError(p.sub("name"), "is required")
+		}
+		if deferLoading {
+			*deferred = append(*deferred, t.Name)
 		}
 		req.Tools = append(req.Tools, t)
 	}
@@ -947,7 +1001,7 @@ func encodeMessagesRequest(r *Request, model string) ([]byte, error) {
 
 	b := make([]byte, 0, sizeHint(r))
 	b = append(b, `{"model":`...)
-	b = AppendString(b, model)
+	b = appendStr(b, model)
 	b = append(b, `,"max_tokens":`...)
 	b = appendInt(b, int64(maxTokens))
 	if hasText(r.System) || r.JSONObject {
@@ -994,10 +1048,10 @@ func encodeMessagesRequest(r *Request, model string) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"name":`...)
-			b = AppendString(b, t.Name)
+			b = appendStr(b, t.Name)
 			if desc := toolDescription(t); desc != "" {
 				b = append(b, `,"description":`...)
-				b = AppendString(b, desc)
+				b = appendStr(b, desc)
 			}
 			b = append(b, `,"input_schema":`...)
 			b = append(b, toolSchema(t)...)
@@ -1013,7 +1067,7 @@ func encodeMessagesRequest(r *Request, model string) ([]byte, error) {
 				b = append(b, `"none"`...)
 			case ChoiceTool:
 				b = append(b, `"tool","name":`...)
-				b = AppendString(b, r.Choice.Name)
+				b = appendStr(b, r.Choice.Name)
 			default:
 				b = append(b, `"auto"`...)
 			}
@@ -1029,7 +1083,7 @@ func encodeMessagesRequest(r *Request, model string) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = AppendString(b, s)
+			b = appendStr(b, s)
 		}
 		b = append(b, ']')
 	}
@@ -1038,13 +1092,14 @@ func encodeMessagesRequest(r *Request, model string) ([]byte, error) {
 		b = appendInt(b, int64(budget))
 		b = append(b, '}')
 	} else {
-		// Anthropic refuses temperature and top_p with thinking on; its
+		// Anthropic refuses temperature and top_p with thinking on, and
+		// both at once on its current models (temperature is kept); its
 		// temperature ends at 1 where OpenAI's goes on to 2.
 		if r.Temperature != nil {
 			b = append(b, `,"temperature":`...)
 			b = appendFloat(b, min(max(*r.Temperature, 0), 1))
 		}
-		if r.TopP != nil {
+		if r.TopP != nil && r.Temperature == nil {
 			b = append(b, `,"top_p":`...)
 			b = appendFloat(b, *r.TopP)
 		}
@@ -1060,7 +1115,7 @@ func encodeMessagesRequest(r *Request, model string) ([]byte, error) {
 	}
 	if r.User != "" && len(r.User) <= 256 {
 		b = append(b, `,"metadata":{"user_id":`...)
-		b = AppendString(b, r.User)
+		b = appendStr(b, r.User)
 		b = append(b, '}')
 	}
 	if r.Stream {
@@ -1095,7 +1150,7 @@ func formatSchema(format []byte) ([]byte, *Error) {
 
 func appendTextBlock(b []byte, text string) []byte {
 	b = append(b, `{"type":"text","text":`...)
-	b = AppendString(b, text)
+	b = appendStr(b, text)
 	return append(b, '}')
 }
 
@@ -1259,21 +1314,21 @@ func appendMessagesRun(b []byte, msgs []Message, run msgRun, last bool) ([]byte,
 			case Thinking:
 				sep()
 				b = append(b, `{"type":"thinking","thinking":`...)
-				b = AppendString(b, blk.Text)
+				b = appendStr(b, blk.Text)
 				b = append(b, `,"signature":`...)
-				b = AppendString(b, blk.Signature)
+				b = appendStr(b, blk.Signature)
 				b = append(b, '}')
 			case RedactedThinking:
 				sep()
 				b = append(b, `{"type":"redacted_thinking","data":`...)
-				b = AppendString(b, blk.Data)
+				b = appendStr(b, blk.Data)
 				b = append(b, '}')
 			case ToolCall:
 				sep()
 				b = append(b, `{"type":"tool_use","id":`...)
-				b = AppendString(b, anthropicID(blk.ID))
+				b = appendStr(b, anthropicID(blk.ID))
 				b = append(b, `,"name":`...)
-				b = AppendString(b, blk.Name)
+				b = appendStr(b, blk.Name)
 				b = append(b, `,"input":`...)
 				b = appendToolInput(b, blk)
 				b = append(b, '}')
@@ -1289,7 +1344,7 @@ func appendMessagesRun(b []byte, msgs []Message, run msgRun, last bool) ([]byte,
 func appendToolInput(b []byte, blk *Block) []byte {
 	if blk.Custom {
 		b = append(b, `{"input":`...)
-		b = AppendString(b, blk.Input)
+		b = appendStr(b, blk.Input)
 		return append(b, '}')
 	}
 	if !isJSONObject(blk.Input) {
@@ -1298,24 +1353,19 @@ func appendToolInput(b []byte, blk *Block) []byte {
 	return append(b, blk.Input...)
 }
 
+// isJSONObject checks a tool call's arguments strictly (they are copied
+// whole into the output, and a chat model may have written anything).
 func isJSONObject(s string) bool {
 	i := 0
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
 		i++
 	}
-	if i == len(s) || s[i] != '{' {
-		return false
-	}
-	var r jsonReader
-	r.reset([]byte(s))
-	r.skip()
-	r.done()
-	return r.err == nil
+	return i < len(s) && s[i] == '{' && json.Valid([]byte(s))
 }
 
 func appendToolResult(b []byte, blk *Block) ([]byte, *Error) {
 	b = append(b, `{"type":"tool_result","tool_use_id":`...)
-	b = AppendString(b, anthropicID(blk.ID))
+	b = appendStr(b, anthropicID(blk.ID))
 	var texts, images int
 	for i := range blk.Content {
 		switch blk.Content[i].Kind {
@@ -1376,13 +1426,13 @@ func appendMessagesImage(b []byte, blk *Block) ([]byte, *Error) {
 	}
 	if url != "" {
 		b = append(b, `{"type":"image","source":{"type":"url","url":`...)
-		b = AppendString(b, url)
+		b = appendStr(b, url)
 		return append(b, `}}`...), nil
 	}
 	b = append(b, `{"type":"image","source":{"type":"base64","media_type":`...)
-	b = AppendString(b, mt)
+	b = appendStr(b, mt)
 	b = append(b, `,"data":`...)
-	b = AppendString(b, data)
+	b = appendStr(b, data)
 	return append(b, `}}`...), nil
 }
 
@@ -1398,6 +1448,7 @@ func decodeMessagesResponse(body []byte) (*Response, error) {
 	}
 	var stop string
 	var typ string
+	answerPath := fieldPath{name: "content"}
 	for first := true; ; first = false {
 		key, ok := r.member(first)
 		if !ok {
@@ -1429,7 +1480,7 @@ func decodeMessagesResponse(body []byte) (*Response, error) {
 			}
 			for first := true; r.elem(first); first = false {
 				var b messagesBlock
-				if readMessagesBlock(&r, &b, "content", 0) != nil {
+				if readMessagesBlock(&r, &b, &answerPath, 0) != nil {
 					break
 				}
 				if blk, ok := answerBlock(&b); ok {
@@ -1603,9 +1654,9 @@ func idByte(c byte) bool {
 func encodeMessagesResponse(r *Response) []byte {
 	b := make([]byte, 0, 256+responseSize(r))
 	b = append(b, `{"id":`...)
-	b = AppendString(b, msgID(r.ID))
+	b = appendStr(b, msgID(r.ID))
 	b = append(b, `,"type":"message","role":"assistant","model":`...)
-	b = AppendString(b, r.Model)
+	b = appendStr(b, r.Model)
 	b = append(b, `,"content":[`...)
 	n := 0
 	for i := range r.Content {
@@ -1624,19 +1675,19 @@ func encodeMessagesResponse(r *Response) []byte {
 			b = appendTextBlock(b, blk.Text)
 		case Thinking:
 			b = append(b, `{"type":"thinking","thinking":`...)
-			b = AppendString(b, blk.Text)
+			b = appendStr(b, blk.Text)
 			b = append(b, `,"signature":`...)
-			b = AppendString(b, blk.Signature)
+			b = appendStr(b, blk.Signature)
 			b = append(b, '}')
 		case RedactedThinking:
 			b = append(b, `{"type":"redacted_thinking","data":`...)
-			b = AppendString(b, blk.Data)
+			b = appendStr(b, blk.Data)
 			b = append(b, '}')
 		case ToolCall:
 			b = append(b, `{"type":"tool_use","id":`...)
-			b = AppendString(b, toolUseID(blk.ID))
+			b = appendStr(b, toolUseID(blk.ID))
 			b = append(b, `,"name":`...)
-			b = AppendString(b, blk.Name)
+			b = appendStr(b, blk.Name)
 			b = append(b, `,"input":`...)
 			b = appendToolInput(b, blk)
 			b = append(b, '}')
@@ -1646,7 +1697,7 @@ func encodeMessagesResponse(r *Response) []byte {
 	b = append(b, messagesStopName(r.Stop)...)
 	b = append(b, `","stop_sequence":`...)
 	if r.Stop == StopSequence && r.StopSequence != "" {
-		b = AppendString(b, r.StopSequence)
+		b = appendStr(b, r.StopSequence)
 	} else {
 		b = append(b, `null`...)
 	}
@@ -1684,6 +1735,12 @@ type messagesDecoder struct {
 	open     bool // a block is open: blocks-1, upstream index up
 	up       int
 	openKind Kind
+	ev       messagesEvent
+	block    messagesBlock // the block of a content_block_start
+	// blockPath names content_block in errors (never shown: the
+	// decoder's errors are ErrBadEvent); a field, so it is not allocated
+	// per event.
+	blockPath fieldPath
 }
 
 // anthropicUsage is usage as a Messages stream reports it: message_start
@@ -1747,8 +1804,7 @@ type messagesEvent struct {
 	id, model      string
 	usage          usageDoc
 	hasUsage       bool
-	block          messagesBlock
-	hasBlock       bool
+	block          []byte // content_block, read only for content_block_start
 	deltaType      []byte
 	text           string // text, thinking, partial_json or signature
 	stopReason     string
@@ -1762,7 +1818,10 @@ func (d *messagesDecoder) Decode(name, data []byte, out []Event) ([]Event, error
 	if d.stopped {
 		return out, nil
 	}
-	var ev messagesEvent
+	// The event is read into the decoder's own (it is large, and would
+	// otherwise be allocated for every event).
+	ev := &d.ev
+	*ev = messagesEvent{}
 	r := &d.r
 	r.reset(data)
 	if !r.object() {
@@ -1779,16 +1838,11 @@ func (d *messagesDecoder) Decode(name, data []byte, out []Event) ([]Event, error
 		case "index":
 			ev.index = int(min(readCount(r), 1<<30))
 		case "message":
-			d.readMessage(&ev)
+			d.readMessage(ev)
 		case "content_block":
-			if !r.null() {
-				ev.hasBlock = true
-				if readMessagesBlock(r, &ev.block, "content_block", 0) != nil && r.err == nil {
-					r.fail(errSyntax)
-				}
-			}
+			ev.block = r.raw()
 		case "delta":
-			d.readDelta(&ev)
+			d.readDelta(ev)
 		case "usage":
 			if !r.null() {
 				ev.hasUsage = true
@@ -1822,7 +1876,15 @@ func (d *messagesDecoder) Decode(name, data []byte, out []Event) ([]Event, error
 	case "content_block_start":
 		out = d.begin(out)
 		out = d.closeBlock(out)
-		blk, ok := answerBlock(&ev.block)
+		d.block = messagesBlock{}
+		if len(ev.block) > 0 && ev.block[0] == '{' {
+			r.reset(ev.block)
+			d.blockPath.name = "content_block"
+			if readMessagesBlock(r, &d.block, &d.blockPath, 0) != nil && r.err != nil {
+				return out, ErrBadEvent
+			}
+		}
+		blk, ok := answerBlock(&d.block)
 		if !ok { // a server tool's block: skipped with its deltas
 			return out, nil
 		}
@@ -1845,8 +1907,8 @@ func (d *messagesDecoder) Decode(name, data []byte, out []Event) ([]Event, error
 		if first != "" {
 			out = append(out, Event{Kind: EvDelta, Index: d.blocks - 1, Text: first})
 		}
-		if ev.block.signature != "" {
-			out = append(out, Event{Kind: EvSignature, Index: d.blocks - 1, Text: ev.block.signature})
+		if d.block.signature != "" {
+			out = append(out, Event{Kind: EvSignature, Index: d.blocks - 1, Text: d.block.signature})
 		}
 		return out, nil
 	case "content_block_delta":
@@ -1934,9 +1996,11 @@ func (d *messagesDecoder) readDelta(ev *messagesEvent) {
 			ev.deltaType = append(ev.dtyBuf[:0], r.strBytes()...)
 		case "text", "thinking", "partial_json", "signature":
 			ev.text = r.str()
-		case "stop_reason":
-			ev.hasStop = true
-			ev.stopReason = r.str()
+		case "stop_reason": // null until the answer ends, on some upstreams
+			if !r.null() {
+				ev.hasStop = true
+				ev.stopReason = r.str()
+			}
 		case "stop_sequence":
 			ev.stopSeq = r.str()
 		default:
@@ -2017,12 +2081,12 @@ func (e *messagesEncoder) Encode(dst []byte, ev *Event) []byte {
 		dst = appendMessagesFrame(dst, "message_start")
 		dst = append(dst, `,"message":{"id":`...)
 		if start.KeepID {
-			dst = AppendString(dst, start.ID)
+			dst = appendStr(dst, start.ID)
 		} else {
-			dst = AppendString(dst, msgID(start.ID))
+			dst = appendStr(dst, msgID(start.ID))
 		}
 		dst = append(dst, `,"type":"message","role":"assistant","model":`...)
-		dst = AppendString(dst, start.Model)
+		dst = appendStr(dst, start.Model)
 		dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
 		dst = appendMessagesUsage(dst, start.Usage)
 		dst = append(dst, "}}\n\n"...)
@@ -2044,13 +2108,13 @@ func (e *messagesEncoder) Encode(dst []byte, ev *Event) []byte {
 			dst = append(dst, `{"type":"thinking","thinking":"","signature":""}`...)
 		case RedactedThinking:
 			dst = append(dst, `{"type":"redacted_thinking","data":`...)
-			dst = AppendString(dst, ev.Block.Data)
+			dst = appendStr(dst, ev.Block.Data)
 			dst = append(dst, '}')
 		case ToolCall:
 			dst = append(dst, `{"type":"tool_use","id":`...)
-			dst = AppendString(dst, toolUseID(ev.Block.ID))
+			dst = appendStr(dst, toolUseID(ev.Block.ID))
 			dst = append(dst, `,"name":`...)
-			dst = AppendString(dst, ev.Block.Name)
+			dst = appendStr(dst, ev.Block.Name)
 			dst = append(dst, `,"input":{}}`...)
 		default:
 			e.kind = Text
@@ -2072,7 +2136,7 @@ func (e *messagesEncoder) Encode(dst []byte, ev *Event) []byte {
 		default:
 			dst = append(dst, `,"delta":{"type":"text_delta","text":`...)
 		}
-		dst = AppendString(dst, ev.Text)
+		dst = appendStr(dst, ev.Text)
 		return append(dst, "}}\n\n"...)
 	case EvSignature:
 		if !e.open || e.kind != Thinking || ev.Text == "" {
@@ -2082,7 +2146,7 @@ func (e *messagesEncoder) Encode(dst []byte, ev *Event) []byte {
 		dst = append(dst, `,"index":`...)
 		dst = appendInt(dst, int64(e.index))
 		dst = append(dst, `,"delta":{"type":"signature_delta","signature":`...)
-		dst = AppendString(dst, ev.Text)
+		dst = appendStr(dst, ev.Text)
 		return append(dst, "}}\n\n"...)
 	case EvBlockStop:
 		return e.closeBlock(dst)
@@ -2094,7 +2158,7 @@ func (e *messagesEncoder) Encode(dst []byte, ev *Event) []byte {
 		dst = append(dst, messagesStopName(ev.Stop)...)
 		dst = append(dst, `","stop_sequence":`...)
 		if ev.Stop == StopSequence && ev.StopSequence != "" {
-			dst = AppendString(dst, ev.StopSequence)
+			dst = appendStr(dst, ev.StopSequence)
 		} else {
 			dst = append(dst, `null`...)
 		}

@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 func TestDecodeMessagesRequestRefuses(t *testing.T) {
@@ -85,6 +84,15 @@ func TestDecodeMessagesRequestHandmade(t *testing.T) {
 	}
 	if len(req.Messages) != 6 || req.Messages[2].Role != System {
 		t.Errorf("turns: %d, third %v", len(req.Messages), req.Messages[2].Role)
+	}
+	var tools []string
+	for _, tl := range req.Tools {
+		tools = append(tools, tl.Name)
+	}
+	// The placeholder is deferred and never loaded; screenshot is deferred
+	// but was called; mcp__fake__search was loaded by a tool_reference.
+	if want := []string{"read", "screenshot", "noop", "mcp__fake__search"}; !reflect.DeepEqual(tools, want) {
+		t.Errorf("tools %q, want %q", tools, want)
 	}
 	unsigned := req.Messages[4].Content[0]
 	if unsigned.Kind != Thinking || unsigned.Signature != "" {
@@ -290,6 +298,8 @@ func TestMessagesDecoder(t *testing.T) {
 	}{
 		{"nothing", nil, "", ErrIncomplete},
 		{"start only", []string{`{"type":"message_start","message":{"id":"m","model":"x","usage":{"input_tokens":3}}}`}, "", ErrIncomplete},
+		{"message_delta without a stop reason", []string{`{"type":"message_start","message":{"id":"m","model":"x"}}`,
+			`{"type":"message_delta","delta":{"stop_reason":null},"usage":{"output_tokens":3}}`}, "", ErrIncomplete},
 		{"no message_start, block left open", []string{
 			`{"type":"content_block_start","index":5,"content_block":{"type":"text","text":"a"}}`,
 			`{"type":"content_block_delta","index":5,"delta":{"type":"text_delta","text":"b"}}`,
@@ -395,8 +405,8 @@ func FuzzMessagesRequest(f *testing.F) {
 	addSeeds(f, "testdata/req/*.messages.json")
 	f.Add([]byte(`{"max_tokens":5,"messages":[{"role":"user","content":"a"},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"},{"type":"tool_use","id":"x:1","name":"f","input":{}}]},{"role":"system","content":"s"},{"role":"user","content":[{"type":"tool_result","tool_use_id":"x:1","content":[{"type":"text","text":"r"},{"type":"image","source":{"type":"url","url":"https://i"}}]}]}],"thinking":{"type":"enabled","budget_tokens":9000},"temperature":0.5}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if !utf8.Valid(body) {
-			t.Skip("the proxy refuses invalid UTF-8 before any decoder runs")
+		if _, err := ScanObject(body); err != nil {
+			t.Skip("the proxy refuses what ScanObject refuses before any decoder runs")
 		}
 		req, err := decodeMessagesRequest(body)
 		if err != nil {

@@ -302,11 +302,12 @@ func (r *jsonReader) literal(lit string) {
 
 // str reads a string (null reads as ""). It allocates the string.
 func (r *jsonReader) str() string {
-	if r.peek() == 'n' {
+	switch r.peek() {
+	case '"':
+	case 'n':
 		r.literal("null")
 		return ""
-	}
-	if r.peek() != '"' {
+	default:
 		r.kindError(errWantString)
 		return ""
 	}
@@ -384,15 +385,15 @@ func (r *jsonReader) known(names ...string) string {
 // own, or the reader's scratch buffer for a string with escapes, valid
 // until the next read. null reads as nil.
 func (r *jsonReader) strBytes() []byte {
-	if r.peek() == 'n' {
+	switch r.peek() {
+	case '"':
+		return r.stringBytes()
+	case 'n':
 		r.literal("null")
 		return nil
 	}
-	if r.peek() != '"' {
-		r.kindError(errWantString)
-		return nil
-	}
-	return r.stringBytes()
+	r.kindError(errWantString)
+	return nil
 }
 
 // stringBytes reads the string at pos (its opening quote). Most strings

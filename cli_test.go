@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"catfish/engine"
+	"catfish/engine/enginetest"
 )
 
 // runCatfish runs the binary in dir with exactly env (plus PATH) and the
@@ -31,10 +32,10 @@ func runCatfish(t *testing.T, dir string, env []string, args ...string) (code in
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, catfishBinary(t), args...)
+	cmd := exec.CommandContext(ctx, enginetest.Binary(t), args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LISTEN=127.0.0.1:0"}, env...)
-	var out, errOut logBuffer
+	var out, errOut enginetest.LogBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	if ctx.Err() != nil {
@@ -116,7 +117,7 @@ func TestUnknownArgumentsExit2(t *testing.T) {
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			dir := t.TempDir()
-			code, stdout, stderr := runCatfish(t, dir, []string{"ADMIN_KEY=" + binKey}, args...)
+			code, stdout, stderr := runCatfish(t, dir, []string{"ADMIN_KEY=" + enginetest.AdminKey}, args...)
 			if code != 2 || stdout != "" || !strings.Contains(stderr, "Usage: catfish [command]") {
 				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant 2, nothing, and the usage", code, stdout, stderr)
 			}
@@ -157,7 +158,7 @@ func TestVersionFromBuildInfo(t *testing.T) {
 // the binary names what the toolchain recorded in it (go version -m), and
 // a stamped version wins.
 func TestVersionOfABuild(t *testing.T) {
-	bin := catfishBinary(t)
+	bin := enginetest.Binary(t)
 	out, err := exec.Command("go", "version", "-m", bin).Output()
 	if err != nil {
 		t.Fatalf("go version -m: %v", err)
@@ -190,58 +191,22 @@ func TestVersionOfABuild(t *testing.T) {
 	}
 }
 
-var listeningJSONRE = regexp.MustCompile(`"msg":"catfish listening","addr":"([^"]+)"`)
-
 // startCatfishIn runs the binary in workDir (where it reads .env) with
 // exactly env (plus PATH; LISTEN defaults to 127.0.0.1:0) and waits until
 // it listens, in either log format.
-func startCatfishIn(t *testing.T, workDir, dataDir string, env ...string) *server {
+func startCatfishIn(t *testing.T, workDir, dataDir string, env ...string) *enginetest.Proc {
 	t.Helper()
-	cmd := exec.Command(catfishBinary(t))
-	cmd.Dir = workDir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LISTEN=127.0.0.1:0", "DATA_DIR=" + dataDir, "TZ=UTC"}, env...)
-	s := &server{t: t, cmd: cmd, dataDir: dataDir, out: &logBuffer{}, exited: make(chan struct{}),
-		client: &http.Client{Timeout: 30 * time.Second}}
-	cmd.Stdout, cmd.Stderr = s.out, s.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start catfish: %v", err)
-	}
-	go func() {
-		cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() {
-		s.kill()
-		if t.Failed() {
-			t.Logf("catfish output:\n%s", s.out.String())
-		}
-	})
-	waitUntil(t, 30*time.Second, "catfish listening", func() bool {
-		select {
-		case <-s.exited:
-			t.Fatalf("catfish exited at start:\n%s", s.out.String())
-		default:
-		}
-		m := listeningRE.FindStringSubmatch(s.out.String())
-		if m == nil {
-			m = listeningJSONRE.FindStringSubmatch(s.out.String())
-		}
-		if m != nil {
-			s.addr, s.base = m[1], "http://"+m[1]
-		}
-		return m != nil
-	})
-	return s
+	return enginetest.Launch{Dir: workDir, DataDir: dataDir, Env: env, Bare: true}.Start(t)
 }
 
-// status sends GET path with key and returns the status code.
-func (s *server) status(path, key string) int {
-	s.t.Helper()
-	req, _ := http.NewRequest("GET", s.base+path, nil)
+// status sends GET path to s with key and returns the status code.
+func status(t *testing.T, s *enginetest.Proc, path, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.Base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := s.client.Do(req)
+	resp, err := s.Client.Do(req)
 	if err != nil {
-		s.t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("GET %s: %v", path, err)
 	}
 	resp.Body.Close()
 	return resp.StatusCode
@@ -259,8 +224,8 @@ func TestStartupSaysWhereTheAdminKeyCameFrom(t *testing.T) {
 		key    string
 		source string
 	}{
-		{"environment", []string{"ADMIN_KEY=" + binKey}, "", binKey, "environment"},
-		{"environment over .env", []string{"ADMIN_KEY=" + binKey}, "ADMIN_KEY=" + dotKey + "\n", binKey, "environment"},
+		{"environment", []string{"ADMIN_KEY=" + enginetest.AdminKey}, "", enginetest.AdminKey, "environment"},
+		{"environment over .env", []string{"ADMIN_KEY=" + enginetest.AdminKey}, "ADMIN_KEY=" + dotKey + "\n", enginetest.AdminKey, "environment"},
 		{".env", nil, "ADMIN_KEY=" + dotKey + "\n", dotKey, ".env"},
 		{".env, quoted with a comment", nil, `ADMIN_KEY="` + dotKey + `" # the key` + "\n", dotKey, ".env"},
 		// An empty ADMIN_KEY= in the environment beat .env: the .env key
@@ -273,13 +238,13 @@ func TestStartupSaysWhereTheAdminKeyCameFrom(t *testing.T) {
 				writeFile(t, filepath.Join(work, ".env"), tt.dotenv)
 			}
 			s := startCatfishIn(t, work, data, tt.env...)
-			if got := s.status("/admin/config", tt.key); got != 200 {
+			if got := status(t, s, "/admin/config", tt.key); got != 200 {
 				t.Errorf("GET /admin/config with the %s key: %d, want 200", tt.source, got)
 			}
 			if _, err := os.Stat(filepath.Join(data, "admin_key")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("data/admin_key was generated although a key was configured (%v)", err)
 			}
-			out := s.out.String()
+			out := s.Out.String()
 			if want := `msg="admin key" source=` + logValue(tt.source); !strings.Contains(out, want) {
 				t.Errorf("the log does not say %s:\n%s", want, out)
 			}
@@ -310,7 +275,7 @@ func TestGeneratedAdminKeyShownOnce(t *testing.T) {
 		t.Fatalf("no generated key: %v", err)
 	}
 	key := strings.TrimSpace(string(b))
-	out := s.out.String()
+	out := s.Out.String()
 	if n := strings.Count(out, key); n != 1 {
 		t.Errorf("the generated key appears %d times in the log, want once:\n%s", n, out)
 	}
@@ -320,15 +285,15 @@ func TestGeneratedAdminKeyShownOnce(t *testing.T) {
 	if want := `msg="admin key" source="generated file ` + keyFile + `"`; !strings.Contains(out, want) {
 		t.Errorf("the log does not say %s:\n%s", want, out)
 	}
-	if got := s.status("/admin/config", key); got != 200 {
+	if got := status(t, s, "/admin/config", key); got != 200 {
 		t.Errorf("GET /admin/config with the generated key: %d, want 200", got)
 	}
-	if code, _ := s.stop(20 * time.Second); code != 0 {
+	if code, _ := s.Stop(20 * time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM, want 0", code)
 	}
 
 	s = startCatfishIn(t, work, data)
-	out = s.out.String()
+	out = s.Out.String()
 	if strings.Contains(out, key) {
 		t.Errorf("the key is shown again on restart:\n%s", out)
 	}
@@ -348,7 +313,7 @@ func TestGeneratedAdminKeyIsJSONInJSONLogs(t *testing.T) {
 		t.Fatalf("no generated key: %v", err)
 	}
 	key := strings.TrimSpace(string(b))
-	out := s.out.String()
+	out := s.Out.String()
 	if n := strings.Count(out, key); n != 1 {
 		t.Errorf("the generated key appears %d times in the log, want once:\n%s", n, out)
 	}
@@ -390,7 +355,7 @@ func TestWeakAdminKeyWarning(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startCatfishIn(t, t.TempDir(), t.TempDir(), "ADMIN_KEY="+tt.key, "LISTEN="+tt.listen)
-			out := s.out.String()
+			out := s.Out.String()
 			if strings.Contains(out, warning) != tt.warn {
 				t.Errorf("warning shown: %v, want %v:\n%s", !tt.warn, tt.warn, out)
 			}
@@ -421,9 +386,9 @@ func TestDotEnvUnterminatedQuoteStopsStartup(t *testing.T) {
 // starts all the same.
 func TestDotEnvUnknownNameWarns(t *testing.T) {
 	work := t.TempDir()
-	writeFile(t, filepath.Join(work, ".env"), "ADMIN_KEY="+binKey+"\n\nFIRST_BYTE_TIMOUT=5\nOTHER_APP_TOKEN=x\n")
+	writeFile(t, filepath.Join(work, ".env"), "ADMIN_KEY="+enginetest.AdminKey+"\n\nFIRST_BYTE_TIMOUT=5\nOTHER_APP_TOKEN=x\n")
 	s := startCatfishIn(t, work, t.TempDir())
-	out := s.out.String()
+	out := s.Out.String()
 	for _, want := range []string{
 		`.env:3: FIRST_BYTE_TIMOUT is not a catfish setting and is ignored; did you mean FIRST_BYTE_TIMEOUT?`,
 		`.env:4: OTHER_APP_TOKEN is not a catfish setting and is ignored`,
@@ -449,9 +414,9 @@ func TestMakeRunStopsCleanlyOnInterrupt(t *testing.T) {
 		t.Skip("no make")
 	}
 	cmd := exec.Command("make", "--no-print-directory", "run")
-	cmd.Env = append(os.Environ(), "LISTEN=127.0.0.1:0", "DATA_DIR="+t.TempDir(), "ADMIN_KEY="+binKey, "LOG_FORMAT=text", "MAKEFLAGS=", "MAKELEVEL=")
+	cmd.Env = append(os.Environ(), "LISTEN=127.0.0.1:0", "DATA_DIR="+t.TempDir(), "ADMIN_KEY="+enginetest.AdminKey, "LOG_FORMAT=text", "MAKEFLAGS=", "MAKELEVEL=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &logBuffer{}
+	out := &enginetest.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -466,13 +431,10 @@ func TestMakeRunStopsCleanlyOnInterrupt(t *testing.T) {
 			t.Logf("make run output:\n%s", out.String())
 		}
 	})
-	deadline := time.Now().Add(3 * time.Minute) // make run builds first
-	for !listeningRE.MatchString(out.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("make run not listening after 3 minutes")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	enginetest.WaitFor(t, 3*time.Minute, "make run listening", func() bool { // make run builds first
+		_, ok := enginetest.Listening(out.String())
+		return ok
+	})
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // what Ctrl-C does
 	select {
 	case <-done:

@@ -16,16 +16,18 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"catfish/engine/enginetest"
 )
 
 // twoChannels starts the binary (default settings) with channel A at
 // priority 1 and B at priority 2 in the default scheme.
-func twoChannels(t *testing.T, a, b func(n int64, w http.ResponseWriter, r *http.Request)) (s *server, idA, idB string) {
+func twoChannels(t *testing.T, a, b func(n int64, w http.ResponseWriter, r *http.Request)) (s *enginetest.Proc, idA, idB string) {
 	t.Helper()
-	s = startServer(t)
-	fa, fb := newFake(t, a), newFake(t, b)
-	idA = s.addChannel(map[string]any{"url": fa.v1(), "priority": 1, "name": "A"})
-	idB = s.addChannel(map[string]any{"url": fb.v1(), "priority": 2, "name": "B"})
+	s = enginetest.Start(t)
+	fa, fb := enginetest.NewUpstream(t, a), enginetest.NewUpstream(t, b)
+	idA = s.AddChannel(map[string]any{"url": fa.V1(), "priority": 1, "name": "A"})
+	idB = s.AddChannel(map[string]any{"url": fb.V1(), "priority": 2, "name": "B"})
 	return s, idA, idB
 }
 
@@ -41,18 +43,18 @@ func benchTokens() []string {
 // streamTokens writes tokens as chat chunks, stopping after cut (no
 // final chunk, no [DONE]) when cut > 0.
 func streamTokens(w http.ResponseWriter, r *http.Request, toks []string, cut int, stall time.Duration) {
-	s := startSSE(w)
+	s := enginetest.StartSSE(w)
 	for i, tk := range toks {
 		if cut > 0 && i == cut {
 			if stall > 0 {
-				sleepOrGone(r, stall)
+				enginetest.SleepOrGone(r, stall)
 			}
 			return
 		}
-		s.data(chunk(tk, ""))
+		s.Data(enginetest.Chunk(tk, ""))
 	}
-	s.data(chunk("", "stop"))
-	s.data("[DONE]")
+	s.Data(enginetest.Chunk("", "stop"))
+	s.Data("[DONE]")
 }
 
 // streamedText joins the content of a chat stream and says whether it
@@ -62,7 +64,7 @@ func streamedText(t *testing.T, body string) (string, bool) {
 	var b strings.Builder
 	ids := map[string]bool{} // id, created and model: one stream keeps all three
 	clean := false
-	for _, d := range sseData(body) {
+	for _, d := range enginetest.SSEData(body) {
 		if d == "[DONE]" {
 			clean = true
 			continue
@@ -97,7 +99,7 @@ func TestFailoverbenchStreamCutMidAnswer(t *testing.T) {
 	s, _, _ := twoChannels(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		streamTokens(w, r, toks, 40, 0)
 	}, func(_ int64, w http.ResponseWriter, r *http.Request) { streamTokens(w, r, toks, 0, 0) })
-	code, _, body := s.chat("default", true)
+	code, _, body := s.Chat("default", true)
 	text, clean := streamedText(t, body)
 	if code != 200 || !clean || text != strings.Join(toks, "") {
 		t.Fatalf("got %d clean=%v %q, want the 60 tokens once", code, clean, text)
@@ -115,7 +117,7 @@ func TestFailoverbenchStreamStall(t *testing.T) {
 		streamTokens(w, r, toks, 20, stall)
 	}, func(_ int64, w http.ResponseWriter, r *http.Request) { streamTokens(w, r, toks, 0, 0) })
 	start := time.Now()
-	code, _, body := s.chat("default", true)
+	code, _, body := s.Chat("default", true)
 	text, clean := streamedText(t, body)
 	if code != 200 || !clean || text != strings.Join(toks, "") {
 		t.Fatalf("got %d clean=%v %q, want the 60 tokens once", code, clean, text)
@@ -132,20 +134,20 @@ func TestFailoverbenchFallbackRefusesPrefill(t *testing.T) {
 		var doc struct {
 			Messages []struct{ Role string } `json:"messages"`
 		}
-		json.Unmarshal(mustRead(r), &doc)
+		json.Unmarshal(enginetest.Body(r), &doc)
 		if n := len(doc.Messages); n > 0 && doc.Messages[n-1].Role == "assistant" {
 			refused.Add(1)
-			writeErr(w, 400, "invalid_request_error")
+			enginetest.WriteErr(w, 400, "invalid_request_error")
 			return
 		}
 		streamTokens(w, r, toks, 0, 0)
 	})
 	// B takes prefills (as an anthropic-compatible relay is assumed to).
-	if code, body := s.admin("PUT", "/admin/config/"+idB, map[string]any{"prefill": true}); code != 200 {
+	if code, body := s.Admin("PUT", "/admin/config/"+idB, map[string]any{"prefill": true}); code != 200 {
 		t.Fatalf("set prefill: %d %s", code, body)
 	}
 	for round := range 2 {
-		code, _, body := s.chat("default", true)
+		code, _, body := s.Chat("default", true)
 		text, clean := streamedText(t, body)
 		if code != 200 || !clean || text != strings.Join(toks, "") || strings.Contains(body, "invalid_request_error") {
 			t.Fatalf("round %d: got %d clean=%v %q, want the 60 tokens once and never the 400", round, code, clean, text)

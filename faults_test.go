@@ -14,32 +14,34 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"catfish/engine/enginetest"
 )
 
 // pair starts catfish with a misbehaving A and a healthy B.
-func pair(t *testing.T, a func(n int64, w http.ResponseWriter, r *http.Request), aFields map[string]any, env ...string) (s *server, fa, fb *fake, idA, idB string) {
+func pair(t *testing.T, a func(n int64, w http.ResponseWriter, r *http.Request), aFields map[string]any, env ...string) (s *enginetest.Proc, fa, fb *enginetest.Upstream, idA, idB string) {
 	t.Helper()
-	s = startServer(t, env...)
-	fa = newFake(t, a)
-	fb = newFake(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(string(mustRead(r)), `"stream":true`) {
-			wholeStream(w, r, "from B")
+	s = enginetest.Start(t, env...)
+	fa = enginetest.NewUpstream(t, a)
+	fb = enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
+			enginetest.WholeStream(w, r, "from B")
 			return
 		}
-		writeChat(w, "from B")
+		enginetest.WriteChat(w, "from B")
 	})
 	if aFields == nil {
 		aFields = map[string]any{}
 	}
-	aFields["url"], aFields["priority"], aFields["name"] = fa.v1(), 1, "A"
-	idA = s.addChannel(aFields)
-	idB = s.addChannel(map[string]any{"url": fb.v1(), "priority": 2, "name": "B"})
+	aFields["url"], aFields["priority"], aFields["name"] = fa.V1(), 1, "A"
+	idA = s.AddChannel(aFields)
+	idB = s.AddChannel(map[string]any{"url": fb.V1(), "priority": 2, "name": "B"})
 	return
 }
 
-func hits(t *testing.T, f *fake, want int64, name string) {
+func hits(t *testing.T, f *enginetest.Upstream, want int64, name string) {
 	t.Helper()
-	if got := f.hits.Load(); got != want {
+	if got := f.Hits(); got != want {
 		t.Errorf("requests to %s: got %d, want %d", name, got, want)
 	}
 }
@@ -48,13 +50,13 @@ func TestFault429RetryAfterOnce(t *testing.T) {
 	s, fa, fb, a, _ := pair(t, func(n int64, w http.ResponseWriter, r *http.Request) {
 		if n == 1 {
 			w.Header().Set("Retry-After", "1")
-			writeErr(w, 429, "rate_limit_exceeded")
+			enginetest.WriteErr(w, 429, "rate_limit_exceeded")
 			return
 		}
-		writeChat(w, "from A")
+		enginetest.WriteChat(w, "from A")
 	}, nil)
 	start := time.Now()
-	code, h, body := s.chat("default", false)
+	code, h, body := s.Chat("default", false)
 	took := time.Since(start)
 	if code != 200 || !strings.Contains(body, "from A") {
 		t.Fatalf("got %d %s, want A's answer after the wait", code, body)
@@ -65,7 +67,7 @@ func TestFault429RetryAfterOnce(t *testing.T) {
 	hits(t, fa, 2, "A")
 	hits(t, fb, 0, "B")
 	wantChain(t, h, a+"=http_429", a+"=ok")
-	if b := s.breakerOf(a); b.State != "closed" || b.Fails != 0 {
+	if b := s.BreakerOf(a); b.State != "closed" || b.Fails != 0 {
 		t.Errorf("A's breaker after the retry succeeded: %+v, want closed with 0 fails", b)
 	}
 }
@@ -74,9 +76,9 @@ func TestFault429Persistent(t *testing.T) {
 	t.Run("short Retry-After: retried, then the next channel", func(t *testing.T) {
 		s, fa, fb, a, b := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Retry-After", "0")
-			writeErr(w, 429, "rate_limit_exceeded")
+			enginetest.WriteErr(w, 429, "rate_limit_exceeded")
 		}, nil)
-		code, h, body := s.chat("default", false)
+		code, h, body := s.Chat("default", false)
 		if code != 200 || !strings.Contains(body, "from B") {
 			t.Fatalf("got %d %s, want B's answer", code, body)
 		}
@@ -87,14 +89,14 @@ func TestFault429Persistent(t *testing.T) {
 	t.Run("long Retry-After: the breaker opens until then", func(t *testing.T) {
 		s, fa, _, a, b := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Retry-After", "120")
-			writeErr(w, 429, "rate_limit_exceeded")
+			enginetest.WriteErr(w, 429, "rate_limit_exceeded")
 		}, nil)
-		code, h, _ := s.chat("default", false)
+		code, h, _ := s.Chat("default", false)
 		if code != 200 {
 			t.Fatalf("first request: %d", code)
 		}
 		wantChain(t, h, a+"=http_429", b+"=ok")
-		if br := s.breakerOf(a); br.State != "open" {
+		if br := s.BreakerOf(a); br.State != "open" {
 			t.Errorf("A's breaker after Retry-After 120: got %s, want open", br.State)
 		}
 		var until struct {
@@ -102,13 +104,13 @@ func TestFault429Persistent(t *testing.T) {
 				DisabledUntil *time.Time `json:"disabled_until"`
 			} `json:"by_config_id"`
 		}
-		s.getJSON("/admin/stats", &until)
+		s.GetJSON("/admin/stats", &until)
 		if du := until.ByConfigID[a].DisabledUntil; du == nil || time.Until(*du) < 100*time.Second {
 			t.Errorf("A disabled until %v, want about 120 s from now", du)
 		}
 		for range 3 {
-			if code, h, _ := s.chat("default", false); code != 200 || len(chain(h)) != 1 {
-				t.Errorf("while A is open: %d, attempts %v, want B alone", code, chain(h))
+			if code, h, _ := s.Chat("default", false); code != 200 || len(enginetest.Attempts(h)) != 1 {
+				t.Errorf("while A is open: %d, attempts %v, want B alone", code, enginetest.Attempts(h))
 			}
 		}
 		hits(t, fa, 1, "A")
@@ -118,12 +120,12 @@ func TestFault429Persistent(t *testing.T) {
 func TestFault500Once(t *testing.T) {
 	s, fa, fb, a, _ := pair(t, func(n int64, w http.ResponseWriter, _ *http.Request) {
 		if n == 1 {
-			writeErr(w, 500, "server_error")
+			enginetest.WriteErr(w, 500, "server_error")
 			return
 		}
-		writeChat(w, "from A")
+		enginetest.WriteChat(w, "from A")
 	}, nil)
-	code, h, body := s.chat("default", false)
+	code, h, body := s.Chat("default", false)
 	if code != 200 || !strings.Contains(body, "from A") {
 		t.Fatalf("got %d %s, want A's answer on the retry", code, body)
 	}
@@ -134,16 +136,16 @@ func TestFault500Once(t *testing.T) {
 
 func TestFault503Persistent(t *testing.T) {
 	s, fa, fb, a, b := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-		writeErr(w, 503, "overloaded")
+		enginetest.WriteErr(w, 503, "overloaded")
 	}, nil)
-	code, h, body := s.chat("default", false)
+	code, h, body := s.Chat("default", false)
 	if code != 200 || !strings.Contains(body, "from B") {
 		t.Fatalf("got %d %s, want B's answer", code, body)
 	}
 	hits(t, fa, 2, "A")
 	hits(t, fb, 1, "B")
 	wantChain(t, h, a+"=http_503", a+"=http_503", b+"=ok")
-	if br := s.breakerOf(a); br.Fails != 2 {
+	if br := s.BreakerOf(a); br.Fails != 2 {
 		t.Errorf("A's consecutive failures: got %d, want 2", br.Fails)
 	}
 }
@@ -152,8 +154,8 @@ func TestFaultResetBeforeHeaders(t *testing.T) {
 	for _, stream := range []bool{false, true} {
 		name := map[bool]string{false: "json", true: "stream"}[stream]
 		t.Run(name, func(t *testing.T) {
-			s, fa, fb, a, b := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { reset(w) }, nil)
-			code, h, body := s.chat("default", stream)
+			s, fa, fb, a, b := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.Reset(w) }, nil)
+			code, h, body := s.Chat("default", stream)
 			if code != 200 || !strings.Contains(body, "from") || !strings.Contains(body, "B") {
 				t.Fatalf("got %d %s, want B's answer", code, body)
 			}
@@ -169,10 +171,10 @@ func TestFaultNoResponse(t *testing.T) {
 		name := map[bool]string{false: "json", true: "stream"}[stream]
 		t.Run(name, func(t *testing.T) {
 			s, fa, fb, a, b := pair(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-				sleepOrGone(r, 30*time.Second)
+				enginetest.SleepOrGone(r, 30*time.Second)
 			}, map[string]any{"timeout_seconds": 1})
 			start := time.Now()
-			code, h, body := s.chat("default", stream)
+			code, h, body := s.Chat("default", stream)
 			took := time.Since(start)
 			if code != 200 || !strings.Contains(body, "B") {
 				t.Fatalf("got %d %s, want B's answer", code, body)
@@ -190,21 +192,20 @@ func TestFaultNoResponse(t *testing.T) {
 
 func TestFaultFirstTokenSlow(t *testing.T) {
 	s, fa, fb, a, b := pair(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		sw := startSSE(w)
-		sw.w.Write([]byte(": keep-alive\n\n")) // a comment is not a token
-		sw.f.Flush()
-		sleepOrGone(r, 3*time.Second)
-		sw.data(chunk("late A", ""))
-		sw.data(chunk("", "stop"))
-		sw.data("[DONE]")
+		sw := enginetest.StartSSE(w)
+		sw.Comment("keep-alive") // a comment is not a token
+		enginetest.SleepOrGone(r, 3*time.Second)
+		sw.Data(enginetest.Chunk("late A", ""))
+		sw.Data(enginetest.Chunk("", "stop"))
+		sw.Data("[DONE]")
 	}, map[string]any{"timeout_seconds": 1})
 	start := time.Now()
-	code, h, body := s.chat("default", true)
+	code, h, body := s.Chat("default", true)
 	took := time.Since(start)
 	if code != 200 {
 		t.Fatalf("status %d: %s", code, body)
 	}
-	ev := sseData(body)
+	ev := enginetest.SSEData(body)
 	if len(ev) == 0 || ev[len(ev)-1] != "[DONE]" || !strings.Contains(body, "from") || strings.Contains(body, "late A") {
 		t.Errorf("want B's whole stream and nothing of A's: %q", ev)
 	}
@@ -220,7 +221,7 @@ func TestFaultFirstTokenSlow(t *testing.T) {
 // then one final error event, no [DONE].
 func checkBroken(t *testing.T, body string, wantChunks int, wantReason string) {
 	t.Helper()
-	ev := sseData(body)
+	ev := enginetest.SSEData(body)
 	if len(ev) != wantChunks+1 {
 		t.Fatalf("events: got %d %q, want %d chunks and an error", len(ev), ev, wantChunks)
 	}
@@ -245,18 +246,18 @@ func TestFaultStreamCut(t *testing.T) {
 		reason string
 	}{
 		{"clean EOF before finish_reason", func(http.ResponseWriter) {}, "ended before the answer was complete"},
-		{"connection reset", reset, "connection reset"},
+		{"connection reset", enginetest.Reset, "connection reset"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s, fa, fb, a, _ := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-				sw := startSSE(w)
+				sw := enginetest.StartSSE(w)
 				for _, c := range []string{"one", "two", "three"} {
-					sw.data(chunk(c, ""))
+					sw.Data(enginetest.Chunk(c, ""))
 				}
 				tc.end(w)
 			}, nil, "CONTINUATION=off")
-			code, h, body := s.chat("default", true)
+			code, h, body := s.Chat("default", true)
 			if code != 200 {
 				t.Fatalf("status %d", code)
 			}
@@ -266,7 +267,7 @@ func TestFaultStreamCut(t *testing.T) {
 			}
 			hits(t, fb, 0, "B") // too late to fail over
 			wantChain(t, h, a+"=ok")
-			waitUntil(t, 3*time.Second, "A's failure counted", func() bool { return s.breakerOf(a).Fails == 1 })
+			enginetest.WaitFor(t, 3*time.Second, "A's failure counted", func() bool { return s.BreakerOf(a).Fails == 1 })
 		})
 	}
 }
@@ -275,13 +276,13 @@ func TestFaultStreamCut(t *testing.T) {
 // at the idle timeout with an error event.
 func TestFaultStreamStall(t *testing.T) {
 	s, _, fb, _, _ := pair(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		sw := startSSE(w)
-		sw.data(chunk("one", ""))
-		sw.data(chunk("two", ""))
-		sleepOrGone(r, 30*time.Second)
+		sw := enginetest.StartSSE(w)
+		sw.Data(enginetest.Chunk("one", ""))
+		sw.Data(enginetest.Chunk("two", ""))
+		enginetest.SleepOrGone(r, 30*time.Second)
 	}, nil, "STREAM_IDLE_TIMEOUT=1", "CONTINUATION=off")
 	start := time.Now()
-	code, _, body := s.chat("default", true)
+	code, _, body := s.Chat("default", true)
 	took := time.Since(start)
 	if code != 200 {
 		t.Fatalf("status %d", code)
@@ -295,58 +296,58 @@ func TestFaultStreamStall(t *testing.T) {
 
 func TestFaultMalformedChunk(t *testing.T) {
 	s, _, _, _, _ := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-		sw := startSSE(w)
-		sw.data(chunk("one", ""))
-		sw.data(`{"choices":[{"delta":{"content":"tw`)
-		sw.data(`<html>bad gateway</html>`)
-		sw.data(chunk("two", ""))
-		sw.data(chunk("", "stop"))
-		sw.data("[DONE]")
+		sw := enginetest.StartSSE(w)
+		sw.Data(enginetest.Chunk("one", ""))
+		sw.Data(`{"choices":[{"delta":{"content":"tw`)
+		sw.Data(`<html>bad gateway</html>`)
+		sw.Data(enginetest.Chunk("two", ""))
+		sw.Data(enginetest.Chunk("", "stop"))
+		sw.Data("[DONE]")
 	}, nil)
-	code, _, body := s.chat("default", true)
+	code, _, body := s.Chat("default", true)
 	if code != 200 {
 		t.Fatalf("status %d", code)
 	}
-	want := []string{chunk("one", ""), chunk("two", ""), chunk("", "stop"), "[DONE]"}
-	if got := sseData(body); !slices.Equal(got, want) {
+	want := []string{enginetest.Chunk("one", ""), enginetest.Chunk("two", ""), enginetest.Chunk("", "stop"), "[DONE]"}
+	if got := enginetest.SSEData(body); !slices.Equal(got, want) {
 		t.Errorf("events:\n got %q\nwant %q", got, want)
 	}
 	if strings.Contains(body, "html") || strings.Contains(body, `"tw`+"\n") {
 		t.Errorf("a malformed event was relayed: %q", body)
 	}
 	// The log line travels through a pipe: it may trail the answer.
-	waitUntil(t, 5*time.Second, "a log line for the dropped event", func() bool {
-		return strings.Contains(s.out.String(), "dropped a malformed stream event")
+	enginetest.WaitFor(t, 5*time.Second, "a log line for the dropped event", func() bool {
+		return strings.Contains(s.Out.String(), "dropped a malformed stream event")
 	})
 }
 
 func TestFaultStreamWithoutDone(t *testing.T) {
 	t.Run("after finish_reason", func(t *testing.T) {
 		s, _, _, a, _ := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-			sw := startSSE(w)
-			sw.data(chunk("one", ""))
-			sw.data(chunk("", "stop"))
+			sw := enginetest.StartSSE(w)
+			sw.Data(enginetest.Chunk("one", ""))
+			sw.Data(enginetest.Chunk("", "stop"))
 		}, nil)
-		code, _, body := s.chat("default", true)
-		want := []string{chunk("one", ""), chunk("", "stop"), "[DONE]"}
-		if got := sseData(body); code != 200 || !slices.Equal(got, want) {
+		code, _, body := s.Chat("default", true)
+		want := []string{enginetest.Chunk("one", ""), enginetest.Chunk("", "stop"), "[DONE]"}
+		if got := enginetest.SSEData(body); code != 200 || !slices.Equal(got, want) {
 			t.Errorf("got %d %q, want %q", code, got, want)
 		}
-		if br := s.breakerOf(a); br.Fails != 0 {
+		if br := s.BreakerOf(a); br.Fails != 0 {
 			t.Errorf("a complete stream counted as a failure: %+v", br)
 		}
 	})
 	t.Run("after the usage chunk the client asked for", func(t *testing.T) {
 		s, _, _, _, _ := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-			sw := startSSE(w)
-			sw.data(chunk("one", ""))
-			sw.data(chunk("", "stop"))
-			sw.data(usageChunk)
+			sw := enginetest.StartSSE(w)
+			sw.Data(enginetest.Chunk("one", ""))
+			sw.Data(enginetest.Chunk("", "stop"))
+			sw.Data(enginetest.UsageChunk)
 		}, nil)
 		body := `{"model":"default","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`
-		code, _, out := s.request("POST", "/v1/chat/completions", "application/json", []byte(body))
-		want := []string{chunk("one", ""), chunk("", "stop"), usageChunk, "[DONE]"}
-		if got := sseData(string(out)); code != 200 || !slices.Equal(got, want) {
+		code, _, out := s.Request("POST", "/v1/chat/completions", "application/json", []byte(body))
+		want := []string{enginetest.Chunk("one", ""), enginetest.Chunk("", "stop"), enginetest.UsageChunk, "[DONE]"}
+		if got := enginetest.SSEData(string(out)); code != 200 || !slices.Equal(got, want) {
 			t.Errorf("got %d %q, want %q", code, got, want)
 		}
 	})
@@ -355,32 +356,33 @@ func TestFaultStreamWithoutDone(t *testing.T) {
 func TestFaultContextLength(t *testing.T) {
 	t.Run("moves on to the next channel, never resent to the same", func(t *testing.T) {
 		s, fa, fb, a, b := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-			writeErr(w, 400, "context_length_exceeded")
+			enginetest.WriteErr(w, 400, "context_length_exceeded")
 		}, map[string]any{"max_retries": 3})
 		for _, stream := range []bool{false, true} {
-			fa.hits.Store(0)
-			fb.hits.Store(0)
-			code, h, body := s.chat("default", stream)
+			a0, b0 := fa.Hits(), fb.Hits()
+			code, h, body := s.Chat("default", stream)
 			if code != 200 || !strings.Contains(body, "B") {
 				t.Fatalf("stream=%v: got %d %s, want B's answer", stream, code, body)
 			}
-			hits(t, fa, 1, "A")
-			hits(t, fb, 1, "B")
+			hits(t, fa, a0+1, "A")
+			hits(t, fb, b0+1, "B")
 			wantChain(t, h, a+"=context_length", b+"=ok")
 		}
-		if br := s.breakerOf(a); br.Fails != 0 {
+		if br := s.BreakerOf(a); br.Fails != 0 {
 			t.Errorf("context_length counted against A: %+v", br)
 		}
 	})
 	t.Run("every channel too small: the error is passed on", func(t *testing.T) {
-		s := startServer(t)
-		var fs []*fake
+		s := enginetest.Start(t)
+		var fs []*enginetest.Upstream
 		for range 2 {
-			f := newFake(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 400, "context_length_exceeded") })
+			f := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+				enginetest.WriteErr(w, 400, "context_length_exceeded")
+			})
 			fs = append(fs, f)
-			s.addChannel(map[string]any{"url": f.v1(), "priority": len(fs)})
+			s.AddChannel(map[string]any{"url": f.V1(), "priority": len(fs)})
 		}
-		code, _, body := s.chat("default", false)
+		code, _, body := s.Chat("default", false)
 		if code != 400 || !strings.Contains(body, "context_length_exceeded") {
 			t.Errorf("got %d %s, want the upstream's 400", code, body)
 		}
@@ -397,7 +399,7 @@ func TestFaultContentPolicy(t *testing.T) {
 		w.WriteHeader(400)
 		w.Write(upstreamBody)
 	}, nil)
-	code, h, body := s.request("POST", "/v1/chat/completions", "application/json", []byte(chatBody("default", false)))
+	code, h, body := s.Request("POST", "/v1/chat/completions", "application/json", []byte(enginetest.ChatBody("default", false)))
 	if code != 400 {
 		t.Fatalf("status %d: %s", code, body)
 	}
@@ -410,7 +412,7 @@ func TestFaultContentPolicy(t *testing.T) {
 	hits(t, fa, 1, "A")
 	hits(t, fb, 0, "B")
 	wantChain(t, h, a+"=client_error_400")
-	if br := s.breakerOf(a); br.Fails != 0 {
+	if br := s.BreakerOf(a); br.Fails != 0 {
 		t.Errorf("the client's bad request counted against A: %+v", br)
 	}
 }
@@ -424,18 +426,18 @@ func TestFaultPrimaryRecovers(t *testing.T) {
 	down.Store(true)
 	s, fa, _, a, b := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
 		if down.Load() {
-			writeErr(w, 500, "down")
+			enginetest.WriteErr(w, 500, "down")
 			return
 		}
-		writeChat(w, "from A")
+		enginetest.WriteChat(w, "from A")
 	}, map[string]any{"consecutive_failure_threshold": 1, "disable_duration_seconds": 1, "max_retries": 0},
 		"BREAKER_MAX_COOLDOWN=2")
 	answeredBy := func() string {
-		code, h, body := s.chat("default", false)
+		code, h, body := s.Chat("default", false)
 		if code != 200 {
 			t.Fatalf("status %d: %s", code, body)
 		}
-		c := chain(h)
+		c := enginetest.Attempts(h)
 		id, _, _ := strings.Cut(c[len(c)-1], "=")
 		return id
 	}
@@ -444,10 +446,10 @@ func TestFaultPrimaryRecovers(t *testing.T) {
 			t.Fatalf("while A is down, %s answered", id)
 		}
 	}
-	if n := fa.hits.Load(); n < 2 || n > 5 {
+	if n := fa.Hits(); n < 2 || n > 5 {
 		t.Errorf("A saw %d requests while down: want the first and a probe or two, the breaker keeping the rest away", n)
 	}
-	if br := s.breakerOf(a); br.State == "closed" {
+	if br := s.BreakerOf(a); br.State == "closed" {
 		t.Errorf("A's breaker while down: %s", br.State)
 	}
 	down.Store(false)
@@ -464,7 +466,7 @@ func TestFaultPrimaryRecovers(t *testing.T) {
 			t.Errorf("after recovery %s answered, want A", id)
 		}
 	}
-	if br := s.breakerOf(a); br.State != "closed" {
+	if br := s.BreakerOf(a); br.State != "closed" {
 		t.Errorf("A's breaker after the probe: %s, want closed", br.State)
 	}
 }
@@ -474,12 +476,12 @@ func TestFaultPrimaryRecovers(t *testing.T) {
 // failed, in /admin/stats and /admin/requests.
 func TestFaultStatsAfterFailover(t *testing.T) {
 	s, _, _, a, b := pair(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-		writeErr(w, 500, "down")
+		enginetest.WriteErr(w, 500, "down")
 	}, map[string]any{"consecutive_failure_threshold": 0})
-	if code, _, body := s.chat("default", false); code != 200 {
+	if code, _, body := s.Chat("default", false); code != 200 {
 		t.Fatalf("json: %d %s", code, body)
 	}
-	code, _, body := s.chat("default", true)
+	code, _, body := s.Chat("default", true)
 	if code != 200 {
 		t.Fatalf("stream: %d %s", code, body)
 	}
@@ -494,8 +496,8 @@ func TestFaultStatsAfterFailover(t *testing.T) {
 			Tokens        tokens
 		} `json:"by_config_id"`
 	}
-	waitUntil(t, 5*time.Second, "stats count both requests", func() bool {
-		s.getJSON("/admin/stats", &st)
+	enginetest.WaitFor(t, 5*time.Second, "stats count both requests", func() bool {
+		s.GetJSON("/admin/stats", &st)
 		return st.Total.Success == 2
 	})
 	if st.Total.Fail != 0 {
@@ -518,7 +520,7 @@ func TestFaultStatsAfterFailover(t *testing.T) {
 		}
 		Tokens tokens
 	}
-	s.getJSON("/admin/requests", &recent)
+	s.GetJSON("/admin/requests", &recent)
 	if len(recent) != 2 {
 		t.Fatalf("recent requests: %d, want 2", len(recent))
 	}

@@ -17,36 +17,38 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"catfish/engine/enginetest"
 )
 
 // TestHugeModelNameStaysSmall: a 20 MB "model" (and a long path) is kept
 // and logged cut to a few hundred bytes, marked as cut: the request log
 // line, /admin/logs and /admin/requests stay small.
 func TestHugeModelNameStaysSmall(t *testing.T) {
-	s := startServer(t)
-	up := newFake(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "fine") })
-	s.addChannel(map[string]any{"url": up.v1()})
+	s := enginetest.Start(t)
+	up := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "fine") })
+	s.AddChannel(map[string]any{"url": up.V1()})
 	model := strings.Repeat("m", 20<<20)
 	body, _ := json.Marshal(map[string]any{"model": model, "messages": []map[string]string{{"role": "user", "content": "hi"}}})
-	outBefore := len(s.out.String())
+	outBefore := len(s.Out.String())
 	longPath := "/v1/chat/completions?" + strings.Repeat("q", 100) // the query is never logged
 	for range 3 {
-		if code, _, got := s.request("POST", longPath, "application/json", body); code != 200 {
+		if code, _, got := s.Request("POST", longPath, "application/json", body); code != 200 {
 			t.Fatalf("status %d: %.200s", code, got)
 		}
 	}
-	if code, _, got := s.request("POST", "/v1/"+strings.Repeat("p", 60<<10), "application/json", []byte(chatBody("default", false))); code != 200 {
+	if code, _, got := s.Request("POST", "/v1/"+strings.Repeat("p", 60<<10), "application/json", []byte(enginetest.ChatBody("default", false))); code != 200 {
 		t.Fatalf("long path: status %d: %.200s", code, got)
 	}
 	var recent []struct {
 		Model, Path string
 	}
-	waitUntil(t, 10*time.Second, "four requests in /admin/requests", func() bool {
+	enginetest.WaitFor(t, 10*time.Second, "four requests in /admin/requests", func() bool {
 		recent = nil
-		s.getJSON("/admin/requests", &recent)
+		s.GetJSON("/admin/requests", &recent)
 		return len(recent) == 4
 	})
-	_, _, raw := s.request("GET", "/admin/requests", "", nil)
+	_, _, raw := s.Request("GET", "/admin/requests", "", nil)
 	if len(raw) > 16<<10 {
 		t.Errorf("/admin/requests is %d bytes", len(raw))
 	}
@@ -58,17 +60,17 @@ func TestHugeModelNameStaysSmall(t *testing.T) {
 	if p := recent[3].Path; len(p) > 512 || !strings.Contains(p, "cut") {
 		t.Errorf("recorded path: %d bytes, %.80q…", len(p), p)
 	}
-	if _, _, logs := s.request("GET", "/admin/logs", "", nil); len(logs) > 32<<10 {
+	if _, _, logs := s.Request("GET", "/admin/logs", "", nil); len(logs) > 32<<10 {
 		t.Errorf("/admin/logs is %d bytes", len(logs))
 	}
 	// The log lines travel through a pipe: they may trail the answers.
-	waitUntil(t, 5*time.Second, "four request log lines", func() bool {
-		return strings.Count(s.out.String()[outBefore:], `msg=request`) == 4
+	enginetest.WaitFor(t, 5*time.Second, "four request log lines", func() bool {
+		return strings.Count(s.Out.String()[outBefore:], `msg=request`) == 4
 	})
-	if grown := len(s.out.String()) - outBefore; grown > 16<<10 {
+	if grown := len(s.Out.String()) - outBefore; grown > 16<<10 {
 		t.Errorf("four requests wrote %d bytes of log", grown)
 	}
-	if !strings.Contains(s.out.String()[outBefore:], "cut") {
+	if !strings.Contains(s.Out.String()[outBefore:], "cut") {
 		t.Errorf("the log does not say the model was cut")
 	}
 }
@@ -79,17 +81,17 @@ func TestHugeModelNameStaysSmall(t *testing.T) {
 // client gets 508 at once, no channel is blamed, descriptors and memory
 // stay put, and the log warns about the channel.
 func TestChannelPointingAtItselfGives508(t *testing.T) {
-	s := startServer(t)
-	id := s.addChannel(map[string]any{"url": s.base + "/v1", "api_key": binKey, "name": "myself"})
+	s := enginetest.Start(t)
+	id := s.AddChannel(map[string]any{"url": s.Base + "/v1", "api_key": enginetest.AdminKey, "name": "myself"})
 	// The log line travels through a pipe: it may trail the answer.
-	waitUntil(t, 5*time.Second, "a warning about a channel pointing at Catfish itself", func() bool {
-		return strings.Contains(s.out.String(), "points at this Catfish")
+	enginetest.WaitFor(t, 5*time.Second, "a warning about a channel pointing at Catfish itself", func() bool {
+		return strings.Contains(s.Out.String(), "points at this Catfish")
 	})
 	// A client that gives up, so that a loop without the fix ends too.
 	client := &http.Client{Timeout: 5 * time.Second}
 	send := func() (int, http.Header, []byte, time.Duration) {
-		req, _ := http.NewRequest("POST", s.base+"/v1/chat/completions", strings.NewReader(chatBody("default", false)))
-		req.Header.Set("Authorization", "Bearer "+binKey)
+		req, _ := http.NewRequest("POST", s.Base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody("default", false)))
+		req.Header.Set("Authorization", "Bearer "+enginetest.AdminKey)
 		start := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
@@ -100,7 +102,7 @@ func TestChannelPointingAtItselfGives508(t *testing.T) {
 		return resp.StatusCode, resp.Header, b, time.Since(start)
 	}
 	send() // warm up: connections, buffers
-	fdsBefore, rssBefore := s.openFiles(), s.procStatus("VmRSS")
+	fdsBefore, rssBefore := s.OpenFiles(), s.ProcStatus("VmRSS")
 	for range 20 {
 		code, hdr, body, took := send()
 		if code != 508 || took > 2*time.Second {
@@ -111,13 +113,13 @@ func TestChannelPointingAtItselfGives508(t *testing.T) {
 		}
 		wantChain(t, hdr, id+"=http_508")
 	}
-	if fds := s.openFiles(); fds > fdsBefore+10 {
+	if fds := s.OpenFiles(); fds > fdsBefore+10 {
 		t.Errorf("open files: %d, before %d", fds, fdsBefore)
 	}
-	if rss := s.procStatus("VmRSS"); rss > rssBefore+64<<10 { // kB
+	if rss := s.ProcStatus("VmRSS"); rss > rssBefore+64<<10 { // kB
 		t.Errorf("RSS grew from %d kB to %d kB", rssBefore, rss)
 	}
-	if b := s.breakerOf(id); b.State != "closed" || b.Fails != 0 {
+	if b := s.BreakerOf(id); b.State != "closed" || b.Fails != 0 {
 		t.Errorf("breaker %+v: a loop counts against no channel", b)
 	}
 }
@@ -126,30 +128,30 @@ func TestChannelPointingAtItselfGives508(t *testing.T) {
 // adding its instance id to the hop header; two that point at each other
 // answer 508 and blame no channel.
 func TestCatfishChainKeepsWorking(t *testing.T) {
-	x, y := startServer(t), startServer(t)
+	x, y := enginetest.Start(t), enginetest.Start(t)
 	var hop atomic.Value
-	up := newFake(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	up := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		hop.Store(r.Header.Get("X-Catfish-Hop"))
-		writeChat(w, "end of the chain")
+		enginetest.WriteChat(w, "end of the chain")
 	})
-	x.addChannel(map[string]any{"url": y.base + "/v1", "api_key": binKey})
-	y.addChannel(map[string]any{"url": up.v1()})
-	if code, _, body := x.chat("default", false); code != 200 || !strings.Contains(body, "end of the chain") {
+	x.AddChannel(map[string]any{"url": y.Base + "/v1", "api_key": enginetest.AdminKey})
+	y.AddChannel(map[string]any{"url": up.V1()})
+	if code, _, body := x.Chat("default", false); code != 200 || !strings.Contains(body, "end of the chain") {
 		t.Fatalf("through two instances: %d %s", code, body)
 	}
 	ids := strings.Split(hop.Load().(string), ", ")
-	if len(ids) != 2 || ids[0] == ids[1] || ids[0] == "" || !strings.Contains(x.out.String(), "instance="+ids[0]) ||
-		!strings.Contains(y.out.String(), "instance="+ids[1]) {
+	if len(ids) != 2 || ids[0] == ids[1] || ids[0] == "" || !strings.Contains(x.Out.String(), "instance="+ids[0]) ||
+		!strings.Contains(y.Out.String(), "instance="+ids[1]) {
 		t.Errorf("hop header at the end %q, want x's id then y's", hop.Load())
 	}
 
-	xy := x.addChannel(map[string]any{"url": y.base + "/v1", "api_key": binKey, "scheme_name": "loop"})
-	yx := y.addChannel(map[string]any{"url": x.base + "/v1", "api_key": binKey, "scheme_name": "loop"})
+	xy := x.AddChannel(map[string]any{"url": y.Base + "/v1", "api_key": enginetest.AdminKey, "scheme_name": "loop"})
+	yx := y.AddChannel(map[string]any{"url": x.Base + "/v1", "api_key": enginetest.AdminKey, "scheme_name": "loop"})
 	start := time.Now()
-	if code, _, body := x.chat("loop", false); code != 508 || time.Since(start) > 2*time.Second {
+	if code, _, body := x.Chat("loop", false); code != 508 || time.Since(start) > 2*time.Second {
 		t.Errorf("two instances in a loop: %d after %v: %s", code, time.Since(start), body)
 	}
-	for _, b := range []breaker{x.breakerOf(xy), y.breakerOf(yx)} {
+	for _, b := range []enginetest.Breaker{x.BreakerOf(xy), y.BreakerOf(yx)} {
 		if b.State != "closed" || b.Fails != 0 {
 			t.Errorf("breaker %+v after a loop, want closed with no failure", b)
 		}
@@ -161,13 +163,13 @@ func TestCatfishChainKeepsWorking(t *testing.T) {
 // that says what happened and to which channel, and holds no key: not the
 // channel's, not the one a client tried.
 func TestAdminChangesAndFailedSignInsAreLogged(t *testing.T) {
-	s := startServer(t)
+	s := enginetest.Start(t)
 	const upKey, upKey2, tried = "sk-upstream-logged-never-0001", "sk-upstream-logged-never-0002", "sk-guess-logged-never-0003"
-	id := s.addChannel(map[string]any{"url": "https://a.example/v1", "api_key": upKey, "name": "first"})
-	if code, b := s.admin("PUT", "/admin/config/"+id, map[string]any{"api_key": upKey2, "name": "second"}); code != 200 {
+	id := s.AddChannel(map[string]any{"url": "https://a.example/v1", "api_key": upKey, "name": "first"})
+	if code, b := s.Admin("PUT", "/admin/config/"+id, map[string]any{"api_key": upKey2, "name": "second"}); code != 200 {
 		t.Fatalf("update: %d %s", code, b)
 	}
-	if code, b := s.admin("DELETE", "/admin/config/"+id, nil); code != 204 {
+	if code, b := s.Admin("DELETE", "/admin/config/"+id, nil); code != 204 {
 		t.Fatalf("delete: %d %s", code, b)
 	}
 	for _, r := range []struct{ method, path, auth string }{
@@ -176,11 +178,11 @@ func TestAdminChangesAndFailedSignInsAreLogged(t *testing.T) {
 		{"GET", "/admin/export", ""},
 		{"POST", "/v1/chat/completions", "Basic " + tried},
 	} {
-		req, _ := http.NewRequest(r.method, s.base+r.path, strings.NewReader(chatBody("default", false)))
+		req, _ := http.NewRequest(r.method, s.Base+r.path, strings.NewReader(enginetest.ChatBody("default", false)))
 		if r.auth != "" {
 			req.Header.Set("Authorization", r.auth)
 		}
-		resp, err := s.client.Do(req)
+		resp, err := s.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +193,7 @@ func TestAdminChangesAndFailedSignInsAreLogged(t *testing.T) {
 		}
 	}
 	var lines []string
-	s.getJSON("/admin/logs", &lines)
+	s.GetJSON("/admin/logs", &lines)
 	find := func(what string, parts ...string) {
 		t.Helper()
 		for _, l := range lines {
@@ -212,8 +214,8 @@ func TestAdminChangesAndFailedSignInsAreLogged(t *testing.T) {
 	find("the wrong /v1 key", "sign-in failed", "/v1/chat/completions", "wrong key")
 	find("no key", "sign-in failed", "/admin/export", "no key")
 	find("a Basic key", "sign-in failed", "/v1/chat/completions", "not a bearer")
-	out := s.out.String()
-	for _, k := range []string{upKey, upKey2, tried, binKey} {
+	out := s.Out.String()
+	for _, k := range []string{upKey, upKey2, tried, enginetest.AdminKey} {
 		if strings.Contains(out, k) || strings.Contains(strings.Join(lines, "\n"), k) {
 			t.Errorf("a log line holds the key %s", k)
 		}
@@ -225,13 +227,13 @@ func TestAdminChangesAndFailedSignInsAreLogged(t *testing.T) {
 // that fits nothing, "/%2e%2e/..." included, is a JSON 404 like every
 // other error; the admin page still loads.
 func TestWrongMethodsAndStrangePaths(t *testing.T) {
-	s := startServer(t)
-	id := s.addChannel(map[string]any{"url": "https://a.example/v1"})
+	s := enginetest.Start(t)
+	id := s.AddChannel(map[string]any{"url": "https://a.example/v1"})
 	raw := func(method, path string) (*http.Response, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, s.base+"/", nil)
+		req, _ := http.NewRequest(method, s.Base+"/", nil)
 		req.URL.Opaque = path // sent as written
-		req.Header.Set("Authorization", "Bearer "+binKey)
+		req.Header.Set("Authorization", "Bearer "+enginetest.AdminKey)
 		resp, err := (&http.Transport{}).RoundTrip(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
@@ -278,9 +280,9 @@ func TestWrongMethodsAndStrangePaths(t *testing.T) {
 // where the key is (ADMIN_KEY from the environment or .env, else the
 // generated data/admin_key) and shows "<key>" as written, not HTML-escaped.
 func TestUnauthorizedSaysWhereTheKeyComesFrom(t *testing.T) {
-	s := startServer(t)
+	s := enginetest.Start(t)
 	for _, p := range []string{"/admin/config", "/v1/models", "/metrics"} {
-		resp, err := s.client.Get(s.base + p)
+		resp, err := s.Client.Get(s.Base + p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -311,8 +313,8 @@ type trickled struct {
 // trickle opens a connection, sends the head of a POST with a large
 // Content-Length and the first bytes of its body, then one byte every
 // 200 ms, and watches what the server does, for at most limit.
-func trickle(s *server, path, auth string, limit time.Duration) (trickled, error) {
-	conn, err := net.Dial("tcp", s.addr)
+func trickle(s *enginetest.Proc, path, auth string, limit time.Duration) (trickled, error) {
+	conn, err := net.Dial("tcp", s.Addr)
 	if err != nil {
 		return trickled{}, err
 	}
@@ -371,9 +373,9 @@ func trickle(s *server, path, auth string, limit time.Duration) (trickled, error
 // meanwhile.
 func TestTricklingBodiesAreCutOff(t *testing.T) {
 	slowTest(t)
-	s := startServer(t)
-	id := s.addChannel(map[string]any{"url": "https://a.example/v1"})
-	fdsBefore := s.openFiles()
+	s := enginetest.Start(t)
+	id := s.AddChannel(map[string]any{"url": "https://a.example/v1"})
+	fdsBefore := s.OpenFiles()
 	type job struct {
 		name, path, auth string
 		early            bool // answered and closed at once
@@ -383,10 +385,10 @@ func TestTricklingBodiesAreCutOff(t *testing.T) {
 		jobs = append(jobs,
 			job{"no key, /v1", "/v1/chat/completions", "", true},
 			job{"wrong key, /admin", "/admin/config", "Bearer wrong-key", true},
-			job{"key, refused before the body", "/admin/stats", "Bearer " + binKey, true},
-			job{"key, /v1", "/v1/chat/completions", "Bearer " + binKey, false},
-			job{"key, /admin", "/admin/import", "Bearer " + binKey, false},
-			job{"key, body never read", "/admin/config/" + id + "/reset", "Bearer " + binKey, false})
+			job{"key, refused before the body", "/admin/stats", "Bearer " + enginetest.AdminKey, true},
+			job{"key, /v1", "/v1/chat/completions", "Bearer " + enginetest.AdminKey, false},
+			job{"key, /admin", "/admin/import", "Bearer " + enginetest.AdminKey, false},
+			job{"key, body never read", "/admin/config/" + id + "/reset", "Bearer " + enginetest.AdminKey, false})
 	}
 	results := make([]trickled, len(jobs))
 	errs := make([]error, len(jobs))
@@ -395,7 +397,7 @@ func TestTricklingBodiesAreCutOff(t *testing.T) {
 		wg.Go(func() { results[i], errs[i] = trickle(s, j.path, j.auth, 25*time.Second) })
 	}
 	time.Sleep(time.Second)
-	if code, _, _ := s.request("GET", "/healthz", "", nil); code != 200 {
+	if code, _, _ := s.Request("GET", "/healthz", "", nil); code != 200 {
 		t.Errorf("healthz while %d clients trickle: %d", len(jobs), code)
 	}
 	wg.Wait()
@@ -418,8 +420,8 @@ func TestTricklingBodiesAreCutOff(t *testing.T) {
 			t.Errorf("%s: closed after %v (answer %q), want after about 10 s", what, r.closed, r.status)
 		}
 	}
-	waitUntil(t, 10*time.Second, "descriptors back to normal", func() bool { return s.openFiles() <= fdsBefore+5 })
-	if code, _, _ := s.request("GET", "/healthz", "", nil); code != 200 {
+	enginetest.WaitFor(t, 10*time.Second, "descriptors back to normal", func() bool { return s.OpenFiles() <= fdsBefore+5 })
+	if code, _, _ := s.Request("GET", "/healthz", "", nil); code != 200 {
 		t.Errorf("healthz afterwards: %d", code)
 	}
 }

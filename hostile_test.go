@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"catfish/engine/enginetest"
 )
 
 // openAIError decodes an OpenAI error answer, failing when it is not one.
@@ -46,10 +48,10 @@ func openAIError(t *testing.T, what string, h http.Header, body []byte) (msg, ty
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
-	s := startServer(t, "BODY_LIMIT=4096")
-	up := newFake(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "should not be asked") })
-	id := s.addChannel(map[string]any{"url": up.v1(), "name": "only"})
-	_, _, before := s.request("GET", "/admin/export", "", nil)
+	s := enginetest.Start(t, "BODY_LIMIT=4096")
+	up := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "should not be asked") })
+	id := s.AddChannel(map[string]any{"url": up.V1(), "name": "only"})
+	_, _, before := s.Request("GET", "/admin/export", "", nil)
 
 	big := `{"model":"default","messages":[{"role":"user","content":"` + strings.Repeat("x", 5000) + `"}]}`
 	v1 := []struct {
@@ -68,20 +70,20 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"empty body", "application/json", ``, false, 400, "invalid_json", "empty body"},
 		{"over the limit", "application/json", big, false, 413, "request_too_large", "4096"},
 		{"over the limit, chunked", "application/json", big, true, 413, "request_too_large", "4096"},
-		{"wrong content type", "text/plain", chatBody("default", false), false, 415, "unsupported_media_type", "text/plain"},
-		{"multipart content type", "multipart/form-data; boundary=x", chatBody("default", false), false, 415, "unsupported_media_type", ""},
+		{"wrong content type", "text/plain", enginetest.ChatBody("default", false), false, 415, "unsupported_media_type", "text/plain"},
+		{"multipart content type", "multipart/form-data; boundary=x", enginetest.ChatBody("default", false), false, 415, "unsupported_media_type", ""},
 		{"invalid UTF-8", "application/json", "{\"model\":\"default\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}", false, 400, "invalid_json", "UTF-8"},
 		{"missing model", "application/json", `{"messages":[{"role":"user","content":"hi"}]}`, false, 400, "missing_model", "model"},
 		{"model not a string", "application/json", `{"model":7,"messages":[]}`, false, 400, "", ""},
 	}
 	for _, tc := range v1 {
-		req, _ := http.NewRequest("POST", s.base+"/v1/chat/completions", strings.NewReader(tc.body))
+		req, _ := http.NewRequest("POST", s.Base+"/v1/chat/completions", strings.NewReader(tc.body))
 		if tc.chunked {
-			req, _ = http.NewRequest("POST", s.base+"/v1/chat/completions", io.MultiReader(strings.NewReader(tc.body)))
+			req, _ = http.NewRequest("POST", s.Base+"/v1/chat/completions", io.MultiReader(strings.NewReader(tc.body)))
 		}
-		req.Header.Set("Authorization", "Bearer "+binKey)
+		req.Header.Set("Authorization", "Bearer "+enginetest.AdminKey)
 		req.Header.Set("Content-Type", tc.ct)
-		resp, err := s.client.Do(req)
+		resp, err := s.Client.Do(req)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -135,7 +137,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"import not an object", "POST", "/admin/import", "application/json", `"x"`, 400, ""},
 	}
 	for _, tc := range admin {
-		code, h, body := s.request(tc.method, tc.path, tc.ct, []byte(tc.body))
+		code, h, body := s.Request(tc.method, tc.path, tc.ct, []byte(tc.body))
 		if code != tc.status {
 			t.Errorf("%s: status %d, want %d (%s)", tc.name, code, tc.status, body)
 			continue
@@ -146,14 +148,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 		}
 	}
 
-	if _, _, after := s.request("GET", "/admin/export", "", nil); !bytes.Equal(before, after) {
+	if _, _, after := s.Request("GET", "/admin/export", "", nil); !bytes.Equal(before, after) {
 		t.Errorf("a rejected request changed the configuration:\nbefore %s\nafter  %s", before, after)
 	}
-	if n := up.hits.Load(); n != 0 {
+	if n := up.Hits(); n != 0 {
 		t.Errorf("the upstream got %d requests from rejected ones", n)
 	}
 	// The proxy still serves.
-	if code, _, body := s.chat("default", false); code != 200 {
+	if code, _, body := s.Chat("default", false); code != 200 {
 		t.Errorf("after the bad input: %d %s", code, body)
 	}
 }
@@ -161,11 +163,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 // TestAdminNeedsTheKey tries every admin route, /metrics and /v1 without
 // the key and with wrong ones: 401, OpenAI-shaped, and nothing done.
 func TestAdminNeedsTheKey(t *testing.T) {
-	s := startServer(t)
-	up := newFake(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "x") })
+	s := enginetest.Start(t)
+	up := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "x") })
 	const secret = "sk-secret-upstream-key-9876543210"
-	id := s.addChannel(map[string]any{"url": up.v1(), "api_key": secret})
-	_, _, before := s.request("GET", "/admin/export", "", nil)
+	id := s.AddChannel(map[string]any{"url": up.V1(), "api_key": secret})
+	_, _, before := s.Request("GET", "/admin/export", "", nil)
 
 	routes := []struct{ method, path, body string }{
 		{"GET", "/admin/config", ""},
@@ -187,27 +189,27 @@ func TestAdminNeedsTheKey(t *testing.T) {
 		{"GET", "/admin/nonexistent", ""},
 		{"GET", "/metrics", ""},
 		{"GET", "/v1/models", ""},
-		{"POST", "/v1/chat/completions", chatBody("default", false)},
+		{"POST", "/v1/chat/completions", enginetest.ChatBody("default", false)},
 		{"POST", "/v1/embeddings", `{"model":"default","input":"x"}`},
 	}
 	auths := []struct{ name, value string }{
 		{"no key", ""},
 		{"wrong key", "Bearer wrong-key"},
 		{"empty bearer", "Bearer "},
-		{"key as Basic", "Basic " + binKey},
-		{"key without scheme", binKey},
-		{"key with a suffix", "Bearer " + binKey + "x"},
-		{"key prefix", "Bearer " + binKey[:len(binKey)-1]},
-		{"key upper-cased", "Bearer " + strings.ToUpper(binKey)},
+		{"key as Basic", "Basic " + enginetest.AdminKey},
+		{"key without scheme", enginetest.AdminKey},
+		{"key with a suffix", "Bearer " + enginetest.AdminKey + "x"},
+		{"key prefix", "Bearer " + enginetest.AdminKey[:len(enginetest.AdminKey)-1]},
+		{"key upper-cased", "Bearer " + strings.ToUpper(enginetest.AdminKey)},
 	}
 	for _, r := range routes {
 		for _, a := range auths {
-			req, _ := http.NewRequest(r.method, s.base+r.path, strings.NewReader(r.body))
+			req, _ := http.NewRequest(r.method, s.Base+r.path, strings.NewReader(r.body))
 			if a.value != "" {
 				req.Header.Set("Authorization", a.value)
 			}
 			req.Header.Set("Content-Type", "application/json")
-			resp, err := s.client.Do(req)
+			resp, err := s.Client.Do(req)
 			if err != nil {
 				t.Fatalf("%s %s (%s): %v", r.method, r.path, a.name, err)
 			}
@@ -230,7 +232,7 @@ func TestAdminNeedsTheKey(t *testing.T) {
 	}
 	// Spellings that the mux cleans or the UI catches give nothing away.
 	for _, p := range []string{"//admin/export", "/admin/../admin/export", "/ADMIN/export", "/admin%2Fexport", "/./admin/export"} {
-		req, _ := http.NewRequest("GET", s.base+p, nil)
+		req, _ := http.NewRequest("GET", s.Base+p, nil)
 		req.URL.Opaque = p // sent as written
 		resp, err := (&http.Transport{}).RoundTrip(req)
 		if err != nil {
@@ -243,20 +245,20 @@ func TestAdminNeedsTheKey(t *testing.T) {
 		}
 	}
 
-	if _, _, after := s.request("GET", "/admin/export", "", nil); !bytes.Equal(before, after) {
+	if _, _, after := s.Request("GET", "/admin/export", "", nil); !bytes.Equal(before, after) {
 		t.Errorf("an unauthorised request changed the configuration:\nbefore %s\nafter  %s", before, after)
 	}
-	if n := up.hits.Load(); n != 0 {
+	if n := up.Hits(); n != 0 {
 		t.Errorf("unauthorised requests reached the upstream %d times", n)
 	}
 	// The right key works everywhere read-only.
 	for _, p := range []string{"/admin/config", "/admin/stats", "/admin/requests", "/admin/logs", "/admin/export", "/metrics", "/v1/models"} {
-		if code, _, body := s.request("GET", p, "", nil); code != 200 {
+		if code, _, body := s.Request("GET", p, "", nil); code != 200 {
 			t.Errorf("GET %s with the key: %d %s", p, code, body)
 		}
 	}
 	// And the admin key never appears in the logs.
-	if _, logs := s.admin("GET", "/admin/logs", nil); strings.Contains(string(logs), binKey) || strings.Contains(s.out.String(), binKey) {
+	if _, logs := s.Admin("GET", "/admin/logs", nil); strings.Contains(string(logs), enginetest.AdminKey) || strings.Contains(s.Out.String(), enginetest.AdminKey) {
 		t.Errorf("the admin key appears in the logs")
 	}
 }
@@ -266,13 +268,13 @@ func TestAdminNeedsTheKey(t *testing.T) {
 // server goes on serving others meanwhile.
 func TestSlowHeadersAreCutOff(t *testing.T) {
 	slowTest(t)
-	s := startServer(t)
-	conn, err := net.Dial("tcp", s.addr)
+	s := enginetest.Start(t)
+	conn, err := net.Dial("tcp", s.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	head := "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + binKey + "\r\nX-Padding: " + strings.Repeat("a", 200) + "\r\n\r\n"
+	head := "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + enginetest.AdminKey + "\r\nX-Padding: " + strings.Repeat("a", 200) + "\r\n\r\n"
 	start := time.Now()
 	writeErr := make(chan error, 1)
 	go func() {
@@ -287,7 +289,7 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 	}()
 	// Others are served while the slow client dawdles.
 	time.Sleep(time.Second)
-	if code, _, _ := s.request("GET", "/healthz", "", nil); code != 200 {
+	if code, _, _ := s.Request("GET", "/healthz", "", nil); code != 200 {
 		t.Errorf("healthz while a client trickles: %d", code)
 	}
 	conn.SetReadDeadline(time.Now().Add(20 * time.Second))

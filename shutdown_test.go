@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"catfish/engine/enginetest"
 )
 
 // openStream starts a streamed chat and reads it in the background: the
@@ -24,10 +26,10 @@ type openStream struct {
 	err   error
 }
 
-func startStream(t *testing.T, s *server) *openStream {
+func startStream(t *testing.T, s *enginetest.Proc) *openStream {
 	t.Helper()
-	req, _ := http.NewRequest("POST", s.base+"/v1/chat/completions", strings.NewReader(chatBody("default", true)))
-	req.Header.Set("Authorization", "Bearer "+binKey)
+	req, _ := http.NewRequest("POST", s.Base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody("default", true)))
+	req.Header.Set("Authorization", "Bearer "+enginetest.AdminKey)
 	req.Header.Set("Content-Type", "application/json")
 	// Its own connection: shutdown must treat each stream on its own.
 	c := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -78,17 +80,17 @@ func (o *openStream) wait(t *testing.T, limit time.Duration) {
 // slowStream sends a chunk every interval, n in all, then finishes.
 func slowStream(n int, interval time.Duration) func(int64, http.ResponseWriter, *http.Request) {
 	return func(_ int64, w http.ResponseWriter, r *http.Request) {
-		sw := startSSE(w)
+		sw := enginetest.StartSSE(w)
 		for i := range n {
-			sw.data(chunk(strings.Repeat("x", i%5+1), ""))
+			sw.Data(enginetest.Chunk(strings.Repeat("x", i%5+1), ""))
 			select {
 			case <-r.Context().Done():
 				return
 			case <-time.After(interval):
 			}
 		}
-		sw.data(chunk("", "stop"))
-		sw.data("[DONE]")
+		sw.Data(enginetest.Chunk("", "stop"))
+		sw.Data("[DONE]")
 	}
 }
 
@@ -105,17 +107,17 @@ func refused(addr string) bool {
 func TestShutdownLetsStreamsFinish(t *testing.T) {
 	slowTest(t)
 	dir := t.TempDir()
-	s := startServerIn(t, dir, "SHUTDOWN_TIMEOUT=10")
-	up := newFake(t, func(n int64, w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(string(mustRead(r)), `"stream":true`) {
+	s := enginetest.StartIn(t, dir, "SHUTDOWN_TIMEOUT=10")
+	up := enginetest.NewUpstream(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
 			slowStream(10, 200*time.Millisecond)(n, w, r)
 			return
 		}
-		writeChat(w, "quick")
+		enginetest.WriteChat(w, "quick")
 	})
-	id := s.addChannel(map[string]any{"url": up.v1()})
+	id := s.AddChannel(map[string]any{"url": up.V1()})
 	for range 2 {
-		if code, _, _ := s.chat("default", false); code != 200 {
+		if code, _, _ := s.Chat("default", false); code != 200 {
 			t.Fatalf("warm-up: %d", code)
 		}
 	}
@@ -123,23 +125,23 @@ func TestShutdownLetsStreamsFinish(t *testing.T) {
 	for range 3 {
 		streams = append(streams, startStream(t, s))
 	}
-	s.client.CloseIdleConnections()
+	s.Client.CloseIdleConnections()
 	start := time.Now()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	waitUntil(t, 2*time.Second, "new connections refused after SIGTERM", func() bool { return refused(s.addr) })
+	s.Cmd.Process.Signal(syscall.SIGTERM)
+	enginetest.WaitFor(t, 2*time.Second, "new connections refused after SIGTERM", func() bool { return refused(s.Addr) })
 	for i, o := range streams {
 		o.wait(t, 10*time.Second)
-		ev := sseData(o.body.String())
+		ev := enginetest.SSEData(o.body.String())
 		if o.err != nil || len(ev) != 12 || ev[len(ev)-1] != "[DONE]" {
 			t.Errorf("stream %d: %d events, error %v, want all 10 chunks, the finish and [DONE]:\n%s", i, len(ev), o.err, o.body.String())
 		}
 	}
 	select {
-	case <-s.exited:
+	case <-s.Exited:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("catfish still running 10 s after its streams ended")
 	}
-	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := s.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}
 	took := time.Since(start)
@@ -147,35 +149,35 @@ func TestShutdownLetsStreamsFinish(t *testing.T) {
 		t.Errorf("exited after %v: before the streams (2 s) could finish", took)
 	}
 	t.Logf("exited %v after SIGTERM", took.Round(time.Millisecond))
-	if !strings.Contains(s.out.String(), `msg=stopped`) {
+	if !strings.Contains(s.Out.String(), `msg=stopped`) {
 		t.Errorf("no clean stop in the log")
 	}
 
 	// A restart shows every request, the streams finished during the
 	// shutdown included: the state was flushed.
-	s2 := startServerIn(t, dir)
+	s2 := enginetest.StartIn(t, dir)
 	var st struct {
 		Total      struct{ Success, Fail int64 }
 		ByConfigID map[string]struct{ Success, Fail int64 } `json:"by_config_id"`
 	}
-	s2.getJSON("/admin/stats", &st)
+	s2.GetJSON("/admin/stats", &st)
 	if st.Total.Success != 5 || st.Total.Fail != 0 || st.ByConfigID[id].Success != 5 {
 		t.Errorf("after restart: total %+v, channel %+v; want 5 successes", st.Total, st.ByConfigID[id])
 	}
 	// The final snapshot holds everything: nothing is left to replay.
-	if !strings.Contains(s2.out.String(), "replayed=0") {
-		t.Errorf("the restart replayed journal records: no final snapshot?\n%s", s2.out.String())
+	if !strings.Contains(s2.Out.String(), "replayed=0") {
+		t.Errorf("the restart replayed journal records: no final snapshot?\n%s", s2.Out.String())
 	}
 }
 
 func TestShutdownCutsStreamsAtTheBound(t *testing.T) {
 	slowTest(t)
 	dir := t.TempDir()
-	s := startServerIn(t, dir, "SHUTDOWN_TIMEOUT=1")
+	s := enginetest.StartIn(t, dir, "SHUTDOWN_TIMEOUT=1")
 	upstreamGone := make(chan struct{})
-	up := newFake(t, func(n int64, w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(string(mustRead(r)), `"stream":true`) {
-			writeChat(w, "quick")
+	up := enginetest.NewUpstream(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
+			enginetest.WriteChat(w, "quick")
 			return
 		}
 		slowStream(150, 200*time.Millisecond)(n, w, r) // 30 s
@@ -183,14 +185,14 @@ func TestShutdownCutsStreamsAtTheBound(t *testing.T) {
 			close(upstreamGone)
 		}
 	})
-	s.addChannel(map[string]any{"url": up.v1()})
-	if code, _, _ := s.chat("default", false); code != 200 {
+	s.AddChannel(map[string]any{"url": up.V1()})
+	if code, _, _ := s.Chat("default", false); code != 200 {
 		t.Fatalf("warm-up: %d", code)
 	}
 	o := startStream(t, s)
-	s.client.CloseIdleConnections()
+	s.Client.CloseIdleConnections()
 	start := time.Now()
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.Cmd.Process.Signal(syscall.SIGTERM)
 	o.wait(t, 10*time.Second)
 	cut := time.Since(start)
 	if cut < 800*time.Millisecond || cut > 5*time.Second {
@@ -204,11 +206,11 @@ func TestShutdownCutsStreamsAtTheBound(t *testing.T) {
 	}
 	t.Logf("stream cut %v after SIGTERM (client read error: %v)", cut.Round(time.Millisecond), o.err)
 	select {
-	case <-s.exited:
+	case <-s.Exited:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("catfish still running 10 s after SIGTERM")
 	}
-	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := s.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}
 	select {
@@ -216,9 +218,9 @@ func TestShutdownCutsStreamsAtTheBound(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Errorf("the upstream call was not cancelled")
 	}
-	s2 := startServerIn(t, dir)
+	s2 := enginetest.StartIn(t, dir)
 	var st struct{ Total struct{ Success, Fail int64 } }
-	s2.getJSON("/admin/stats", &st)
+	s2.GetJSON("/admin/stats", &st)
 	if st.Total.Success != 1 {
 		t.Errorf("after restart: total %+v, want the warm-up's success", st.Total)
 	}

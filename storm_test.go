@@ -10,76 +10,42 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"catfish/engine/enginetest"
 )
 
 func TestStormBinary(t *testing.T) {
 	slowTest(t)
-	s := startServer(t,
+	s := enginetest.Start(t,
 		"FIRST_BYTE_TIMEOUT=1", "STREAM_IDLE_TIMEOUT=1",
 		// A high threshold keeps the channels in play, so most requests
 		// meet the chaos instead of a quick 503 from open breakers.
 		"BREAKER_THRESHOLD=20", "BREAKER_COOLDOWN=200ms", "BREAKER_MAX_COOLDOWN=500ms")
-	var calm atomic.Bool
-	var ups []*fake
+	var ups []*enginetest.Chaos
 	for i := range 4 {
-		u := newFake(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-			stream := strings.Contains(string(mustRead(r)), `"stream":true`)
-			if calm.Load() {
-				if stream {
-					wholeStream(w, r, "calm")
-				} else {
-					writeChat(w, "calm")
-				}
-				return
-			}
-			switch p := rand.IntN(100); {
-			case p < 15:
-				writeErr(w, 500+rand.IntN(4), "")
-			case p < 25:
-				sleepOrGone(r, 30*time.Second) // hang before headers
-			case p < 35:
-				reset(w)
-			case p < 40:
-				w.Header().Set("Retry-After", "0")
-				writeErr(w, 429, "")
-			case stream && p < 48:
-				sw := startSSE(w)
-				sw.data(chunk("part", ""))
-				reset(w) // broken after commit
-			case stream && p < 55:
-				sw := startSSE(w)
-				sw.data(chunk("part", ""))
-				sleepOrGone(r, 30*time.Second) // stall after commit
-			case stream:
-				wholeStream(w, r, "a b c")
-			default:
-				writeChat(w, "ok")
-			}
-		})
+		u := enginetest.NewChaos(t)
 		ups = append(ups, u)
-		s.addChannel(map[string]any{"url": u.v1(), "priority": i % 2, "name": fmt.Sprint("storm-", i)})
+		s.AddChannel(map[string]any{"url": u.V1(), "priority": i % 2, "name": fmt.Sprint("storm-", i)})
 	}
 	// Warm up, then take the baseline.
-	calm.Store(true)
+	calm(ups, true)
 	for range 8 {
-		if code, _, body := s.chat("default", false); code != 200 {
+		if code, _, body := s.Chat("default", false); code != 200 {
 			t.Fatalf("warm-up: %d %s", code, body)
 		}
 	}
-	s.client.CloseIdleConnections()
+	s.Client.CloseIdleConnections()
 	for _, u := range ups {
 		u.CloseClientConnections()
 	}
 	time.Sleep(200 * time.Millisecond)
-	baseFiles, baseThreads, baseRSS := s.openFiles(), s.procStatus("Threads"), s.procStatus("VmRSS")
-	calm.Store(false)
+	baseFiles, baseThreads, baseRSS := s.OpenFiles(), s.ProcStatus("Threads"), s.ProcStatus("VmRSS")
+	calm(ups, false)
 
 	const total, conc, deadline = 1000, 300, 30 * time.Second
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
@@ -97,8 +63,8 @@ func TestStormBinary(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()
 			began := time.Now()
-			req, _ := http.NewRequestWithContext(ctx, "POST", s.base+"/v1/chat/completions", strings.NewReader(chatBody("default", i%2 == 0)))
-			req.Header.Set("Authorization", "Bearer "+binKey)
+			req, _ := http.NewRequestWithContext(ctx, "POST", s.Base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody("default", i%2 == 0)))
+			req.Header.Set("Authorization", "Bearer "+enginetest.AdminKey)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
 			if err != nil {
@@ -117,7 +83,7 @@ func TestStormBinary(t *testing.T) {
 			codes[resp.StatusCode]++
 			slowest = max(slowest, took)
 			if resp.StatusCode == 200 && i%2 == 0 {
-				ev := sseData(string(body))
+				ev := enginetest.SSEData(string(body))
 				switch last := ev[len(ev)-1]; {
 				case last == "[DONE]":
 				case strings.HasPrefix(last, `{"error":`):
@@ -139,31 +105,31 @@ func TestStormBinary(t *testing.T) {
 	if codes[200] < total/4 {
 		t.Errorf("only %d of %d requests succeeded over four channels", codes[200], total)
 	}
-	peakThreads := s.procStatus("Threads")
+	peakThreads := s.ProcStatus("Threads")
 
 	// Calm returns: after the breakers' cooldown everything answers.
-	calm.Store(true)
+	calm(ups, true)
 	time.Sleep(700 * time.Millisecond)
 	for i := range 20 {
-		if code, _, body := s.chat("default", i%2 == 0); code != 200 {
+		if code, _, body := s.Chat("default", i%2 == 0); code != 200 {
 			t.Errorf("after the storm, request %d: %d %s", i, code, body)
 		}
 	}
 
 	// Connections closed on both sides, the process settles back.
 	client.CloseIdleConnections()
-	s.client.CloseIdleConnections()
+	s.Client.CloseIdleConnections()
 	for _, u := range ups {
 		u.CloseClientConnections()
 	}
 	var files int
-	waitUntil(t, 10*time.Second, "open files back to the baseline", func() bool {
-		files = s.openFiles()
+	enginetest.WaitFor(t, 10*time.Second, "open files back to the baseline", func() bool {
+		files = s.OpenFiles()
 		return files <= baseFiles+2
 	})
-	rss1, threads1 := s.procStatus("VmRSS"), s.procStatus("Threads")
+	rss1, threads1 := s.ProcStatus("VmRSS"), s.ProcStatus("Threads")
 	time.Sleep(2 * time.Second)
-	rss2, threads2 := s.procStatus("VmRSS"), s.procStatus("Threads")
+	rss2, threads2 := s.ProcStatus("VmRSS"), s.ProcStatus("Threads")
 	t.Logf("open files %d → %d; threads %d → peak %d → %d; RSS %d kB → %d kB → %d kB",
 		baseFiles, files, baseThreads, peakThreads, threads2, baseRSS, rss1, rss2)
 	if threads2 > threads1+2 || threads2 > 64 {
@@ -171,5 +137,11 @@ func TestStormBinary(t *testing.T) {
 	}
 	if rss2 > rss1+rss1/10 || rss2 > 256<<10 {
 		t.Errorf("RSS: %d kB, then %d kB: want settled, under 256 MiB", rss1, rss2)
+	}
+}
+
+func calm(ups []*enginetest.Chaos, on bool) {
+	for _, u := range ups {
+		u.Calm(on)
 	}
 }

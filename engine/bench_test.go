@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"catfish/channel"
+	"catfish/engine/enginetest"
 	"catfish/scheme"
 )
 
@@ -68,7 +69,7 @@ func itoa(i int) string {
 func BenchmarkProxyNonStream(b *testing.B) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
-		writeChat(w, "the quick brown fox jumps over the lazy dog")
+		enginetest.WriteChat(w, "the quick brown fox jumps over the lazy dog")
 	}))
 	defer up.Close()
 	e, err := New(Config{AdminKey: "k", DataDir: b.TempDir()}, io.Discard)

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"catfish/channel"
-	"catfish/engine/stats"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +12,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"catfish/channel"
+	"catfish/engine/enginetest"
+	"catfish/engine/stats"
 )
 
 // The canary-key test: distinctive keys go in (the admin key, which
@@ -77,8 +79,8 @@ func jsonString(s, style string) string {
 	return string(q)
 }
 
-func canaryUpstream(t *testing.T, adminKey string, sawAdmin *atomic.Bool) *upstream {
-	return newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+func canaryUpstream(t *testing.T, adminKey string, sawAdmin *atomic.Bool) *enginetest.Upstream {
+	return enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		for _, vs := range r.Header {
 			for _, v := range vs {
 				if strings.Contains(v, adminKey) {
@@ -118,14 +120,14 @@ func canaryUpstream(t *testing.T, adminKey string, sawAdmin *atomic.Bool) *upstr
 				w.Header().Set("X-Upstream-Echo", echo)
 			}
 			if !stream {
-				writeChat(w, "fine")
+				enginetest.WriteChat(w, "fine")
 				return
 			}
-			s := startSSE(w)
-			s.data(chunk("fine", ""))
-			s.data(chunk("", "stop"))
-			s.data(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
-			s.data("[DONE]")
+			s := enginetest.StartSSE(w)
+			s.Data(enginetest.Chunk("fine", ""))
+			s.Data(enginetest.Chunk("", "stop"))
+			s.Data(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+			s.Data("[DONE]")
 		case "echo-500":
 			jsonErr(500, "server_error")
 		case "echo-429":
@@ -142,25 +144,25 @@ func canaryUpstream(t *testing.T, adminKey string, sawAdmin *atomic.Bool) *upstr
 		case "echo-200-error":
 			jsonErr(200, "oops")
 		case "echo-stream-error-first":
-			startSSE(w).data(fmt.Sprintf(`{"error":{"message":%s,"type":"server_error"}}`, q))
+			enginetest.StartSSE(w).Data(fmt.Sprintf(`{"error":{"message":%s,"type":"server_error"}}`, q))
 		case "echo-stream-error-mid":
-			s := startSSE(w)
-			s.data(chunk("a", ""))
-			s.data(fmt.Sprintf(`{"error":{"message":%s,"type":"server_error"}}`, q))
+			s := enginetest.StartSSE(w)
+			s.Data(enginetest.Chunk("a", ""))
+			s.Data(fmt.Sprintf(`{"error":{"message":%s,"type":"server_error"}}`, q))
 		case "stream-break":
-			s := startSSE(w)
-			s.data(chunk("a", ""))
-			hijackClose(w)
+			s := enginetest.StartSSE(w)
+			s.Data(enginetest.Chunk("a", ""))
+			enginetest.Reset(w)
 		case "malformed-echo":
-			s := startSSE(w)
-			s.data(chunk("a", ""))
-			s.data(`{"broken": "` + auth) // not JSON: dropped and logged
-			s.data(chunk("", "stop"))
-			s.data("[DONE]")
+			s := enginetest.StartSSE(w)
+			s.Data(enginetest.Chunk("a", ""))
+			s.Data(`{"broken": "` + auth) // not JSON: dropped and logged
+			s.Data(enginetest.Chunk("", "stop"))
+			s.Data("[DONE]")
 		case "hang":
-			hang(w, r)
+			enginetest.Hang(r)
 		case "reset":
-			hijackClose(w)
+			enginetest.Reset(w)
 		default:
 			http.Error(w, "unknown mode", 404)
 		}
@@ -257,7 +259,7 @@ func canaryRun(t *testing.T, format string) {
 	}
 	// Positive control: escaped echoes come back, with the key masked.
 	for _, mode := range []string{"echo-400-u", "echo-400-slash", "echo-401-text-u", "echo-401-text-slash"} {
-		_, _, got := c.do("POST", "/v1/chat/completions", chatBody(mode, false))
+		_, _, got := c.do("POST", "/v1/chat/completions", enginetest.ChatBody(mode, false))
 		if !strings.Contains(got, "invalid key") && !strings.Contains(got, "Unauthorized") ||
 			!strings.Contains(got, channel.Mask(keys["A"])) && !strings.Contains(got, channel.Mask(keys["B"])) {
 			t.Errorf("%s: the answer %s does not show the masked key", mode, got)
@@ -270,7 +272,7 @@ func canaryRun(t *testing.T, format string) {
 	c.do("GET", "/v1/nothing", "")
 	// Wrong keys and malformed Authorization carrying the admin key.
 	for _, auth := range []string{"", "Bearer wrong", "Basic " + adminKey, adminKey, "Bearer " + adminKey + "x", "Token " + keys["A"]} {
-		c.send("POST", "/v1/chat/completions", auth, chatBody("ok", false))
+		c.send("POST", "/v1/chat/completions", auth, enginetest.ChatBody("ok", false))
 		c.send("GET", "/admin/config", auth, "")
 		c.send("GET", "/metrics", auth, "")
 	}
@@ -300,7 +302,7 @@ func canaryRun(t *testing.T, format string) {
 	clientSecrets := clientKeyTraffic(t, c, n)
 
 	// Let the recorder catch up, then read every view.
-	waitFor(t, 15*time.Second, "the recorder", func() bool {
+	enginetest.WaitFor(t, 15*time.Second, "the recorder", func() bool {
 		var v stats.View
 		_, _, got := c.do("GET", "/admin/stats", "")
 		json.Unmarshal([]byte(got), &v)
@@ -321,7 +323,7 @@ func canaryRun(t *testing.T, format string) {
 			t.Errorf("/admin/export lacks key %s: the canary check would prove nothing", name)
 		}
 	}
-	if u.hits.Load() == 0 || !strings.Contains(u.lastHeader().Get("Authorization"), canaryMark) {
+	if u.Hits() == 0 || !strings.Contains(u.LastHeader().Get("Authorization"), canaryMark) {
 		t.Errorf("the upstream did not get a canary key")
 	}
 
@@ -430,13 +432,13 @@ func excerpt(text, needle string) string {
 // to the client keeps its bytes, except the echoed key, which is masked.
 func TestUpstreamErrorRelayedWithTheKeyMasked(t *testing.T) {
 	const key = "sk-echo-0123456789abcdef"
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(400)
 		fmt.Fprintf(w, `{"error":{"message":"bad request from %s","code":"content_policy_violation"}}`, r.Header.Get("Authorization"))
 	})
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": u.v1(), "api_key": key})
+	h.addChannel(map[string]any{"url": u.V1(), "api_key": key})
 	code, _, body := h.chat("default", false)
 	want := `{"error":{"message":"bad request from Bearer sk-…cdef","code":"content_policy_violation"}}`
 	if code != 400 || body != want {

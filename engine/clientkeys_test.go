@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"catfish/engine/enginetest"
 	"catfish/engine/keys"
 	"catfish/engine/state"
 	"catfish/persist"
@@ -277,7 +278,7 @@ func (h *harness) keyState() string {
 // want requests.
 func waitKeyUsageFlushed(t *testing.T, dir, id string, want int64) {
 	t.Helper()
-	waitFor(t, 15*time.Second, "the flusher to journal key usage", func() bool {
+	enginetest.WaitFor(t, 15*time.Second, "the flusher to journal key usage", func() bool {
 		var got int64
 		for _, r := range journal(t, dir) {
 			if r.Type == state.RecKeyUsage {
@@ -365,7 +366,7 @@ func TestClientKeysCompaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 15*time.Second, "a compaction holding the usage", func() bool {
+	enginetest.WaitFor(t, 15*time.Second, "a compaction holding the usage", func() bool {
 		b, err := readSnapshotState(cfg.DataDir)
 		if err != nil {
 			return false
@@ -555,7 +556,7 @@ func clientKeyTraffic(t *testing.T, c *canaryClient, n *node) []string {
 	for _, s := range []string{a.Key, b.Key, rot.Key, d.Key} {
 		for _, r := range []struct{ method, path, body string }{
 			{"GET", "/admin/keys", ""}, {"GET", "/admin/config", ""}, {"GET", "/admin/export", ""}, {"GET", "/metrics", ""},
-			{"POST", "/v1/chat/completions", chatBody("ok", false)}, {"POST", "/v1/chat/completions", chatBody("fast", true)},
+			{"POST", "/v1/chat/completions", enginetest.ChatBody("ok", false)}, {"POST", "/v1/chat/completions", enginetest.ChatBody("fast", true)},
 			{"GET", "/v1/models", ""},
 		} {
 			c.send(r.method, r.path, "Bearer "+s, r.body)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"catfish/engine/enginetest"
 )
 
 // Mid-stream continuation (SPEC 11), every branch, against httptest
@@ -59,23 +61,23 @@ func afterPrefix(prefix string) []string {
 }
 
 func TestContinuationRestartsWithExactMatch(t *testing.T) {
-	a := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 4) })
+	a := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 4) })
 	var sawPrefill atomic.Bool
-	b := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		if lastAssistant(mustBody(r)) != "" {
+	b := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if lastAssistant(enginetest.Body(r)) != "" {
 			sawPrefill.Store(true)
 		}
 		streamChat(w, r, answer, 0)
 	})
 	h := newHarness(t, nil)
-	idA := h.addChannel(map[string]any{"url": a.v1(), "priority": 1})
-	h.addChannel(map[string]any{"url": b.v1(), "priority": 2})
+	idA := h.addChannel(map[string]any{"url": a.V1(), "priority": 1})
+	h.addChannel(map[string]any{"url": b.V1(), "priority": 2})
 	code, hdr, body := h.call("POST", "/v1/chat/completions",
 		`{"model":"default","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`)
 	if code != 200 || textOf(body) != joined(answer) {
 		t.Fatalf("client text %q (%d), want %q once", textOf(body), code, joined(answer))
 	}
-	evs := sseEvents(body)
+	evs := enginetest.SSEData(body)
 	if evs[len(evs)-1] != "[DONE]" || strings.Contains(body, `"error"`) {
 		t.Fatalf("the continued stream must end cleanly: %q", body)
 	}
@@ -88,7 +90,7 @@ func TestContinuationRestartsWithExactMatch(t *testing.T) {
 	if sawPrefill.Load() {
 		t.Errorf("an openai channel (prefill off by default) got a prefill")
 	}
-	if chain := attempts(hdr); len(chain) != 1 {
+	if chain := enginetest.Attempts(hdr); len(chain) != 1 {
 		t.Errorf("X-Catfish-Attempts went out at commit: %v", chain)
 	}
 	if _, fails := h.breakerOf(idA); fails != 1 {
@@ -101,16 +103,16 @@ func TestContinuationRestartsWithExactMatch(t *testing.T) {
 }
 
 func TestContinuationPrefill(t *testing.T) {
-	a := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamMessages(w, answer, 3) })
+	a := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamMessages(w, answer, 3) })
 	var prefill atomic.Value
-	b := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		p := lastAssistant(mustBody(r))
+	b := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		p := lastAssistant(enginetest.Body(r))
 		prefill.Store(p)
 		streamMessages(w, afterPrefix(p), 0)
 	})
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": a.v1(), "type": "anthropic", "priority": 1})
-	h.addChannel(map[string]any{"url": b.v1(), "type": "anthropic", "priority": 2})
+	h.addChannel(map[string]any{"url": a.V1(), "type": "anthropic", "priority": 1})
+	h.addChannel(map[string]any{"url": b.V1(), "type": "anthropic", "priority": 2})
 	code, _, body := h.sendAs("/v1/messages", messagesBody("default", true))
 	if code != 200 || textOf(body) != joined(answer) {
 		t.Fatalf("client text %q, want %q once", textOf(body), joined(answer))
@@ -132,15 +134,15 @@ func TestContinuationPrefill(t *testing.T) {
 }
 
 func TestContinuationRestartDivergesEndsWithError(t *testing.T) {
-	a := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 4) })
-	b := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	a := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 4) })
+	b := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		streamChat(w, r, []string{"A ", "different ", "answer."}, 0)
 	})
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": a.v1(), "priority": 1})
-	h.addChannel(map[string]any{"url": b.v1(), "priority": 2})
+	h.addChannel(map[string]any{"url": a.V1(), "priority": 1})
+	h.addChannel(map[string]any{"url": b.V1(), "priority": 2})
 	code, _, body := h.chat("default", true)
-	evs := sseEvents(body)
+	evs := enginetest.SSEData(body)
 	if code != 200 || textOf(body) != joined(answer[:4]) || !strings.HasPrefix(evs[len(evs)-1], `{"error":`) ||
 		strings.Contains(body, "[DONE]") || strings.Contains(body, "different") {
 		t.Fatalf("a diverging restart must end with the error event and nothing of B: %q", body)
@@ -148,20 +150,20 @@ func TestContinuationRestartDivergesEndsWithError(t *testing.T) {
 }
 
 func TestContinuationPrefillRefusedThenRestart(t *testing.T) {
-	a := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 4) })
+	a := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 4) })
 	var prefills atomic.Int64
-	b := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		if lastAssistant(mustBody(r)) != "" {
+	b := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if lastAssistant(enginetest.Body(r)) != "" {
 			prefills.Add(1)
-			writeErr(w, 400, "invalid_request_error") // a fallback that refuses assistant prefill
+			enginetest.WriteErr(w, 400, "invalid_request_error") // a fallback that refuses assistant prefill
 			return
 		}
 		streamChat(w, r, answer, 0)
 	})
 	cfg := testConfig(t)
 	n := startNode(t, cfg)
-	n.addChannel(map[string]any{"url": a.v1(), "priority": 1})
-	idB := n.addChannel(map[string]any{"url": b.v1(), "priority": 2, "prefill": true})
+	n.addChannel(map[string]any{"url": a.V1(), "priority": 1})
+	idB := n.addChannel(map[string]any{"url": b.V1(), "priority": 2, "prefill": true})
 	code, _, body := n.chat("default", true)
 	if code != 200 || textOf(body) != joined(answer) || strings.Contains(body, "invalid_request_error") {
 		t.Fatalf("the client must never see the 400: %q", body)
@@ -191,27 +193,27 @@ func TestContinuationPrefillRefusedThenRestart(t *testing.T) {
 }
 
 func TestContinuationNotWithAToolCallInFlight(t *testing.T) {
-	a := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		s := startSSE(w)
-		s.data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"write","arguments":""}}]},"finish_reason":null}]}`)
-		s.data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"pa"}}]},"finish_reason":null}]}`)
+	a := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		s := enginetest.StartSSE(w)
+		s.Data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"write","arguments":""}}]},"finish_reason":null}]}`)
+		s.Data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"pa"}}]},"finish_reason":null}]}`)
 	})
-	b := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 0) })
+	b := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 0) })
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": a.v1(), "priority": 1})
-	h.addChannel(map[string]any{"url": b.v1(), "priority": 2})
+	h.addChannel(map[string]any{"url": a.V1(), "priority": 1})
+	h.addChannel(map[string]any{"url": b.V1(), "priority": 2})
 	_, _, body := h.chat("default", true)
-	evs := sseEvents(body)
-	if !strings.HasPrefix(evs[len(evs)-1], `{"error":`) || b.hits.Load() != 0 {
-		t.Fatalf("a tool call in flight: want the error event and B untouched; B %d, %q", b.hits.Load(), body)
+	evs := enginetest.SSEData(body)
+	if !strings.HasPrefix(evs[len(evs)-1], `{"error":`) || b.Hits() != 0 {
+		t.Fatalf("a tool call in flight: want the error event and B untouched; B %d, %q", b.Hits(), body)
 	}
 }
 
 func TestContinuationAfterAStall(t *testing.T) {
-	a := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		s := startSSE(w)
+	a := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		s := enginetest.StartSSE(w)
 		for _, p := range answer[:3] {
-			s.data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"content":` +
+			s.Data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"content":` +
 				strings.TrimSpace(mustJSON(p)) + `},"finish_reason":null}]}`)
 		}
 		select {
@@ -219,10 +221,10 @@ func TestContinuationAfterAStall(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 	})
-	b := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 0) })
+	b := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 0) })
 	h := newHarness(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
-	h.addChannel(map[string]any{"url": a.v1(), "priority": 1})
-	h.addChannel(map[string]any{"url": b.v1(), "priority": 2})
+	h.addChannel(map[string]any{"url": a.V1(), "priority": 1})
+	h.addChannel(map[string]any{"url": b.V1(), "priority": 2})
 	start := time.Now()
 	code, _, body := h.chat("default", true)
 	if code != 200 || textOf(body) != joined(answer) || time.Since(start) > 5*time.Second {
@@ -236,11 +238,11 @@ func mustJSON(s string) string {
 }
 
 func TestContinuationUsageSums(t *testing.T) {
-	a := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamMessages(w, answer, 3) })
-	b := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamMessages(w, answer, 0) })
+	a := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamMessages(w, answer, 3) })
+	b := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamMessages(w, answer, 0) })
 	h := newHarness(t, nil)
-	idA := h.addChannel(map[string]any{"url": a.v1(), "type": "anthropic", "priority": 1, "prefill": false})
-	idB := h.addChannel(map[string]any{"url": b.v1(), "type": "anthropic", "priority": 2, "prefill": false})
+	idA := h.addChannel(map[string]any{"url": a.V1(), "type": "anthropic", "priority": 1, "prefill": false})
+	idB := h.addChannel(map[string]any{"url": b.V1(), "type": "anthropic", "priority": 2, "prefill": false})
 	_, hdr, body := h.sendAs("/v1/messages", messagesBody("default", true))
 	if textOf(body) != joined(answer) {
 		t.Fatalf("text %q", textOf(body))
@@ -272,19 +274,19 @@ func TestContinuationUsageSums(t *testing.T) {
 }
 
 func TestContinuationClientAbortCancelsIt(t *testing.T) {
-	a := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 4) })
+	a := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 4) })
 	bGone := make(chan struct{})
-	b := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		s := startSSE(w)
-		s.data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"content":"The quick brown fox jumps "},"finish_reason":null}]}`)
+	b := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		s := enginetest.StartSSE(w)
+		s.Data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"content":"The quick brown fox jumps "},"finish_reason":null}]}`)
 		<-r.Context().Done()
 		close(bGone)
 	})
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": a.v1(), "priority": 1})
-	idB := h.addChannel(map[string]any{"url": b.v1(), "priority": 2})
+	h.addChannel(map[string]any{"url": a.V1(), "priority": 1})
+	idB := h.addChannel(map[string]any{"url": b.V1(), "priority": 2})
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody("default", true)))
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody("default", true)))
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -312,27 +314,27 @@ func TestContinuationClientAbortCancelsIt(t *testing.T) {
 }
 
 func TestContinuationInEveryDialect(t *testing.T) {
-	chatCut := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 4) })
-	antCut := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamMessages(w, answer, 4) })
-	chatWhole := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 0) })
-	antPrefill := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		streamMessages(w, afterPrefix(lastAssistant(mustBody(r))), 0)
+	chatCut := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 4) })
+	antCut := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamMessages(w, answer, 4) })
+	chatWhole := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 0) })
+	antPrefill := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		streamMessages(w, afterPrefix(lastAssistant(enginetest.Body(r))), 0)
 	})
 	for _, tc := range []struct {
 		name, path, body string
-		a, b             *upstream
+		a, b             *enginetest.Upstream
 		aType, bType     string
 		end              string
 	}{
-		{"chat over chat, restart", "/v1/chat/completions", chatBody("default", true), chatCut, chatWhole, "openai", "openai", "[DONE]"},
+		{"chat over chat, restart", "/v1/chat/completions", enginetest.ChatBody("default", true), chatCut, chatWhole, "openai", "openai", "[DONE]"},
 		{"messages over openai, then anthropic prefill", "/v1/messages", messagesBody("default", true), chatCut, antPrefill, "openai", "anthropic", "message_stop"},
 		{"responses over anthropic, then chat restart", "/v1/responses", responsesBody("default", true), antCut, chatWhole, "anthropic", "openai", "response.completed"},
 		{"responses over chat, then anthropic prefill", "/v1/responses", responsesBody("default", true), chatCut, antPrefill, "openai", "anthropic", "response.completed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, nil)
-			h.addChannel(map[string]any{"url": tc.a.v1(), "type": tc.aType, "priority": 1})
-			h.addChannel(map[string]any{"url": tc.b.v1(), "type": tc.bType, "priority": 2})
+			h.addChannel(map[string]any{"url": tc.a.V1(), "type": tc.aType, "priority": 1})
+			h.addChannel(map[string]any{"url": tc.b.V1(), "type": tc.bType, "priority": 2})
 			code, _, body := h.sendAs(tc.path, tc.body)
 			if code != 200 || textOf(body) != joined(answer) {
 				t.Fatalf("text %q, want %q once; %q", textOf(body), joined(answer), body)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"catfish/channel"
+	"catfish/engine/enginetest"
 	"catfish/engine/keys"
 	"catfish/engine/state"
 	"catfish/engine/stats"
@@ -105,7 +106,7 @@ type launcher struct {
 type proc struct {
 	cmd    *exec.Cmd
 	base   string
-	out    *syncBuffer
+	out    *enginetest.LogBuffer
 	exited chan struct{}
 	client *http.Client
 }
@@ -134,7 +135,7 @@ func (l *launcher) spawn() *proc {
 		"DATA_DIR=" + l.dataDir,
 		"SHUTDOWN_TIMEOUT=5",
 	}, l.env...)
-	out := &syncBuffer{}
+	out := &enginetest.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		l.t.Fatalf("start %s: %v", l.argv[0], err)
@@ -512,7 +513,7 @@ func traffic(p *proc, stop <-chan struct{}) {
 			return
 		default:
 		}
-		req, _ := http.NewRequest("POST", p.base+"/v1/chat/completions", strings.NewReader(chatBody(fmt.Sprintf("s%d", i%3), false)))
+		req, _ := http.NewRequest("POST", p.base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody(fmt.Sprintf("s%d", i%3), false)))
 		req.Header.Set("Authorization", "Bearer "+testKey)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := p.client.Do(req)
@@ -643,14 +644,14 @@ func killNearTick(p *proc, rng *rand.Rand) time.Duration {
 
 func crashUpstream(t *testing.T) string {
 	var n atomic.Int64
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
 		if n.Add(1)%5 == 0 {
-			writeErr(w, 500, "flaky")
+			enginetest.WriteErr(w, 500, "flaky")
 			return
 		}
-		writeChat(w, "ok")
+		enginetest.WriteChat(w, "ok")
 	})
-	return u.v1()
+	return u.V1()
 }
 
 // TestCrashRealBinary kills the real catfish binary at random moments

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"catfish/engine/enginetest"
 )
 
 // The dialects through the whole engine: a client of each dialect over
@@ -61,54 +63,40 @@ func writeMessages(w http.ResponseWriter, text string) {
 	fmt.Fprintf(w, `{"id":"msg_01","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":%q}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":4,"output_tokens":6}}`, text)
 }
 
-// anthropicEvent writes one named event.
-func (s *sseWriter) event(name, payload string) {
-	fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", name, payload)
-	s.f.Flush()
-}
-
 // streamMessages streams text as Anthropic does, pieces as deltas; with
 // cut, the stream stops after that many deltas without an end.
 func streamMessages(w http.ResponseWriter, pieces []string, cut int) {
-	s := startSSE(w)
-	s.event("message_start", `{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":4,"output_tokens":1}}}`)
-	s.event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
-	s.event("ping", `{"type":"ping"}`)
+	s := enginetest.StartSSE(w)
+	s.Event("message_start", `{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":4,"output_tokens":1}}}`)
+	s.Event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
+	s.Event("ping", `{"type":"ping"}`)
 	for i, p := range pieces {
 		if cut > 0 && i == cut {
 			return
 		}
-		s.event("content_block_delta", fmt.Sprintf(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":%q}}`, p))
+		s.Event("content_block_delta", fmt.Sprintf(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":%q}}`, p))
 	}
-	s.event("content_block_stop", `{"type":"content_block_stop","index":0}`)
-	s.event("message_delta", fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":%d}}`, len(pieces)))
-	s.event("message_stop", `{"type":"message_stop"}`)
+	s.Event("content_block_stop", `{"type":"content_block_stop","index":0}`)
+	s.Event("message_delta", fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":%d}}`, len(pieces)))
+	s.Event("message_stop", `{"type":"message_stop"}`)
 }
 
 // streamChat streams text as OpenAI does, with a usage chunk when asked;
 // with cut, it stops after that many pieces without a finish.
 func streamChat(w http.ResponseWriter, r *http.Request, pieces []string, cut int) {
-	s := startSSE(w)
-	s.data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`)
+	s := enginetest.StartSSE(w)
+	s.Data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`)
 	for i, p := range pieces {
 		if cut > 0 && i == cut {
 			return
 		}
-		s.data(fmt.Sprintf(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"content":%q},"finish_reason":null}]}`, p))
+		s.Data(fmt.Sprintf(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{"content":%q},"finish_reason":null}]}`, p))
 	}
-	s.data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`)
-	if strings.Contains(string(mustBody(r)), `"include_usage":true`) {
-		s.data(fmt.Sprintf(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":%d,"total_tokens":%d}}`, len(pieces), 4+len(pieces)))
+	s.Data(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`)
+	if strings.Contains(string(enginetest.Body(r)), `"include_usage":true`) {
+		s.Data(fmt.Sprintf(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"gpt-x","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":%d,"total_tokens":%d}}`, len(pieces), 4+len(pieces)))
 	}
-	s.data("[DONE]")
-}
-
-func mustBody(r *http.Request) []byte {
-	b := make([]byte, r.ContentLength)
-	if r.ContentLength > 0 {
-		r.Body.Read(b)
-	}
-	return b
+	s.Data("[DONE]")
 }
 
 // namedEvents splits an SSE body into (event, data) pairs.
@@ -159,21 +147,21 @@ func textOf(body string) string {
 
 func TestMessagesPassthroughToAnthropic(t *testing.T) {
 	var gotQuery, gotKey, gotVersion, gotBeta, gotAuth string
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		gotQuery, gotKey, gotVersion = r.URL.RawQuery, r.Header.Get("X-Api-Key"), r.Header.Get("Anthropic-Version")
 		gotBeta, gotAuth = r.Header.Get("Anthropic-Beta"), r.Header.Get("Authorization")
 		if r.URL.Path != "/v1/messages" {
 			http.NotFound(w, r)
 			return
 		}
-		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+		if strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
 			streamMessages(w, []string{"Hel", "lo"}, 0)
 			return
 		}
 		writeMessages(w, "Hello")
 	})
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": u.v1(), "type": "anthropic", "api_key": "sk-ant-channel-0001", "model": "claude-real",
+	h.addChannel(map[string]any{"url": u.V1(), "type": "anthropic", "api_key": "sk-ant-channel-0001", "model": "claude-real",
 		"headers": map[string]string{"X-Extra": "yes"}})
 
 	code, hdr, body := h.sendAs("/v1/messages?beta=true", messagesBody("default", false), "Anthropic-Beta", "x-1")
@@ -183,8 +171,8 @@ func TestMessagesPassthroughToAnthropic(t *testing.T) {
 	if gotQuery != "beta=true" || gotKey != "sk-ant-channel-0001" || gotVersion != "2023-06-01" || gotBeta != "x-1" || gotAuth != "" {
 		t.Errorf("upstream saw query %q key %q version %q beta %q auth %q", gotQuery, gotKey, gotVersion, gotBeta, gotAuth)
 	}
-	if b := string(u.lastBody()); !strings.Contains(b, `"model":"claude-real"`) || u.lastHeader().Get("X-Extra") != "yes" {
-		t.Errorf("override or extra header missing: %s %v", b, u.lastHeader())
+	if b := string(u.LastBody()); !strings.Contains(b, `"model":"claude-real"`) || u.LastHeader().Get("X-Extra") != "yes" {
+		t.Errorf("override or extra header missing: %s %v", b, u.LastHeader())
 	}
 	code, hdr, body = h.sendAs("/v1/messages", messagesBody("default", true))
 	evs := namedEvents(body)
@@ -195,19 +183,19 @@ func TestMessagesPassthroughToAnthropic(t *testing.T) {
 }
 
 func TestMessagesOverOpenAITranslated(t *testing.T) {
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer sk-openai-channel-01" {
 			http.Error(w, "wrong route", 400)
 			return
 		}
-		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+		if strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
 			streamChat(w, r, []string{"Hel", "lo"}, 0)
 			return
 		}
-		writeChat(w, "Hello")
+		enginetest.WriteChat(w, "Hello")
 	})
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": u.v1(), "api_key": "sk-openai-channel-01", "model": "gpt-real"})
+	h.addChannel(map[string]any{"url": u.V1(), "api_key": "sk-openai-channel-01", "model": "gpt-real"})
 
 	code, _, body := h.sendAs("/v1/messages", messagesBody("default", false))
 	var msg struct {
@@ -220,7 +208,7 @@ func TestMessagesOverOpenAITranslated(t *testing.T) {
 		len(msg.Content) != 1 || msg.Content[0].Text != "Hello" {
 		t.Fatalf("JSON: %d %s", code, body)
 	}
-	if b := string(u.lastBody()); !strings.Contains(b, `"model":"gpt-real"`) || !strings.Contains(b, `"messages"`) {
+	if b := string(u.LastBody()); !strings.Contains(b, `"model":"gpt-real"`) || !strings.Contains(b, `"messages"`) {
 		t.Errorf("upstream body %s", b)
 	}
 	code, _, body = h.sendAs("/v1/messages", messagesBody("default", true))
@@ -231,25 +219,25 @@ func TestMessagesOverOpenAITranslated(t *testing.T) {
 }
 
 func TestChatOverAnthropicTranslated(t *testing.T) {
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/messages" || r.Header.Get("X-Api-Key") != "sk-ant-channel-0001" {
 			http.Error(w, "wrong route", 400)
 			return
 		}
-		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+		if strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
 			streamMessages(w, []string{"Hel", "lo"}, 0)
 			return
 		}
 		writeMessages(w, "Hello")
 	})
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": u.v1(), "type": "anthropic", "api_key": "sk-ant-channel-0001", "model": "claude-real"})
+	h.addChannel(map[string]any{"url": u.V1(), "type": "anthropic", "api_key": "sk-ant-channel-0001", "model": "claude-real"})
 	code, _, body := h.chat("default", false)
 	if code != 200 || !strings.Contains(body, `"chat.completion"`) || !strings.Contains(body, `"content":"Hello"`) {
 		t.Fatalf("JSON: %d %s", code, body)
 	}
 	code, _, body = h.chat("default", true)
-	evs := sseEvents(body)
+	evs := enginetest.SSEData(body)
 	if code != 200 || textOf(body) != "Hello" || evs[len(evs)-1] != "[DONE]" {
 		t.Fatalf("stream: %d %q", code, body)
 	}
@@ -261,21 +249,21 @@ func TestChatOverAnthropicTranslated(t *testing.T) {
 }
 
 func TestResponsesOverChatAndAnthropic(t *testing.T) {
-	chat := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+	chat := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
 			streamChat(w, r, []string{"Hel", "lo"}, 0)
 			return
 		}
-		writeChat(w, "Hello")
+		enginetest.WriteChat(w, "Hello")
 	})
-	ant := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+	ant := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
 			streamMessages(w, []string{"Hel", "lo"}, 0)
 			return
 		}
 		writeMessages(w, "Hello")
 	})
-	for _, ch := range []map[string]any{{"url": chat.v1()}, {"url": ant.v1(), "type": "anthropic"}} {
+	for _, ch := range []map[string]any{{"url": chat.V1()}, {"url": ant.V1(), "type": "anthropic"}} {
 		h := newHarness(t, nil)
 		h.addChannel(ch)
 		code, _, body := h.sendAs("/v1/responses", responsesBody("default", false))
@@ -293,22 +281,22 @@ func TestResponsesOverChatAndAnthropic(t *testing.T) {
 
 func TestResponsesPassthroughEndsItsOwnWay(t *testing.T) {
 	cut := false
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/responses" {
 			http.NotFound(w, r)
 			return
 		}
-		s := startSSE(w)
-		s.event("response.created", `{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","output":[]}}`)
-		s.event("response.output_item.added", `{"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"id":"msg_1","type":"message","role":"assistant","status":"in_progress","content":[]}}`)
-		s.event("response.output_text.delta", `{"type":"response.output_text.delta","sequence_number":2,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi"}`)
+		s := enginetest.StartSSE(w)
+		s.Event("response.created", `{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","output":[]}}`)
+		s.Event("response.output_item.added", `{"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"id":"msg_1","type":"message","role":"assistant","status":"in_progress","content":[]}}`)
+		s.Event("response.output_text.delta", `{"type":"response.output_text.delta","sequence_number":2,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi"}`)
 		if cut {
 			return
 		}
-		s.event("response.completed", `{"type":"response.completed","sequence_number":3,"response":{"id":"resp_1","object":"response","status":"completed","output":[],"usage":{"input_tokens":2,"output_tokens":1,"total_tokens":3}}}`)
+		s.Event("response.completed", `{"type":"response.completed","sequence_number":3,"response":{"id":"resp_1","object":"response","status":"completed","output":[],"usage":{"input_tokens":2,"output_tokens":1,"total_tokens":3}}}`)
 	})
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": u.v1(), "responses": true})
+	h.addChannel(map[string]any{"url": u.V1(), "responses": true})
 	code, _, body := h.sendAs("/v1/responses", responsesBody("default", true))
 	evs := namedEvents(body)
 	if code != 200 || strings.Contains(body, "[DONE]") || evs[len(evs)-1][0] != "response.completed" {
@@ -349,8 +337,8 @@ func TestErrorsInTheClientsDialect(t *testing.T) {
 	}
 	// A bad Messages body: 400 in Anthropic's shape naming the field,
 	// nothing sent upstream.
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "x") })
-	h.addChannel(map[string]any{"url": u.v1()})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "x") })
+	h.addChannel(map[string]any{"url": u.V1()})
 	code, _, body := h.sendAs("/v1/messages", `{"model":"default","max_tokens":10,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"nope","content":"x"}]}]}`)
 	if code != 400 || !strings.HasPrefix(body, `{"type":"error","error":{"type":"invalid_request_error"`) || !strings.Contains(body, "tool_use_id") {
 		t.Errorf("bad Messages body: %d %s", code, body)
@@ -359,35 +347,35 @@ func TestErrorsInTheClientsDialect(t *testing.T) {
 	if code != 400 || !strings.Contains(body, `"param":"previous_response_id"`) {
 		t.Errorf("previous_response_id on a translated route: %d %s", code, body)
 	}
-	if u.hits.Load() != 0 {
+	if u.Hits() != 0 {
 		t.Errorf("a refused request reached the upstream")
 	}
 }
 
 func TestFailoverAcrossChannelTypes(t *testing.T) {
-	bad := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	bad := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(529)
 		fmt.Fprint(w, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
 	})
-	good := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+	good := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
 			streamChat(w, r, []string{"from ", "openai"}, 0)
 			return
 		}
-		writeChat(w, "from openai")
+		enginetest.WriteChat(w, "from openai")
 	})
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": bad.v1(), "type": "anthropic", "priority": 1, "max_retries": 0})
-	h.addChannel(map[string]any{"url": good.v1(), "priority": 2})
+	h.addChannel(map[string]any{"url": bad.V1(), "type": "anthropic", "priority": 1, "max_retries": 0})
+	h.addChannel(map[string]any{"url": good.V1(), "priority": 2})
 	code, hdr, body := h.sendAs("/v1/messages", messagesBody("default", true))
-	if code != 200 || textOf(body) != "from openai" || len(attempts(hdr)) != 2 || !strings.HasSuffix(attempts(hdr)[0], "=http_529") {
-		t.Fatalf("failover anthropic → openai: %d %v %q", code, attempts(hdr), body)
+	if code != 200 || textOf(body) != "from openai" || len(enginetest.Attempts(hdr)) != 2 || !strings.HasSuffix(enginetest.Attempts(hdr)[0], "=http_529") {
+		t.Fatalf("failover anthropic → openai: %d %v %q", code, enginetest.Attempts(hdr), body)
 	}
 }
 
 func TestCountTokens(t *testing.T) {
-	ant := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	ant := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/messages/count_tokens" {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"input_tokens":42}`)
@@ -395,11 +383,11 @@ func TestCountTokens(t *testing.T) {
 		}
 		http.NotFound(w, r)
 	})
-	oai := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "x") })
+	oai := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "x") })
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": oai.v1(), "scheme_name": "plain"})
-	h.addChannel(map[string]any{"url": ant.v1(), "scheme_name": "mixed", "type": "anthropic", "priority": 2})
-	h.addChannel(map[string]any{"url": oai.v1(), "scheme_name": "mixed", "priority": 1})
+	h.addChannel(map[string]any{"url": oai.V1(), "scheme_name": "plain"})
+	h.addChannel(map[string]any{"url": ant.V1(), "scheme_name": "mixed", "type": "anthropic", "priority": 2})
+	h.addChannel(map[string]any{"url": oai.V1(), "scheme_name": "mixed", "priority": 1})
 	body := `{"model":"mixed","messages":[{"role":"user","content":"count me"}]}`
 	if code, _, out := h.sendAs("/v1/messages/count_tokens", body); code != 200 || out != `{"input_tokens":42}` {
 		t.Errorf("count_tokens with an anthropic channel: %d %s", code, out)
@@ -409,7 +397,7 @@ func TestCountTokens(t *testing.T) {
 	if code != 200 || hdr.Get("X-Catfish-Estimate") != "true" || !strings.HasPrefix(out, `{"input_tokens":`) {
 		t.Errorf("count_tokens without one: %d %v %s", code, hdr, out)
 	}
-	if oai.hits.Load() != 0 {
+	if oai.Hits() != 0 {
 		t.Errorf("an openai channel was asked to count tokens")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"catfish/engine/enginetest"
 	"catfish/engine/stats"
 )
 
@@ -54,24 +55,24 @@ func errCode(body string) string {
 }
 
 func TestClientKeyScope(t *testing.T) {
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
 			streamChat(w, r, []string{"ok"}, 0)
 			return
 		}
-		writeChat(w, "ok")
+		enginetest.WriteChat(w, "ok")
 	})
 	h := newHarness(t, func(c *Config) { c.DefaultScheme = "b" })
-	h.addChannel(map[string]any{"url": u.v1(), "scheme_name": "a"})
-	h.addChannel(map[string]any{"url": u.v1(), "scheme_name": "b"})
-	h.addChannel(map[string]any{"url": u.v1(), "scheme_name": "c"})
+	h.addChannel(map[string]any{"url": u.V1(), "scheme_name": "a"})
+	h.addChannel(map[string]any{"url": u.V1(), "scheme_name": "b"})
+	h.addChannel(map[string]any{"url": u.V1(), "scheme_name": "c"})
 	k := h.createKey(`{"name":"app","schemes":["a","c"]}`)
 
-	if code, _, body := h.v1As(k.Key, "/v1/chat/completions", chatBody("a", false)); code != 200 {
+	if code, _, body := h.v1As(k.Key, "/v1/chat/completions", enginetest.ChatBody("a", false)); code != 200 {
 		t.Fatalf("in scope: %d %s", code, body)
 	}
-	hits := u.hits.Load()
-	code, _, body := h.v1As(k.Key, "/v1/chat/completions", chatBody("b", false))
+	hits := u.Hits()
+	code, _, body := h.v1As(k.Key, "/v1/chat/completions", enginetest.ChatBody("b", false))
 	if code != 404 || errCode(body) != "model_not_found" {
 		t.Errorf("a scheme outside the key's scope: %d %s, want 404 model_not_found", code, body)
 	}
@@ -79,12 +80,12 @@ func TestClientKeyScope(t *testing.T) {
 	if code != 404 || !strings.Contains(body, `"type":"not_found_error"`) {
 		t.Errorf("out of scope on /v1/messages: %d %s, want Anthropic's not_found_error", code, body)
 	}
-	if u.hits.Load() != hits {
+	if u.Hits() != hits {
 		t.Errorf("an out-of-scope request reached an upstream")
 	}
 	// The default-scheme fallback stays inside the scope: b is the
 	// default but not the key's, so an unknown model goes to a.
-	_, hdr, _ := h.v1As(k.Key, "/v1/chat/completions", chatBody("no-such-model", false))
+	_, hdr, _ := h.v1As(k.Key, "/v1/chat/completions", enginetest.ChatBody("no-such-model", false))
 	if got := hdr.Get("X-Catfish-Scheme"); got != "a" {
 		t.Errorf("fallback for a scoped key went to %q, want a", got)
 	}
@@ -123,9 +124,9 @@ func TestClientKeyScope(t *testing.T) {
 }
 
 func TestClientKeyRefusedForms(t *testing.T) {
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "ok") })
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "ok") })
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": u.v1()})
+	h.addChannel(map[string]any{"url": u.V1()})
 	past := time.Now().Add(-time.Second).UTC().Format(time.RFC3339)
 	expired := h.createKey(`{"name":"old","expires_at":"` + past + `"}`)
 	disabled := h.createKey(`{"name":"off","enabled":false}`)
@@ -133,7 +134,7 @@ func TestClientKeyRefusedForms(t *testing.T) {
 	answers := map[string]string{}
 	for name, key := range map[string]string{"wrong": "sk-cf-" + strings.Repeat("x", 32), "expired": expired.Key,
 		"disabled": disabled.Key} {
-		code, _, body := h.v1As(key, "/v1/chat/completions", chatBody("default", false))
+		code, _, body := h.v1As(key, "/v1/chat/completions", enginetest.ChatBody("default", false))
 		if code != 401 {
 			t.Errorf("%s key: %d %s", name, code, body)
 		}
@@ -149,31 +150,31 @@ func TestClientKeyRefusedForms(t *testing.T) {
 	if code != 200 || rotated.Key == "" {
 		t.Fatalf("rotate: %d %s", code, body)
 	}
-	if code, _, _ := h.v1As(live.Key, "/v1/chat/completions", chatBody("default", false)); code != 401 {
+	if code, _, _ := h.v1As(live.Key, "/v1/chat/completions", enginetest.ChatBody("default", false)); code != 401 {
 		t.Errorf("the rotated-away secret: %d, want 401", code)
 	}
-	if code, _, body := h.v1As(rotated.Key, "/v1/chat/completions", chatBody("default", false)); code != 200 {
+	if code, _, body := h.v1As(rotated.Key, "/v1/chat/completions", enginetest.ChatBody("default", false)); code != 200 {
 		t.Errorf("the new secret: %d %s", code, body)
 	}
 }
 
 func TestClientKeyLimits(t *testing.T) {
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(string(mustBody(r)), `"stream":true`) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(enginetest.Body(r)), `"stream":true`) {
 			streamChat(w, r, strings.Split(strings.Repeat("word ", 20), " ")[:20], 0)
 			return
 		}
-		writeChat(w, "ok")
+		enginetest.WriteChat(w, "ok")
 	})
 	h := newHarness(t, nil)
-	id := h.addChannel(map[string]any{"url": u.v1()})
+	id := h.addChannel(map[string]any{"url": u.V1()})
 	k := h.createKey(`{"name":"slow","rpm":2}`)
 	for i := range 2 {
-		if code, _, body := h.v1As(k.Key, "/v1/chat/completions", chatBody("default", false)); code != 200 {
+		if code, _, body := h.v1As(k.Key, "/v1/chat/completions", enginetest.ChatBody("default", false)); code != 200 {
 			t.Fatalf("request %d within rpm: %d %s", i, code, body)
 		}
 	}
-	code, hdr, body := h.v1As(k.Key, "/v1/chat/completions", chatBody("default", false))
+	code, hdr, body := h.v1As(k.Key, "/v1/chat/completions", enginetest.ChatBody("default", false))
 	ra, _ := strconv.Atoi(hdr.Get("Retry-After"))
 	if code != 429 || errCode(body) != "rate_limit_exceeded" || ra < 1 || ra > 60 {
 		t.Errorf("over rpm: %d Retry-After %q %s", code, hdr.Get("Retry-After"), body)
@@ -184,30 +185,30 @@ func TestClientKeyLimits(t *testing.T) {
 	// A quota spent mid-stream: the stream finishes, the next request is
 	// refused.
 	q := h.createKey(`{"name":"quota","token_quota":10}`)
-	code, _, body = h.v1As(q.Key, "/v1/chat/completions", chatBody("default", true))
+	code, _, body = h.v1As(q.Key, "/v1/chat/completions", enginetest.ChatBody("default", true))
 	if code != 200 || textOf(body) == "" || !strings.HasSuffix(strings.TrimSpace(body), "data: [DONE]") {
 		t.Fatalf("the stream that spends the quota must finish: %d %q", code, body)
 	}
-	waitFor(t, 5*time.Second, "the quota spent", func() bool {
-		code, _, body := h.v1As(q.Key, "/v1/chat/completions", chatBody("default", false))
+	enginetest.WaitFor(t, 5*time.Second, "the quota spent", func() bool {
+		code, _, body := h.v1As(q.Key, "/v1/chat/completions", enginetest.ChatBody("default", false))
 		return code == 429 && errCode(body) == "insufficient_quota"
 	})
 	// Usage is counted per key.
-	waitFor(t, 5*time.Second, "usage by key in /admin/stats", func() bool {
+	enginetest.WaitFor(t, 5*time.Second, "usage by key in /admin/stats", func() bool {
 		v := h.stats()
 		return v.ByKey["quota"].Tokens.Total > 0 && v.ByKey["slow"].Counts != (stats.Counts{})
 	})
 }
 
 func TestClientKeysOnly(t *testing.T) {
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "ok") })
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "ok") })
 	h := newHarness(t, func(c *Config) { c.ClientKeysOnly = true })
-	h.addChannel(map[string]any{"url": u.v1()})
+	h.addChannel(map[string]any{"url": u.V1()})
 	k := h.createKey(`{"name":"app"}`)
 	if code, _, _ := h.chat("default", false); code != 401 {
 		t.Errorf("ADMIN_KEY on /v1 with CLIENT_KEYS_ONLY: %d, want 401", code)
 	}
-	if code, _, body := h.v1As(k.Key, "/v1/chat/completions", chatBody("default", false)); code != 200 {
+	if code, _, body := h.v1As(k.Key, "/v1/chat/completions", enginetest.ChatBody("default", false)); code != 200 {
 		t.Errorf("a client key: %d %s", code, body)
 	}
 	if code, _, _ := h.call("GET", "/admin/config", ""); code != 200 {
@@ -219,15 +220,15 @@ func TestClientKeysOnly(t *testing.T) {
 // exactly rpm admissions: RPM is counted when a request is admitted, in
 // the keys actor, so concurrency adds nothing to the bound.
 func TestClientKeyRPMUnderConcurrency(t *testing.T) {
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "ok") })
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "ok") })
 	h := newHarness(t, nil)
-	h.addChannel(map[string]any{"url": u.v1()})
+	h.addChannel(map[string]any{"url": u.V1()})
 	k := h.createKey(`{"name":"burst","rpm":5}`)
 	const n = 40
 	codes := make(chan int, n)
 	for range n {
 		go func() {
-			code, _, _ := h.v1As(k.Key, "/v1/chat/completions", chatBody("default", false))
+			code, _, _ := h.v1As(k.Key, "/v1/chat/completions", enginetest.ChatBody("default", false))
 			codes <- code
 		}()
 	}
@@ -238,7 +239,7 @@ func TestClientKeyRPMUnderConcurrency(t *testing.T) {
 	if got[200] != 5 || got[429] != n-5 {
 		t.Errorf("%d concurrent requests at rpm 5: %v, want 5 × 200 and the rest 429", n, got)
 	}
-	if u.hits.Load() != 5 {
-		t.Errorf("the upstream got %d requests, want 5", u.hits.Load())
+	if u.Hits() != 5 {
+		t.Errorf("the upstream got %d requests, want 5", u.Hits())
 	}
 }

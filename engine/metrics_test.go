@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"catfish/engine/stats"
 	"fmt"
 	"math"
 	"net/http"
@@ -12,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"catfish/engine/enginetest"
+	"catfish/engine/stats"
 )
 
 // promSample is one sample line of the Prometheus text format.
@@ -385,13 +387,15 @@ func TestMetricsNeedTheAdminKey(t *testing.T) {
 // client's fault in another scheme, and a scheme name that needs escaping.
 func metricsTraffic(t *testing.T, h *harness) (a, b, c string) {
 	t.Helper()
-	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 500, "server_error") })
+	ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteErr(w, 500, "server_error") })
 	ub := usageUpstream(t)
-	uc := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 400, "content_policy_violation") })
-	a = h.addChannel(map[string]any{"url": ua.v1(), "priority": 1, "scheme_name": "main",
+	uc := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+		enginetest.WriteErr(w, 400, "content_policy_violation")
+	})
+	a = h.addChannel(map[string]any{"url": ua.V1(), "priority": 1, "scheme_name": "main",
 		"consecutive_failure_threshold": 2, "disable_duration_seconds": 3600})
-	b = h.addChannel(map[string]any{"url": ub.v1(), "priority": 2, "scheme_name": "main"})
-	c = h.addChannel(map[string]any{"url": uc.v1(), "scheme_name": "we\"ird\\方案"})
+	b = h.addChannel(map[string]any{"url": ub.V1(), "priority": 2, "scheme_name": "main"})
+	c = h.addChannel(map[string]any{"url": uc.V1(), "scheme_name": "we\"ird\\方案"})
 	for i, want := range []struct {
 		model  string
 		stream bool

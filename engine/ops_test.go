@@ -1,15 +1,17 @@
 package engine
 
 import (
-	"catfish/channel"
-	"catfish/engine/state"
-	"catfish/engine/stats"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"catfish/channel"
+	"catfish/engine/enginetest"
+	"catfish/engine/state"
+	"catfish/engine/stats"
 )
 
 // Channel operations: test, reset, export and import. (Import's document
@@ -40,9 +42,9 @@ func TestChannelTest(t *testing.T) {
 		reply      string
 		minLatency float64 // ms
 	}{
-		{name: "ok", handle: func(w http.ResponseWriter, r *http.Request) { writeChat(w, "pong") },
+		{name: "ok", handle: func(w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "pong") },
 			ok: true, status: 200, reply: "pong"},
-		{name: "500 with an OpenAI error", handle: func(w http.ResponseWriter, r *http.Request) { writeErr(w, 500, "server_error") },
+		{name: "500 with an OpenAI error", handle: func(w http.ResponseWriter, r *http.Request) { enginetest.WriteErr(w, 500, "server_error") },
 			status: 500, errHas: "upstream says 500"},
 		{name: "401 as text", handle: func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(401)
@@ -58,9 +60,9 @@ func TestChannelTest(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"error":{"message":"quota exhausted"}}`))
 		}, status: 200, errHas: "quota exhausted"},
-		{name: "hanging until the first-byte timeout", handle: func(w http.ResponseWriter, r *http.Request) { hang(w, r) },
+		{name: "hanging until the first-byte timeout", handle: func(w http.ResponseWriter, r *http.Request) { enginetest.Hang(r) },
 			errHas: "deadline exceeded", minLatency: 300},
-		{name: "connection reset", handle: func(w http.ResponseWriter, r *http.Request) { hijackClose(w) },
+		{name: "connection reset", handle: func(w http.ResponseWriter, r *http.Request) { enginetest.Reset(w) },
 			errHas: "EOF|reset"},
 		{name: "connection refused", refused: true, errHas: "refused"},
 	}
@@ -68,12 +70,12 @@ func TestChannelTest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.FirstByteTimeout = 300 * time.Millisecond })
 			url := ""
-			var u *upstream
+			var u *enginetest.Upstream
 			if tc.refused {
-				url = closedURL(t)
+				url = enginetest.ClosedURL(t)
 			} else {
-				u = newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { tc.handle(w, r) })
-				url = u.v1()
+				u = enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { tc.handle(w, r) })
+				url = u.V1()
 			}
 			id := h.addChannel(map[string]any{"url": url, "api_key": "sk-test-key-000000000001"})
 			res := h.testChannel(id, "")
@@ -100,17 +102,17 @@ func TestChannelTest(t *testing.T) {
 			if strings.Contains(res.Error, url) {
 				t.Errorf("the error shows the channel URL: %q", res.Error)
 			}
-			if u != nil && u.hits.Load() > 0 {
+			if u != nil && u.Hits() > 0 {
 				var body struct {
 					Model     string `json:"model"`
 					MaxTokens int    `json:"max_tokens"`
 					Messages  []any  `json:"messages"`
 				}
-				json.Unmarshal(u.lastBody(), &body)
+				json.Unmarshal(u.LastBody(), &body)
 				if body.MaxTokens != 1 || body.Model != "default" || len(body.Messages) != 1 {
-					t.Errorf("the test request was %s", u.lastBody())
+					t.Errorf("the test request was %s", u.LastBody())
 				}
-				if got := u.lastHeader().Get("Authorization"); got != "Bearer sk-test-key-000000000001" {
+				if got := u.LastHeader().Get("Authorization"); got != "Bearer sk-test-key-000000000001" {
 					t.Errorf("Authorization upstream: %q", got)
 				}
 			}
@@ -124,12 +126,12 @@ func TestChannelTest(t *testing.T) {
 
 func TestChannelTestModel(t *testing.T) {
 	h := newHarness(t, nil)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "pong") })
-	plain := h.addChannel(map[string]any{"url": u.v1()})
-	override := h.addChannel(map[string]any{"url": u.v1(), "model": "the-override"})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "pong") })
+	plain := h.addChannel(map[string]any{"url": u.V1()})
+	override := h.addChannel(map[string]any{"url": u.V1(), "model": "the-override"})
 	model := func() string {
 		var b struct{ Model string }
-		json.Unmarshal(u.lastBody(), &b)
+		json.Unmarshal(u.LastBody(), &b)
 		return b.Model
 	}
 	for _, tc := range []struct{ id, body, want string }{
@@ -153,14 +155,14 @@ func TestChannelTestModel(t *testing.T) {
 }
 
 // switchable answers 500 until fixed, then OK.
-func switchable(t *testing.T) (*upstream, *atomic.Bool) {
+func switchable(t *testing.T) (*enginetest.Upstream, *atomic.Bool) {
 	var fixed atomic.Bool
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		if fixed.Load() {
-			writeChat(w, "fixed")
+			enginetest.WriteChat(w, "fixed")
 			return
 		}
-		writeErr(w, 500, "server_error")
+		enginetest.WriteErr(w, 500, "server_error")
 	})
 	return u, &fixed
 }
@@ -179,7 +181,7 @@ func openBreaker(t *testing.T, h *harness, model, id string) {
 func TestChannelTestSuccessClosesTheBreaker(t *testing.T) {
 	h := newHarness(t, nil)
 	u, fixed := switchable(t)
-	id := h.addChannel(map[string]any{"url": u.v1(), "consecutive_failure_threshold": 1,
+	id := h.addChannel(map[string]any{"url": u.V1(), "consecutive_failure_threshold": 1,
 		"disable_duration_seconds": 3600, "max_retries": 0})
 	openBreaker(t, h, "default", id)
 
@@ -202,8 +204,8 @@ func TestChannelTestSuccessClosesTheBreaker(t *testing.T) {
 		t.Errorf("stats after the test: %+v", c)
 	}
 	// Traffic flows to it again at once.
-	hits := u.hits.Load()
-	if code, _, body := h.chat("default", false); code != 200 || !strings.Contains(body, "fixed") || u.hits.Load() != hits+1 {
+	hits := u.Hits()
+	if code, _, body := h.chat("default", false); code != 200 || !strings.Contains(body, "fixed") || u.Hits() != hits+1 {
 		t.Errorf("after the test: %d %s", code, body)
 	}
 }
@@ -211,7 +213,7 @@ func TestChannelTestSuccessClosesTheBreaker(t *testing.T) {
 func TestChannelReset(t *testing.T) {
 	h := newHarness(t, nil)
 	u, fixed := switchable(t)
-	id := h.addChannel(map[string]any{"url": u.v1(), "consecutive_failure_threshold": 1,
+	id := h.addChannel(map[string]any{"url": u.V1(), "consecutive_failure_threshold": 1,
 		"disable_duration_seconds": 3600, "max_retries": 0, "api_key": "sk-reset-0000000000001"})
 	openBreaker(t, h, "default", id)
 	fixed.Store(true)
@@ -251,8 +253,8 @@ func TestChannelReset(t *testing.T) {
 
 func TestChannelOpsUnknownID(t *testing.T) {
 	h := newHarness(t, nil)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "x") })
-	h.addChannel(map[string]any{"url": u.v1()})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "x") })
+	h.addChannel(map[string]any{"url": u.V1()})
 	before := h.exportRaw()
 	for _, id := range []string{"00000000-0000-4000-8000-000000000000", "nope"} {
 		for _, op := range []string{"test", "reset"} {
@@ -265,7 +267,7 @@ func TestChannelOpsUnknownID(t *testing.T) {
 			}
 		}
 	}
-	if u.hits.Load() != 0 {
+	if u.Hits() != 0 {
 		t.Errorf("an unknown id reached an upstream")
 	}
 	if after := h.exportRaw(); after != before {
@@ -281,14 +283,14 @@ func TestChannelOpsUnknownID(t *testing.T) {
 // the same channels, and they work with their keys.
 func TestExportImportOntoAFreshServer(t *testing.T) {
 	var gotKey atomic.Value
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		gotKey.Store(r.Header.Get("Authorization"))
-		writeChat(w, "restored")
+		enginetest.WriteChat(w, "restored")
 	})
 	src := newHarness(t, nil)
-	src.addChannel(map[string]any{"url": u.v1(), "api_key": "sk-backup-000000000001", "scheme_name": "s1",
+	src.addChannel(map[string]any{"url": u.V1(), "api_key": "sk-backup-000000000001", "scheme_name": "s1",
 		"name": "one", "model": "m1", "timeout_seconds": 30, "max_retries": 2})
-	src.addChannel(map[string]any{"url": u.v1(), "api_key": "sk-backup-000000000002", "scheme_name": "s2",
+	src.addChannel(map[string]any{"url": u.V1(), "api_key": "sk-backup-000000000002", "scheme_name": "s2",
 		"priority": 3, "enabled": false})
 	backup := src.exportRaw()
 
@@ -324,10 +326,10 @@ func TestExportImportOntoAFreshServer(t *testing.T) {
 func TestImportOfItselfKeepsState(t *testing.T) {
 	h := newHarness(t, nil)
 	u, _ := switchable(t)
-	good := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "ok") })
-	bad := h.addChannel(map[string]any{"url": u.v1(), "consecutive_failure_threshold": 1,
+	good := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "ok") })
+	bad := h.addChannel(map[string]any{"url": u.V1(), "consecutive_failure_threshold": 1,
 		"disable_duration_seconds": 3600, "max_retries": 0, "scheme_name": "bad"})
-	ok := h.addChannel(map[string]any{"url": good.v1(), "scheme_name": "good"})
+	ok := h.addChannel(map[string]any{"url": good.V1(), "scheme_name": "good"})
 	openBreaker(t, h, "bad", bad)
 	h.chat("good", false)
 	statsBefore := h.statsAfter(2)
@@ -357,9 +359,9 @@ func TestImportOfItselfKeepsState(t *testing.T) {
 // import drops leaves /admin/stats and /metrics; request totals stay.
 func TestImportReplaceForgetsRemovedChannels(t *testing.T) {
 	h := newHarness(t, nil)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "ok") })
-	gone := h.addChannel(map[string]any{"url": u.v1(), "scheme_name": "a"})
-	kept := h.addChannel(map[string]any{"url": u.v1(), "scheme_name": "b"})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "ok") })
+	gone := h.addChannel(map[string]any{"url": u.V1(), "scheme_name": "a"})
+	kept := h.addChannel(map[string]any{"url": u.V1(), "scheme_name": "b"})
 	h.chat("a", false)
 	h.chat("b", false)
 	h.statsAfter(2)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"catfish/channel"
+	"catfish/engine/enginetest"
 	"catfish/engine/state"
 	"catfish/engine/stats"
 	"catfish/persist"
@@ -30,7 +31,7 @@ import (
 type node struct {
 	*harness
 	cfg    Config
-	logs   *syncBuffer
+	logs   *enginetest.LogBuffer
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -47,7 +48,7 @@ func startNode(t *testing.T, cfg Config) *node {
 
 func tryStartNode(t *testing.T, cfg Config) (*node, error) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &enginetest.LogBuffer{}
 	e, err := New(cfg, logs)
 	if err != nil {
 		return nil, err
@@ -256,18 +257,6 @@ func journal(t *testing.T, dir string) []persist.Record {
 	return out
 }
 
-// waitFor polls cond until it holds, failing the test after limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // snapshotSeq reads the seq of dir's snapshot (0 if there is none).
 func snapshotSeq(t *testing.T, dir string) uint64 {
 	t.Helper()
@@ -373,21 +362,21 @@ func TestImportSurvivesRestart(t *testing.T) {
 }
 
 // failingUpstream answers every request with a 500.
-func failingUpstream(t *testing.T) *upstream {
-	return newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 500, "boom") })
+func failingUpstream(t *testing.T) *enginetest.Upstream {
+	return enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteErr(w, 500, "boom") })
 }
 
-func goodUpstream(t *testing.T) *upstream {
-	return newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "ok") })
+func goodUpstream(t *testing.T) *enginetest.Upstream {
+	return enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "ok") })
 }
 
 // trafficSetup makes channel bad (breaker opens on one failure and stays
 // open an hour) and channel good, and sends requests through both.
-func trafficSetup(t *testing.T, n *node, bad, good *upstream) (badID, goodID string) {
+func trafficSetup(t *testing.T, n *node, bad, good *enginetest.Upstream) (badID, goodID string) {
 	t.Helper()
-	badID = n.addChannel(map[string]any{"url": bad.v1(), "name": "bad", "scheme_name": "bad",
+	badID = n.addChannel(map[string]any{"url": bad.V1(), "name": "bad", "scheme_name": "bad",
 		"consecutive_failure_threshold": 1, "disable_duration_seconds": 3600, "max_retries": 0})
-	goodID = n.addChannel(map[string]any{"url": good.v1(), "name": "good", "scheme_name": "good"})
+	goodID = n.addChannel(map[string]any{"url": good.V1(), "name": "good", "scheme_name": "good"})
 	if code, _, body := n.chat("bad", false); code < 500 {
 		t.Fatalf("request to the failing channel: %d %s", code, body)
 	}
@@ -409,7 +398,7 @@ func trafficSetup(t *testing.T, n *node, bad, good *upstream) (badID, goodID str
 // and a stats record with total want.
 func waitFlushed(t *testing.T, dir, id string, want stats.Counts) {
 	t.Helper()
-	waitFor(t, 15*time.Second, "the flusher to journal stats and the breaker", func() bool {
+	enginetest.WaitFor(t, 15*time.Second, "the flusher to journal stats and the breaker", func() bool {
 		var open bool
 		var total stats.Counts
 		for _, r := range journal(t, dir) {
@@ -447,11 +436,11 @@ func TestStatsAndBreakerSurviveRestart(t *testing.T) {
 			n2 := rs.restart(t, n)
 			sameDurable(t, "after restart", n2.durable(), before)
 			// The breaker is not only shown open: it keeps traffic away.
-			hits := bad.hits.Load()
+			hits := bad.Hits()
 			if code, _, _ := n2.chat("bad", false); code < 500 {
 				t.Errorf("request to the open channel: %d", code)
 			}
-			if bad.hits.Load() != hits {
+			if bad.Hits() != hits {
 				t.Errorf("the open channel was called after the restart")
 			}
 		})
@@ -475,7 +464,7 @@ func TestCompactionKeepsEverything(t *testing.T) {
 	settled := func() bool {
 		return n.e.journal.Size() == 0 && snapshotSeq(t, cfg.DataDir) == n.e.journal.LastSeq() && n.e.journal.LastSeq() > 0
 	}
-	waitFor(t, 15*time.Second, "a compaction", func() bool {
+	enginetest.WaitFor(t, 15*time.Second, "a compaction", func() bool {
 		return strings.Contains(n.logs.String(), "journal compacted") && settled()
 	})
 	if segs := len(journal(t, cfg.DataDir)); segs != 0 {
@@ -506,7 +495,7 @@ func TestCompactionKeepsEverything(t *testing.T) {
 	crashed.DataDir = copyDataDir(t, cfg.DataDir)
 	sameDurable(t, "crash after a change behind the snapshot", startNode(t, crashed).durable(), before)
 
-	waitFor(t, 15*time.Second, "the change to be compacted", settled)
+	enginetest.WaitFor(t, 15*time.Second, "the change to be compacted", settled)
 	n.stop()
 	sameDurable(t, "graceful restart", startNode(t, cfg).durable(), before)
 }
@@ -778,7 +767,7 @@ func TestMeasureJournalBytesPerRequest(t *testing.T) {
 	good := goodUpstream(t)
 	n := startNode(t, testConfig(t))
 	for i := range 3 {
-		n.addChannel(map[string]any{"url": good.v1(), "scheme_name": "m", "name": fmt.Sprint("c", i)})
+		n.addChannel(map[string]any{"url": good.V1(), "scheme_name": "m", "name": fmt.Sprint("c", i)})
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	send := func(count, conc int, every time.Duration) time.Duration {
@@ -788,7 +777,7 @@ func TestMeasureJournalBytesPerRequest(t *testing.T) {
 		for range conc {
 			wg.Go(func() {
 				for range next {
-					req, _ := http.NewRequest("POST", n.base+"/v1/chat/completions", strings.NewReader(chatBody("m", false)))
+					req, _ := http.NewRequest("POST", n.base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody("m", false)))
 					req.Header.Set("Authorization", "Bearer "+testKey)
 					req.Header.Set("Content-Type", "application/json")
 					resp, err := client.Do(req)
@@ -903,7 +892,7 @@ func TestMeasureRestart(t *testing.T) {
 
 	for _, phase := range []string{"journal replay", "snapshot only"} {
 		start := time.Now()
-		logs := &syncBuffer{}
+		logs := &enginetest.LogBuffer{}
 		e, err := New(cfg, logs)
 		if err != nil {
 			t.Fatal(err)

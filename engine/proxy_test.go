@@ -9,15 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// hang waits until the proxy gives up on the request.
-func hang(w http.ResponseWriter, r *http.Request) {
-	select {
-	case <-r.Context().Done():
-	case <-time.After(10 * time.Second):
-	}
-}
+	"catfish/engine/enginetest"
+)
 
 // breakerOf reads a channel's breaker through the admin API.
 func (h *harness) breakerOf(id string) (state string, fails int) {
@@ -51,7 +45,7 @@ func (h *harness) breakerOf(id string) (state string, fails int) {
 // (priority 1) misbehaves, channel B (priority 2) answers.
 func TestFailoverTable(t *testing.T) {
 	status := func(code int, errCode string) func(int64, http.ResponseWriter, *http.Request) {
-		return func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, code, errCode) }
+		return func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteErr(w, code, errCode) }
 	}
 	cases := []struct {
 		name       string
@@ -68,10 +62,10 @@ func TestFailoverTable(t *testing.T) {
 			a: func(n int64, w http.ResponseWriter, r *http.Request) {
 				if n == 1 {
 					w.Header().Set("Retry-After", "0")
-					writeErr(w, 429, "rate_limit_exceeded")
+					enginetest.WriteErr(w, 429, "rate_limit_exceeded")
 					return
 				}
-				writeChat(w, "from A")
+				enginetest.WriteChat(w, "from A")
 			},
 			wantStatus: 200, wantA: 2, wantB: 0, wantChain: []string{"http_429", "ok"}, wantFailsA: 0, wantBody: "from A"},
 		{name: "500 retried once then next channel", a: status(500, "server_error"),
@@ -80,12 +74,12 @@ func TestFailoverTable(t *testing.T) {
 		{name: "503 retried", a: status(503, ""), wantStatus: 200, wantA: 2, wantB: 1, wantChain: []string{"http_503", "http_503", "ok"}, wantFailsA: 2},
 		{name: "504 retried", a: status(504, ""), wantStatus: 200, wantA: 2, wantB: 1, wantChain: []string{"http_504", "http_504", "ok"}, wantFailsA: 2},
 		{name: "connection reset retried",
-			a:          func(_ int64, w http.ResponseWriter, _ *http.Request) { hijackClose(w) },
+			a:          func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.Reset(w) },
 			wantStatus: 200, wantA: 2, wantB: 1, wantChain: []string{"reset", "reset", "ok"}, wantFailsA: 2},
 		{name: "connect refused not retried", refused: true,
 			wantStatus: 200, wantA: 0, wantB: 1, wantChain: []string{"refused", "ok"}, wantFailsA: 1},
 		{name: "first byte timeout not retried",
-			a:          func(_ int64, w http.ResponseWriter, r *http.Request) { hang(w, r) },
+			a:          func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.Hang(r) },
 			wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"timeout", "ok"}, wantFailsA: 1},
 		{name: "401 next channel", a: status(401, "invalid_api_key"), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_401", "ok"}, wantFailsA: 1},
 		{name: "403 next channel", a: status(403, ""), wantStatus: 200, wantA: 1, wantB: 1, wantChain: []string{"http_403", "ok"}, wantFailsA: 1},
@@ -114,28 +108,28 @@ func TestFailoverTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.FirstByteTimeout = 300 * time.Millisecond })
 			var aURL string
-			var ua *upstream
+			var ua *enginetest.Upstream
 			if tc.refused {
-				aURL = closedURL(t)
+				aURL = enginetest.ClosedURL(t)
 			} else {
-				ua = newUpstream(t, tc.a)
-				aURL = ua.v1()
+				ua = enginetest.NewUpstream(t, tc.a)
+				aURL = ua.V1()
 			}
-			ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "from B") })
+			ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "from B") })
 			a := h.addChannel(map[string]any{"url": aURL, "priority": 1})
-			b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+			b := h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 
 			code, hdr, body := h.chat("default", false)
 			if code != tc.wantStatus {
 				t.Fatalf("status: got %d, want %d (body %s)", code, tc.wantStatus, body)
 			}
-			if ua != nil && ua.hits.Load() != tc.wantA {
-				t.Errorf("requests to A: got %d, want %d", ua.hits.Load(), tc.wantA)
+			if ua != nil && ua.Hits() != tc.wantA {
+				t.Errorf("requests to A: got %d, want %d", ua.Hits(), tc.wantA)
 			}
-			if got := ub.hits.Load(); got != tc.wantB {
+			if got := ub.Hits(); got != tc.wantB {
 				t.Errorf("requests to B: got %d, want %d", got, tc.wantB)
 			}
-			chain := attempts(hdr)
+			chain := enginetest.Attempts(hdr)
 			var outcomes []string
 			for i, entry := range chain {
 				id, outcome, _ := strings.Cut(entry, "=")
@@ -167,10 +161,10 @@ func TestFailoverTable(t *testing.T) {
 func TestAllChannelsFailed(t *testing.T) {
 	t.Run("last upstream HTTP error is passed on", func(t *testing.T) {
 		h := newHarness(t, nil)
-		ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 503, "overloaded_a") })
-		ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 401, "bad_key_b") })
-		h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
-		h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+		ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteErr(w, 503, "overloaded_a") })
+		ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteErr(w, 401, "bad_key_b") })
+		h.addChannel(map[string]any{"url": ua.V1(), "priority": 1})
+		h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 		code, hdr, body := h.chat("default", false)
 		if code != 401 || !strings.Contains(body, "bad_key_b") {
 			t.Fatalf("got %d %s, want B's 401", code, body)
@@ -178,13 +172,13 @@ func TestAllChannelsFailed(t *testing.T) {
 		if hdr.Get("Content-Type") != "application/json" {
 			t.Errorf("Content-Type: got %q", hdr.Get("Content-Type"))
 		}
-		if n := len(attempts(hdr)); n != 3 {
-			t.Errorf("attempts: got %d (%v), want 3", n, attempts(hdr))
+		if n := len(enginetest.Attempts(hdr)); n != 3 {
+			t.Errorf("attempts: got %d (%v), want 3", n, enginetest.Attempts(hdr))
 		}
 	})
 	t.Run("no HTTP answer at all gives 502", func(t *testing.T) {
 		h := newHarness(t, nil)
-		h.addChannel(map[string]any{"url": closedURL(t)})
+		h.addChannel(map[string]any{"url": enginetest.ClosedURL(t)})
 		code, _, body := h.chat("default", false)
 		if code != 502 {
 			t.Fatalf("got %d %s, want 502", code, body)
@@ -207,8 +201,8 @@ func TestAllChannelsFailed(t *testing.T) {
 
 func TestBreakerOpensAndSkips(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.BreakerCooldown = time.Hour; c.BreakerMaxCooldown = time.Hour })
-	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 500, "") })
-	a := h.addChannel(map[string]any{"url": ua.v1(), "max_retries": 0, "consecutive_failure_threshold": 2})
+	ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteErr(w, 500, "") })
+	a := h.addChannel(map[string]any{"url": ua.V1(), "max_retries": 0, "consecutive_failure_threshold": 2})
 	for range 2 {
 		h.chat("default", false)
 	}
@@ -223,7 +217,7 @@ func TestBreakerOpensAndSkips(t *testing.T) {
 	if ra == "" || ra == "0" {
 		t.Errorf("Retry-After: got %q, want the seconds until half-open", ra)
 	}
-	if got := ua.hits.Load(); got != 2 {
+	if got := ua.Hits(); got != 2 {
 		t.Errorf("an open channel was called: %d requests, want 2", got)
 	}
 	// Manual reset brings it back.
@@ -243,14 +237,14 @@ func TestClientCannotOpenBreakersWith404(t *testing.T) {
 	h := newHarness(t, nil)
 	notServed := func(_ int64, w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/responses" {
-			writeErr(w, 404, "unknown_url")
+			enginetest.WriteErr(w, 404, "unknown_url")
 			return
 		}
-		writeErr(w, 431, "")
+		enginetest.WriteErr(w, 431, "")
 	}
-	ua, ub := newUpstream(t, notServed), newUpstream(t, notServed)
-	a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1, "consecutive_failure_threshold": 1})
-	b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 1, "consecutive_failure_threshold": 1})
+	ua, ub := enginetest.NewUpstream(t, notServed), enginetest.NewUpstream(t, notServed)
+	a := h.addChannel(map[string]any{"url": ua.V1(), "priority": 1, "consecutive_failure_threshold": 1})
+	b := h.addChannel(map[string]any{"url": ub.V1(), "priority": 1, "consecutive_failure_threshold": 1})
 	for i := range 6 {
 		path := "/v1/responses"
 		if i%2 == 1 {
@@ -260,8 +254,8 @@ func TestClientCannotOpenBreakersWith404(t *testing.T) {
 		if code != 404 && code != 431 {
 			t.Fatalf("request %d: got %d %s, want the upstream's 404 or 431", i, code, body)
 		}
-		if n := len(attempts(hdr)); n != 2 {
-			t.Errorf("request %d: %d attempts (%v), want both channels", i, n, attempts(hdr))
+		if n := len(enginetest.Attempts(hdr)); n != 2 {
+			t.Errorf("request %d: %d attempts (%v), want both channels", i, n, enginetest.Attempts(hdr))
 		}
 	}
 	for _, id := range []string{a, b} {
@@ -269,32 +263,32 @@ func TestClientCannotOpenBreakersWith404(t *testing.T) {
 			t.Errorf("channel %s: breaker %s with %d failures, want closed with none", id, state, fails)
 		}
 	}
-	if code, _, _ := h.chat("default", false); code != 431 || ua.hits.Load()+ub.hits.Load() != 14 {
-		t.Errorf("after the 404s: %d, %d upstream requests; want both channels still tried", code, ua.hits.Load()+ub.hits.Load())
+	if code, _, _ := h.chat("default", false); code != 431 || ua.Hits()+ub.Hits() != 14 {
+		t.Errorf("after the 404s: %d, %d upstream requests; want both channels still tried", code, ua.Hits()+ub.Hits())
 	}
 }
 
 func TestLongRetryAfterOpensBreaker(t *testing.T) {
 	h := newHarness(t, nil)
-	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+	ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Retry-After", "120")
-		writeErr(w, 429, "rate_limit_exceeded")
+		enginetest.WriteErr(w, 429, "rate_limit_exceeded")
 	})
-	ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "B") })
-	a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
-	h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+	ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "B") })
+	a := h.addChannel(map[string]any{"url": ua.V1(), "priority": 1})
+	h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 	if code, _, _ := h.chat("default", false); code != 200 {
 		t.Fatalf("first request: %d", code)
 	}
-	if ua.hits.Load() != 1 {
-		t.Errorf("A retried despite a long Retry-After: %d requests", ua.hits.Load())
+	if ua.Hits() != 1 {
+		t.Errorf("A retried despite a long Retry-After: %d requests", ua.Hits())
 	}
 	if state, _ := h.breakerOf(a); state != "open" {
 		t.Errorf("breaker after 429 Retry-After 120: got %s, want open", state)
 	}
 	h.chat("default", false)
-	if ua.hits.Load() != 1 {
-		t.Errorf("A called while open: %d requests", ua.hits.Load())
+	if ua.Hits() != 1 {
+		t.Errorf("A called while open: %d requests", ua.Hits())
 	}
 }
 
@@ -305,11 +299,11 @@ func TestHugeRetryAfterOpensBreakerForAtMostAnHour(t *testing.T) {
 	for _, ra := range []string{"99999999999999999999", "86400", "Fri, 31 Dec 9999 23:59:59 GMT"} {
 		t.Run(ra, func(t *testing.T) {
 			h := newHarness(t, nil)
-			ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+			ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Retry-After", ra)
-				writeErr(w, 429, "rate_limit_exceeded")
+				enginetest.WriteErr(w, 429, "rate_limit_exceeded")
 			})
-			a := h.addChannel(map[string]any{"url": ua.v1()})
+			a := h.addChannel(map[string]any{"url": ua.V1()})
 			start := time.Now()
 			if code, _, body := h.chat("default", false); code != 429 {
 				t.Fatalf("got %d %s, want the upstream's 429", code, body)
@@ -342,16 +336,16 @@ func TestHalfOpenProbeBringsChannelBack(t *testing.T) {
 		c.BreakerMaxCooldown = 200 * time.Millisecond
 	})
 	var healthy atomic.Bool
-	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+	ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
 		if healthy.Load() {
-			writeChat(w, "A")
+			enginetest.WriteChat(w, "A")
 			return
 		}
-		writeErr(w, 500, "")
+		enginetest.WriteErr(w, 500, "")
 	})
-	ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "B") })
-	a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1, "max_retries": 0, "consecutive_failure_threshold": 1})
-	h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+	ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "B") })
+	a := h.addChannel(map[string]any{"url": ua.V1(), "priority": 1, "max_retries": 0, "consecutive_failure_threshold": 1})
+	h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 	h.chat("default", false)
 	if state, _ := h.breakerOf(a); state != "open" {
 		t.Fatalf("got %s, want open", state)
@@ -369,11 +363,11 @@ func TestHalfOpenProbeBringsChannelBack(t *testing.T) {
 
 func TestRoundRobinEqualPriority(t *testing.T) {
 	h := newHarness(t, nil)
-	var ups []*upstream
+	var ups []*enginetest.Upstream
 	for range 3 {
-		u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "x") })
+		u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "x") })
 		ups = append(ups, u)
-		h.addChannel(map[string]any{"url": u.v1(), "priority": 5})
+		h.addChannel(map[string]any{"url": u.V1(), "priority": 5})
 	}
 	for range 30 {
 		if code, _, _ := h.chat("default", false); code != 200 {
@@ -381,7 +375,7 @@ func TestRoundRobinEqualPriority(t *testing.T) {
 		}
 	}
 	for i, u := range ups {
-		if got := u.hits.Load(); got != 10 {
+		if got := u.Hits(); got != 10 {
 			t.Errorf("channel %d: got %d requests, want 10", i, got)
 		}
 	}
@@ -389,13 +383,13 @@ func TestRoundRobinEqualPriority(t *testing.T) {
 
 func TestSchemeChoice(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.DefaultScheme = "fallback" })
-	mk := func(name string) *upstream {
-		return newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, name) })
+	mk := func(name string) *enginetest.Upstream {
+		return enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, name) })
 	}
 	ua, ub, uc := mk("alpha"), mk("beta"), mk("fallback")
-	h.addChannel(map[string]any{"url": ua.v1(), "scheme_name": "alpha"})
-	h.addChannel(map[string]any{"url": ub.v1(), "scheme_name": "beta"})
-	h.addChannel(map[string]any{"url": uc.v1(), "scheme_name": "fallback"})
+	h.addChannel(map[string]any{"url": ua.V1(), "scheme_name": "alpha"})
+	h.addChannel(map[string]any{"url": ub.V1(), "scheme_name": "beta"})
+	h.addChannel(map[string]any{"url": uc.V1(), "scheme_name": "fallback"})
 	for _, tc := range []struct{ model, want string }{
 		{"alpha", "alpha"}, {"beta", "beta"}, {"gpt-4o", "fallback"}, {"fallback", "fallback"},
 	} {
@@ -415,13 +409,13 @@ func TestSchemeChoice(t *testing.T) {
 // in "model" that fell to the default scheme is visible.
 func TestSchemeHeaderNamesTheScheme(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.DefaultScheme = "fallback" })
-	ok := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "x") })
-	bad := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 401, "invalid_api_key") })
-	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "gpt-4-pool"})
-	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "fallback"})
-	h.addChannel(map[string]any{"url": bad.v1(), "scheme_name": "broken"})
-	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "池 100%"})
-	h.addChannel(map[string]any{"url": ok.v1(), "scheme_name": "off", "enabled": false})
+	ok := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "x") })
+	bad := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteErr(w, 401, "invalid_api_key") })
+	h.addChannel(map[string]any{"url": ok.V1(), "scheme_name": "gpt-4-pool"})
+	h.addChannel(map[string]any{"url": ok.V1(), "scheme_name": "fallback"})
+	h.addChannel(map[string]any{"url": bad.V1(), "scheme_name": "broken"})
+	h.addChannel(map[string]any{"url": ok.V1(), "scheme_name": "池 100%"})
+	h.addChannel(map[string]any{"url": ok.V1(), "scheme_name": "off", "enabled": false})
 	for _, tc := range []struct {
 		model  string
 		stream bool
@@ -450,8 +444,8 @@ func TestSchemeHeaderNamesTheScheme(t *testing.T) {
 // leaving X-Catfish-Attempts out rather than sending it empty.
 func TestNoChannelAdmittedHasNoEmptyAttemptsHeader(t *testing.T) {
 	h := newHarness(t, nil)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "x") })
-	h.addChannel(map[string]any{"url": u.v1(), "enabled": false})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "x") })
+	h.addChannel(map[string]any{"url": u.V1(), "enabled": false})
 	code, hdr, body := h.chat("default", false)
 	if code != 503 || !strings.Contains(body, "no_channel_available") {
 		t.Fatalf("got %d %s, want 503 no_channel_available", code, body)
@@ -463,10 +457,10 @@ func TestNoChannelAdmittedHasNoEmptyAttemptsHeader(t *testing.T) {
 
 func TestFirstSchemeByNameWithoutDefault(t *testing.T) {
 	h := newHarness(t, nil)
-	uz := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "zeta") })
-	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "alpha") })
-	h.addChannel(map[string]any{"url": uz.v1(), "scheme_name": "zeta"})
-	h.addChannel(map[string]any{"url": ua.v1(), "scheme_name": "alpha"})
+	uz := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "zeta") })
+	ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "alpha") })
+	h.addChannel(map[string]any{"url": uz.V1(), "scheme_name": "zeta"})
+	h.addChannel(map[string]any{"url": ua.V1(), "scheme_name": "alpha"})
 	if _, _, body := h.chat("unknown-model", false); !strings.Contains(body, `"alpha"`) {
 		t.Errorf("got %s, want the first scheme by name (alpha)", body)
 	}
@@ -474,17 +468,17 @@ func TestFirstSchemeByNameWithoutDefault(t *testing.T) {
 
 func TestModelOverrideSplicesOnlyTheModel(t *testing.T) {
 	h := newHarness(t, nil)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "ok") })
-	h.addChannel(map[string]any{"url": u.v1(), "model": "real-model-7b"})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "ok") })
+	h.addChannel(map[string]any{"url": u.V1(), "model": "real-model-7b"})
 	in := `{"temperature":0.50, "model" : "default","messages":[{"role":"user","content":"héllo \u00e9"}],"n":1}`
 	if code, _, body := h.call("POST", "/v1/chat/completions", in); code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}
 	want := `{"temperature":0.50, "model" : "real-model-7b","messages":[{"role":"user","content":"héllo \u00e9"}],"n":1}`
-	if got := string(u.lastBody()); got != want {
+	if got := string(u.LastBody()); got != want {
 		t.Errorf("forwarded body:\n got %s\nwant %s", got, want)
 	}
-	if got := u.lastHeader().Get("Authorization"); got != "Bearer sk-upstream-key-0001" {
+	if got := u.LastHeader().Get("Authorization"); got != "Bearer sk-upstream-key-0001" {
 		t.Errorf("upstream Authorization: got %q", got)
 	}
 }
@@ -492,12 +486,12 @@ func TestModelOverrideSplicesOnlyTheModel(t *testing.T) {
 func TestOtherEndpointsKeepTheirPath(t *testing.T) {
 	h := newHarness(t, nil)
 	var gotPath, gotQuery string
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		gotPath, gotQuery = r.URL.Path, r.URL.RawQuery
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"usage":{"prompt_tokens":2,"total_tokens":2}}`))
 	})
-	h.addChannel(map[string]any{"url": u.v1()})
+	h.addChannel(map[string]any{"url": u.V1()})
 	code, _, body := h.call("POST", "/v1/embeddings?api-version=1", `{"model":"default","input":"hi"}`)
 	if code != 200 || !strings.Contains(body, "embedding") {
 		t.Fatalf("%d %s", code, body)
@@ -513,9 +507,9 @@ func TestOtherEndpointsKeepTheirPath(t *testing.T) {
 // stream's text never reaches the client.
 func TestEventStreamAnswerToNonStreamRequestIsBad(t *testing.T) {
 	endless := func(_ int64, w http.ResponseWriter, r *http.Request) {
-		s := startSSE(w)
+		s := enginetest.StartSSE(w)
 		for i := 0; i < 200; i++ {
-			s.data(chunk("secret-sse-text", ""))
+			s.Data(enginetest.Chunk("secret-sse-text", ""))
 			select {
 			case <-r.Context().Done():
 				return
@@ -525,10 +519,10 @@ func TestEventStreamAnswerToNonStreamRequestIsBad(t *testing.T) {
 	}
 	t.Run("next channel", func(t *testing.T) {
 		h := newHarness(t, nil)
-		ua := newUpstream(t, endless)
-		ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "from B") })
-		a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
-		b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+		ua := enginetest.NewUpstream(t, endless)
+		ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "from B") })
+		a := h.addChannel(map[string]any{"url": ua.V1(), "priority": 1})
+		b := h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 		start := time.Now()
 		code, hdr, body := h.chat("default", false)
 		if code != 200 || !strings.Contains(body, "from B") {
@@ -537,7 +531,7 @@ func TestEventStreamAnswerToNonStreamRequestIsBad(t *testing.T) {
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("answered after %v", d)
 		}
-		if got, want := strings.Join(attempts(hdr), ","), a+"=unexpected_stream,"+b+"=ok"; got != want {
+		if got, want := strings.Join(enginetest.Attempts(hdr), ","), a+"=unexpected_stream,"+b+"=ok"; got != want {
 			t.Errorf("attempts %s, want %s", got, want)
 		}
 		if _, fails := h.breakerOf(a); fails != 1 {
@@ -546,8 +540,8 @@ func TestEventStreamAnswerToNonStreamRequestIsBad(t *testing.T) {
 	})
 	t.Run("only channel", func(t *testing.T) {
 		h := newHarness(t, nil)
-		ua := newUpstream(t, endless)
-		h.addChannel(map[string]any{"url": ua.v1(), "max_retries": 0})
+		ua := enginetest.NewUpstream(t, endless)
+		h.addChannel(map[string]any{"url": ua.V1(), "max_retries": 0})
 		start := time.Now()
 		code, hdr, body := h.chat("default", false)
 		if code != 502 || strings.Contains(body, "secret-sse-text") || hdr.Get("Content-Type") != "application/json" {
@@ -588,28 +582,28 @@ func TestGzipAnswersAreDecoded(t *testing.T) {
 		{"json", "a", false, func(w http.ResponseWriter) { gz(w, 200, "application/json", answer) }, 200, answer},
 		{"error", "b", false, func(w http.ResponseWriter) { gz(w, 400, "application/json", refusal) }, 400, refusal},
 		{"stream", "c", true, func(w http.ResponseWriter) {
-			gz(w, 200, "text/event-stream", "data: "+chunk("un", "")+"\n\n", "data: "+chunk("zipped", "stop")+"\n\n", "data: [DONE]\n\n")
-		}, 200, "data: " + chunk("un", "") + "\n\ndata: " + chunk("zipped", "stop") + "\n\ndata: [DONE]\n\n"},
+			gz(w, 200, "text/event-stream", "data: "+enginetest.Chunk("un", "")+"\n\n", "data: "+enginetest.Chunk("zipped", "stop")+"\n\n", "data: [DONE]\n\n")
+		}, 200, "data: " + enginetest.Chunk("un", "") + "\n\ndata: " + enginetest.Chunk("zipped", "stop") + "\n\ndata: [DONE]\n\n"},
 		{"not really gzip", "d", false, func(w http.ResponseWriter) {
 			w.Header().Set("Content-Encoding", "gzip")
-			writeChat(w, "plain")
+			enginetest.WriteChat(w, "plain")
 		}, 502, `{"error":{"message":"every channel of scheme \"d\" failed; last error: bad_encoding","type":"upstream_error","param":null,"code":"upstream_failed"}}`},
 	}
 	h := newHarness(t, nil)
 	for _, tc := range cases {
-		u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Accept-Encoding") != "" {
 				t.Errorf("the upstream was asked for %q", r.Header.Get("Accept-Encoding"))
 			}
 			tc.handle(w)
 		})
-		h.addChannel(map[string]any{"url": u.v1(), "scheme_name": tc.model})
+		h.addChannel(map[string]any{"url": u.V1(), "scheme_name": tc.model})
 	}
 	// A client that decodes nothing itself sees what the proxy sends.
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody(tc.model, tc.stream)))
+			req, _ := http.NewRequest("POST", h.base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody(tc.model, tc.stream)))
 			req.Header.Set("Authorization", "Bearer "+testKey)
 			resp, err := client.Do(req)
 			if err != nil {
@@ -630,11 +624,11 @@ func TestGzipAnswersAreDecoded(t *testing.T) {
 func TestBinaryAnswerPassesThrough(t *testing.T) {
 	h := newHarness(t, nil)
 	audio := strings.Repeat("\x00\xffID3", 1000)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "audio/mpeg")
 		w.Write([]byte(audio))
 	})
-	h.addChannel(map[string]any{"url": u.v1()})
+	h.addChannel(map[string]any{"url": u.V1()})
 	code, hdr, body := h.call("POST", "/v1/audio/speech", `{"model":"default","input":"hi","voice":"alloy"}`)
 	if code != 200 || body != audio || hdr.Get("Content-Type") != "audio/mpeg" {
 		t.Errorf("got %d %s, %d bytes", code, hdr.Get("Content-Type"), len(body))
@@ -643,8 +637,8 @@ func TestBinaryAnswerPassesThrough(t *testing.T) {
 
 func TestRequestTimeout(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.RequestTimeout = 200 * time.Millisecond })
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { hang(w, r) })
-	id := h.addChannel(map[string]any{"url": u.v1()})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.Hang(r) })
+	id := h.addChannel(map[string]any{"url": u.V1()})
 	start := time.Now()
 	code, _, body := h.chat("default", false)
 	if code != 504 || !strings.Contains(body, "request_timeout") {

@@ -6,15 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"catfish/engine/enginetest"
 	"catfish/scheme"
 )
 
 func TestSchemeAliasesRouteAgentModelNames(t *testing.T) {
-	main := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "main") })
-	fast := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "fast") })
+	main := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "main") })
+	fast := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "fast") })
 	h := newHarness(t, func(c *Config) { c.DefaultScheme = "main" })
-	h.addChannel(map[string]any{"url": main.v1(), "scheme_name": "main"})
-	h.addChannel(map[string]any{"url": fast.v1(), "scheme_name": "fast"})
+	h.addChannel(map[string]any{"url": main.V1(), "scheme_name": "main"})
+	h.addChannel(map[string]any{"url": fast.V1(), "scheme_name": "fast"})
 	code, _, body := h.call("PUT", "/admin/schemes/fast", `{"aliases":["claude-*-haiku-*","claude-haiku-4-5"]}`)
 	if code != 200 {
 		t.Fatalf("PUT aliases: %d %s", code, body)
@@ -80,11 +81,11 @@ func (h *harness) schemesRaw() string {
 func TestSchemeSettingsSurviveRestartAndCompaction(t *testing.T) {
 	for _, rs := range restarters {
 		t.Run(rs.name, func(t *testing.T) {
-			up := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "fast") })
+			up := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "fast") })
 			cfg := testConfig(t)
 			n := startNode(t, cfg)
-			n.addChannel(map[string]any{"url": up.v1(), "scheme_name": "fast"})
-			n.addChannel(map[string]any{"url": up.v1(), "scheme_name": "a-first"})
+			n.addChannel(map[string]any{"url": up.V1(), "scheme_name": "fast"})
+			n.addChannel(map[string]any{"url": up.V1(), "scheme_name": "a-first"})
 			if code, _, body := n.call("PUT", "/admin/schemes", `{"fast":{"aliases":["claude-*"]},"empty":{"aliases":["x"]}}`); code != 200 {
 				t.Fatalf("PUT: %d %s", code, body)
 			}

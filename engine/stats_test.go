@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"catfish/engine/stats"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +13,9 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // Asia/Shanghai without the system's zone files
+
+	"catfish/engine/enginetest"
+	"catfish/engine/stats"
 )
 
 // stats is GET /admin/stats.
@@ -30,7 +32,7 @@ func (h *harness) stats() stats.View {
 func (h *harness) statsAfter(n int64) stats.View {
 	h.t.Helper()
 	var v stats.View
-	waitFor(h.t, 15*time.Second, fmt.Sprintf("%d requests in /admin/stats", n), func() bool {
+	enginetest.WaitFor(h.t, 15*time.Second, fmt.Sprintf("%d requests in /admin/stats", n), func() bool {
 		v = h.stats()
 		return v.Total.Success+v.Total.Fail+v.Canceled >= n
 	})
@@ -46,11 +48,11 @@ func TestStatsCountsUnderConcurrencyWithFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, func(c *Config) { c.Location = sh })
-	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 500, "server_error") })
-	ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "from B") })
+	ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteErr(w, 500, "server_error") })
+	ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "from B") })
 	// A's breaker is off, so every request tries A twice (max_retries 1).
-	a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1, "consecutive_failure_threshold": 0})
-	b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+	a := h.addChannel(map[string]any{"url": ua.V1(), "priority": 1, "consecutive_failure_threshold": 0})
+	b := h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 	day := time.Now().In(sh).Format(time.DateOnly)
 
 	const n = 200
@@ -60,7 +62,7 @@ func TestStatsCountsUnderConcurrencyWithFailover(t *testing.T) {
 	var bad atomic.Int64
 	for range n {
 		wg.Go(func() {
-			req, _ := http.NewRequest("POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody("default", false)))
+			req, _ := http.NewRequest("POST", h.base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody("default", false)))
 			req.Header.Set("Authorization", "Bearer "+testKey)
 			resp, err := client.Do(req)
 			if err != nil {
@@ -79,8 +81,8 @@ func TestStatsCountsUnderConcurrencyWithFailover(t *testing.T) {
 	if bad.Load() != 0 {
 		t.Fatalf("%d requests were not answered 200", bad.Load())
 	}
-	if ua.hits.Load() != 2*n || ub.hits.Load() != n {
-		t.Fatalf("upstream requests: A %d, B %d; want %d, %d", ua.hits.Load(), ub.hits.Load(), 2*n, n)
+	if ua.Hits() != 2*n || ub.Hits() != n {
+		t.Fatalf("upstream requests: A %d, B %d; want %d, %d", ua.Hits(), ub.Hits(), 2*n, n)
 	}
 
 	v := h.statsAfter(n)
@@ -136,9 +138,9 @@ func TestStatsCountsUnderConcurrencyWithFailover(t *testing.T) {
 // by_config_id with its breaker; a deleted one is gone.
 func TestStatsEveryChannelListed(t *testing.T) {
 	h := newHarness(t, nil)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "ok") })
-	a := h.addChannel(map[string]any{"url": u.v1()})
-	idle := h.addChannel(map[string]any{"url": u.v1(), "priority": 5})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "ok") })
+	a := h.addChannel(map[string]any{"url": u.V1()})
+	idle := h.addChannel(map[string]any{"url": u.V1(), "priority": 5})
 	if code, _, _ := h.chat("default", false); code != 200 {
 		t.Fatal("request failed")
 	}
@@ -169,18 +171,18 @@ func TestStatsTTFBIsPerAttempt(t *testing.T) {
 	for _, stream := range []bool{false, true} {
 		t.Run(fmt.Sprint("stream=", stream), func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.FirstByteTimeout = 400 * time.Millisecond })
-			ua := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { hang(w, r) })
-			ub := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+			ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.Hang(r) })
+			ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 				if !stream {
-					writeChat(w, "B")
+					enginetest.WriteChat(w, "B")
 					return
 				}
-				s := startSSE(w)
-				s.data(chunk("B", "stop"))
-				s.data("[DONE]")
+				s := enginetest.StartSSE(w)
+				s.Data(enginetest.Chunk("B", "stop"))
+				s.Data("[DONE]")
 			})
-			h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
-			b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+			h.addChannel(map[string]any{"url": ua.V1(), "priority": 1})
+			b := h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 			code, hdr, body := h.chat("default", stream)
 			if code != 200 {
 				t.Fatalf("%d %s", code, body)
@@ -201,14 +203,14 @@ func TestStatsTTFBIsPerAttempt(t *testing.T) {
 
 func TestStatsBrokenStreamCountsAsFailedRequest(t *testing.T) {
 	h := newHarness(t, nil)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-		s := startSSE(w)
-		s.data(chunk("part", ""))
-		hijackClose(w)
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+		s := enginetest.StartSSE(w)
+		s.Data(enginetest.Chunk("part", ""))
+		enginetest.Reset(w)
 	})
-	a := h.addChannel(map[string]any{"url": u.v1()})
+	a := h.addChannel(map[string]any{"url": u.V1()})
 	code, hdr, body := h.chat("default", true)
-	if ev := sseEvents(body); code != 200 || len(ev) != 2 || !strings.HasPrefix(ev[1], `{"error":`) {
+	if ev := enginetest.SSEData(body); code != 200 || len(ev) != 2 || !strings.HasPrefix(ev[1], `{"error":`) {
 		t.Fatalf("client got %d %q", code, body)
 	}
 	v := h.statsAfter(1)
@@ -228,13 +230,13 @@ func TestStatsBrokenStreamCountsAsFailedRequest(t *testing.T) {
 func TestStatsCanceledRequest(t *testing.T) {
 	h := newHarness(t, nil)
 	started := make(chan struct{}, 1)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		started <- struct{}{}
-		hang(w, r)
+		enginetest.Hang(r)
 	})
-	a := h.addChannel(map[string]any{"url": u.v1()})
+	a := h.addChannel(map[string]any{"url": u.V1()})
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody("default", false)))
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody("default", false)))
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	go func() { <-started; cancel() }()
 	if _, err := http.DefaultClient.Do(req); err == nil {
@@ -254,32 +256,32 @@ func TestStatsCanceledRequest(t *testing.T) {
 // usageUpstream answers like OpenAI: usage in every non-stream answer;
 // for a stream, with include_usage, "usage":null in every chunk and a
 // last usage chunk with empty choices.
-func usageUpstream(t *testing.T) *upstream {
-	return newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+func usageUpstream(t *testing.T) *enginetest.Upstream {
+	return enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if !strings.Contains(string(b), `"stream":true`) {
-			writeChat(w, "whole")
+			enginetest.WriteChat(w, "whole")
 			return
 		}
-		s := startSSE(w)
+		s := enginetest.StartSSE(w)
 		withUsage := strings.Contains(string(b), `"include_usage":true`)
-		for _, c := range []string{chunk("a", ""), chunk("", "stop")} {
+		for _, c := range []string{enginetest.Chunk("a", ""), enginetest.Chunk("", "stop")} {
 			if withUsage {
 				c = strings.TrimSuffix(c, "}") + `,"usage":null}`
 			}
-			s.data(c)
+			s.Data(c)
 		}
 		if withUsage {
-			s.data(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9}}`)
+			s.Data(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9}}`)
 		}
-		s.data("[DONE]")
+		s.Data("[DONE]")
 	})
 }
 
 func TestUsageFromStreamAndNonStream(t *testing.T) {
 	h := newHarness(t, nil)
 	u := usageUpstream(t)
-	id := h.addChannel(map[string]any{"url": u.v1()})
+	id := h.addChannel(map[string]any{"url": u.V1()})
 	if code, _, _ := h.chat("default", false); code != 200 {
 		t.Fatal("non-stream request failed")
 	}
@@ -306,8 +308,8 @@ func TestUsageFromStreamAndNonStream(t *testing.T) {
 func TestUsageHiddenWhateverStreamOptions(t *testing.T) {
 	h := newHarness(t, nil)
 	u := usageUpstream(t)
-	id := h.addChannel(map[string]any{"url": u.v1()})
-	want := "data: " + chunk("a", "") + "\n\ndata: " + chunk("", "stop") + "\n\ndata: [DONE]\n\n"
+	id := h.addChannel(map[string]any{"url": u.V1()})
+	want := "data: " + enginetest.Chunk("a", "") + "\n\ndata: " + enginetest.Chunk("", "stop") + "\n\ndata: [DONE]\n\n"
 	bodies := []string{
 		`{"model":"default","stream":true,"messages":[]}`,
 		`{"model":"default","stream":true,"stream_options":{},"messages":[]}`,
@@ -320,8 +322,8 @@ func TestUsageHiddenWhateverStreamOptions(t *testing.T) {
 		if code != 200 || got != want {
 			t.Errorf("%s:\n got %d %q\nwant %q", body, code, got, want)
 		}
-		if !strings.Contains(string(u.lastBody()), `"include_usage":true`) {
-			t.Errorf("%s: upstream was not asked for usage: %s", body, u.lastBody())
+		if !strings.Contains(string(u.LastBody()), `"include_usage":true`) {
+			t.Errorf("%s: upstream was not asked for usage: %s", body, u.LastBody())
 		}
 		r := h.recentByID(hdr.Get("X-Catfish-Request-Id"))
 		if r.Tokens != (stats.Tokens{Prompt: 7, Completion: 2, Total: 9}) {
@@ -339,14 +341,14 @@ func TestUsageCreditedToTheChannelThatAnswered(t *testing.T) {
 		t.Run(fmt.Sprint("stream=", stream), func(t *testing.T) {
 			h := newHarness(t, nil)
 			// A answers 500 but reports usage anyway; it must not count.
-			ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+			ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(500)
 				w.Write([]byte(`{"error":{"message":"boom","type":"server_error"},"usage":{"prompt_tokens":100,"completion_tokens":100,"total_tokens":200}}`))
 			})
 			ub := usageUpstream(t)
-			a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
-			b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+			a := h.addChannel(map[string]any{"url": ua.V1(), "priority": 1})
+			b := h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 			code, hdr, body := h.chat("default", stream)
 			if code != 200 {
 				t.Fatalf("%d %s", code, body)
@@ -379,7 +381,7 @@ func (h *harness) recentByID(id string) stats.Recent {
 		h.t.Fatal("no X-Catfish-Request-Id")
 	}
 	var found stats.Recent
-	waitFor(h.t, 15*time.Second, "request "+id+" in /admin/requests", func() bool {
+	enginetest.WaitFor(h.t, 15*time.Second, "request "+id+" in /admin/requests", func() bool {
 		var list []stats.Recent
 		h.getJSON("/admin/requests", &list)
 		for _, r := range list {
@@ -395,10 +397,10 @@ func (h *harness) recentByID(id string) stats.Recent {
 
 func TestAdminRequestsShowsTheAttemptChain(t *testing.T) {
 	h := newHarness(t, nil)
-	ua := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeErr(w, 500, "server_error") })
-	ub := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "from B") })
-	a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1, "max_retries": 0})
-	b := h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+	ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteErr(w, 500, "server_error") })
+	ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "from B") })
+	a := h.addChannel(map[string]any{"url": ua.V1(), "priority": 1, "max_retries": 0})
+	b := h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 	code, hdr, _ := h.chat("default", false)
 	if code != 200 {
 		t.Fatalf("status %d", code)
@@ -435,8 +437,8 @@ func TestAdminRequestsShowsTheAttemptChain(t *testing.T) {
 
 func TestAdminRequestsBoundedOldestFirst(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.LogLines = 3 })
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "ok") })
-	h.addChannel(map[string]any{"url": u.v1()})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "ok") })
+	h.addChannel(map[string]any{"url": u.V1()})
 	var ids []string
 	for range 5 {
 		_, hdr, _ := h.chat("default", false)
@@ -461,7 +463,7 @@ func TestAdminLogs(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.LogLines = 5; c.LogFormat = format })
-			waitFor(t, 15*time.Second, "the start-up log line", func() bool {
+			enginetest.WaitFor(t, 15*time.Second, "the start-up log line", func() bool {
 				return strings.Contains(strings.Join(h.e.logs.Lines(), "\n"), "catfish listening")
 			})
 			for i := range 9 {
@@ -502,11 +504,11 @@ func TestAdminLogs(t *testing.T) {
 
 func TestAdminLogsHaveTheRequestLine(t *testing.T) {
 	h := newHarness(t, nil)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { writeChat(w, "ok") })
-	h.addChannel(map[string]any{"url": u.v1()})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "ok") })
+	h.addChannel(map[string]any{"url": u.V1()})
 	_, hdr, _ := h.chat("default", false)
 	id := hdr.Get("X-Catfish-Request-Id")
-	waitFor(t, 15*time.Second, "the request's log line", func() bool {
+	enginetest.WaitFor(t, 15*time.Second, "the request's log line", func() bool {
 		var lines []string
 		h.getJSON("/admin/logs", &lines)
 		for _, l := range lines {

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"catfish/engine/enginetest"
 )
 
 // TestStorm sends 1,000 requests at concurrency 300 through four channels
@@ -30,44 +31,11 @@ func TestStorm(t *testing.T) {
 			c.BreakerCooldown = 100 * time.Millisecond
 			c.BreakerMaxCooldown = 200 * time.Millisecond
 		})
-		var healthy sync.Map // stops the chaos for the final check
+		var ups []*enginetest.Chaos
 		for i := range 4 {
-			u := newUpstream(t, func(n int64, w http.ResponseWriter, r *http.Request) {
-				if _, ok := healthy.Load("all"); ok {
-					writeChat(w, "calm")
-					return
-				}
-				stream := strings.Contains(r.Header.Get("Accept"), "event-stream")
-				switch p := rand.IntN(100); {
-				case p < 20:
-					writeErr(w, 500+rand.IntN(4), "")
-				case p < 30:
-					hang(w, r)
-				case p < 40:
-					hijackClose(w)
-				case p < 45:
-					w.Header().Set("Retry-After", "0")
-					writeErr(w, 429, "")
-				case stream && p < 50:
-					s := startSSE(w)
-					s.data(chunk("part", ""))
-					hijackClose(w) // broken after commit
-				case stream && p < 55:
-					s := startSSE(w)
-					s.data(chunk("part", ""))
-					hang(w, r) // stalled after commit: the idle timeout ends it
-				case stream:
-					s := startSSE(w)
-					for range 3 {
-						s.data(chunk("x", ""))
-					}
-					s.data(chunk("", "stop"))
-					s.data("[DONE]")
-				default:
-					writeChat(w, "ok")
-				}
-			})
-			h.addChannel(map[string]any{"url": u.v1(), "priority": i % 2, "name": fmt.Sprint("storm-", i)})
+			u := enginetest.NewChaos(t)
+			ups = append(ups, u)
+			h.addChannel(map[string]any{"url": u.V1(), "priority": i % 2, "name": fmt.Sprint("storm-", i)})
 		}
 
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 400}}
@@ -83,7 +51,7 @@ func TestStorm(t *testing.T) {
 				defer func() { <-sem }()
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody("default", i%2 == 0)))
+				req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody("default", i%2 == 0)))
 				req.Header.Set("Authorization", "Bearer "+testKey)
 				resp, err := client.Do(req)
 				if err != nil {
@@ -97,7 +65,7 @@ func TestStorm(t *testing.T) {
 				}
 				// A stream ends complete or with an error event, never
 				// silently truncated.
-				if ev := sseEvents(string(body)); resp.StatusCode == 200 && i%2 == 0 {
+				if ev := enginetest.SSEData(string(body)); resp.StatusCode == 200 && i%2 == 0 {
 					if len(ev) == 0 || ev[len(ev)-1] != "[DONE]" && !strings.HasPrefix(ev[len(ev)-1], `{"error":`) {
 						t.Errorf("request %d: stream ends with neither [DONE] nor an error: %q", i, body)
 					}
@@ -115,7 +83,9 @@ func TestStorm(t *testing.T) {
 			}
 		}
 		// Calm returns: after the breakers' cooldown everything answers.
-		healthy.Store("all", true)
+		for _, u := range ups {
+			u.Calm(true)
+		}
 		time.Sleep(250 * time.Millisecond)
 		for i := range 8 {
 			if code, _, body := h.chat("default", false); code != 200 {

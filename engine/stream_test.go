@@ -1,13 +1,15 @@
 package engine
 
 import (
-	"catfish/engine/stats"
 	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"catfish/engine/enginetest"
+	"catfish/engine/stats"
 )
 
 func TestStreamCommitPoint(t *testing.T) {
@@ -17,45 +19,43 @@ func TestStreamCommitPoint(t *testing.T) {
 		wantChain string // A's outcome
 	}{
 		{"error event before any data", func(w http.ResponseWriter, r *http.Request) {
-			startSSE(w).data(`{"error":{"message":"overloaded","type":"server_error"}}`)
+			enginetest.StartSSE(w).Data(`{"error":{"message":"overloaded","type":"server_error"}}`)
 		}, "stream_error"},
 		{"EOF before any data", func(w http.ResponseWriter, r *http.Request) {
-			startSSE(w)
+			enginetest.StartSSE(w)
 		}, "empty_stream"},
 		{"headers then silence until the first-byte timeout", func(w http.ResponseWriter, r *http.Request) {
-			s := startSSE(w)
-			s.w.Write([]byte(": keep-alive\n\n")) // comments do not count as data
-			s.f.Flush()
-			hang(w, r)
+			enginetest.StartSSE(w).Comment("keep-alive") // comments do not count as data
+			enginetest.Hang(r)
 		}, "timeout"},
 		{"only [DONE]", func(w http.ResponseWriter, r *http.Request) {
-			startSSE(w).data("[DONE]")
+			enginetest.StartSSE(w).Data("[DONE]")
 		}, "empty_stream"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.FirstByteTimeout = 300 * time.Millisecond })
-			ua := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { tc.a(w, r) })
-			ub := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-				s := startSSE(w)
-				s.data(chunk("from B", ""))
-				s.data(chunk("", "stop"))
-				s.data("[DONE]")
+			ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { tc.a(w, r) })
+			ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+				s := enginetest.StartSSE(w)
+				s.Data(enginetest.Chunk("from B", ""))
+				s.Data(enginetest.Chunk("", "stop"))
+				s.Data("[DONE]")
 			})
-			h.addChannel(map[string]any{"url": ua.v1(), "priority": 1, "max_retries": 0})
-			h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+			h.addChannel(map[string]any{"url": ua.V1(), "priority": 1, "max_retries": 0})
+			h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 			code, hdr, body := h.chat("default", true)
 			if code != 200 {
 				t.Fatalf("status %d: %s", code, body)
 			}
-			ev := sseEvents(body)
+			ev := enginetest.SSEData(body)
 			if len(ev) != 3 || !strings.Contains(ev[0], "from B") || ev[2] != "[DONE]" {
 				t.Errorf("client stream should be exactly B's: %q", ev)
 			}
 			if strings.Contains(body, "overloaded") {
 				t.Errorf("A's pre-commit error leaked to the client")
 			}
-			chain := attempts(hdr)
+			chain := enginetest.Attempts(hdr)
 			if len(chain) != 2 || !strings.HasSuffix(chain[0], "="+tc.wantChain) {
 				t.Errorf("attempts: got %v, want A=%s then B", chain, tc.wantChain)
 			}
@@ -72,50 +72,50 @@ func TestStreamCommitPoint(t *testing.T) {
 func TestStreamAfterCommit(t *testing.T) {
 	cases := []struct {
 		name      string
-		a         func(s *sseWriter, r *http.Request)
+		a         func(s *enginetest.SSE, r *http.Request)
 		wantData  []string // expected data payloads (prefix match for error events)
 		wantFails int
 	}{
-		{"clean with [DONE]", func(s *sseWriter, r *http.Request) {
-			s.data(chunk("a", ""))
-			s.data(chunk("", "stop"))
-			s.data("[DONE]")
-		}, []string{chunk("a", ""), chunk("", "stop"), "[DONE]"}, 0},
-		{"ends after finish_reason without [DONE]: completed", func(s *sseWriter, r *http.Request) {
-			s.data(chunk("a", ""))
-			s.data(chunk("", "stop"))
-		}, []string{chunk("a", ""), chunk("", "stop"), "[DONE]"}, 0},
-		{"cut after two chunks: final error event, no [DONE]", func(s *sseWriter, r *http.Request) {
-			s.data(chunk("a", ""))
-			s.data(chunk("b", ""))
-		}, []string{chunk("a", ""), chunk("b", ""), `{"error":`}, 1},
-		{"stall midway: idle timeout", func(s *sseWriter, r *http.Request) {
-			s.data(chunk("a", ""))
-			hang(nil, r)
-		}, []string{chunk("a", ""), `{"error":`}, 1},
-		{"malformed chunk midway is dropped", func(s *sseWriter, r *http.Request) {
-			s.data(chunk("a", ""))
-			s.data(`{"broken": `)
-			s.data(chunk("", "stop"))
-			s.data("[DONE]")
-		}, []string{chunk("a", ""), chunk("", "stop"), "[DONE]"}, 0},
-		{"upstream error event midway is the final event", func(s *sseWriter, r *http.Request) {
-			s.data(chunk("a", ""))
-			s.data(`{"error":{"message":"boom","type":"server_error"}}`)
-		}, []string{chunk("a", ""), `{"error":{"message":"boom"`}, 1},
+		{"clean with [DONE]", func(s *enginetest.SSE, r *http.Request) {
+			s.Data(enginetest.Chunk("a", ""))
+			s.Data(enginetest.Chunk("", "stop"))
+			s.Data("[DONE]")
+		}, []string{enginetest.Chunk("a", ""), enginetest.Chunk("", "stop"), "[DONE]"}, 0},
+		{"ends after finish_reason without [DONE]: completed", func(s *enginetest.SSE, r *http.Request) {
+			s.Data(enginetest.Chunk("a", ""))
+			s.Data(enginetest.Chunk("", "stop"))
+		}, []string{enginetest.Chunk("a", ""), enginetest.Chunk("", "stop"), "[DONE]"}, 0},
+		{"cut after two chunks: final error event, no [DONE]", func(s *enginetest.SSE, r *http.Request) {
+			s.Data(enginetest.Chunk("a", ""))
+			s.Data(enginetest.Chunk("b", ""))
+		}, []string{enginetest.Chunk("a", ""), enginetest.Chunk("b", ""), `{"error":`}, 1},
+		{"stall midway: idle timeout", func(s *enginetest.SSE, r *http.Request) {
+			s.Data(enginetest.Chunk("a", ""))
+			enginetest.Hang(r)
+		}, []string{enginetest.Chunk("a", ""), `{"error":`}, 1},
+		{"malformed chunk midway is dropped", func(s *enginetest.SSE, r *http.Request) {
+			s.Data(enginetest.Chunk("a", ""))
+			s.Data(`{"broken": `)
+			s.Data(enginetest.Chunk("", "stop"))
+			s.Data("[DONE]")
+		}, []string{enginetest.Chunk("a", ""), enginetest.Chunk("", "stop"), "[DONE]"}, 0},
+		{"upstream error event midway is the final event", func(s *enginetest.SSE, r *http.Request) {
+			s.Data(enginetest.Chunk("a", ""))
+			s.Data(`{"error":{"message":"boom","type":"server_error"}}`)
+		}, []string{enginetest.Chunk("a", ""), `{"error":{"message":"boom"`}, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.IdleTimeout, c.Continuation = 300*time.Millisecond, new(false) })
-			ua := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { tc.a(startSSE(w), r) })
-			ub := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "B must not be used") })
-			a := h.addChannel(map[string]any{"url": ua.v1(), "priority": 1})
-			h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+			ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { tc.a(enginetest.StartSSE(w), r) })
+			ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "B must not be used") })
+			a := h.addChannel(map[string]any{"url": ua.V1(), "priority": 1})
+			h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 			code, _, body := h.chat("default", true)
 			if code != 200 {
 				t.Fatalf("status %d", code)
 			}
-			got := sseEvents(body)
+			got := enginetest.SSEData(body)
 			if len(got) != len(tc.wantData) {
 				t.Fatalf("events: got %q, want %q", got, tc.wantData)
 			}
@@ -127,8 +127,8 @@ func TestStreamAfterCommit(t *testing.T) {
 			if !strings.HasSuffix(body, "\n\n") {
 				t.Errorf("stream does not end with a blank line: %q", body)
 			}
-			if ub.hits.Load() != 0 {
-				t.Errorf("failover after commit: B got %d requests", ub.hits.Load())
+			if ub.Hits() != 0 {
+				t.Errorf("failover after commit: B got %d requests", ub.Hits())
 			}
 			if _, fails := h.breakerOf(a); fails != tc.wantFails {
 				t.Errorf("A's consecutive failures: got %d, want %d", fails, tc.wantFails)
@@ -143,31 +143,31 @@ func TestStreamAfterCommit(t *testing.T) {
 func TestUsageChunkHidden(t *testing.T) {
 	// An upstream that behaves like OpenAI: with include_usage every chunk
 	// carries "usage":null and a last usage chunk with empty choices follows.
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		s := startSSE(w)
+		s := enginetest.StartSSE(w)
 		withUsage := strings.Contains(string(b), `"include_usage":true`)
-		for _, c := range []string{chunk("a", ""), chunk("", "stop")} {
+		for _, c := range []string{enginetest.Chunk("a", ""), enginetest.Chunk("", "stop")} {
 			if withUsage {
 				c = strings.TrimSuffix(c, "}") + `,"usage":null}`
 			}
-			s.data(c)
+			s.Data(c)
 		}
 		if withUsage {
-			s.data(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`)
+			s.Data(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`)
 		}
-		s.data("[DONE]")
+		s.Data("[DONE]")
 	})
 	h := newHarness(t, nil)
-	id := h.addChannel(map[string]any{"url": u.v1()})
+	id := h.addChannel(map[string]any{"url": u.V1()})
 
 	_, _, body := h.chat("default", true)
-	want := "data: " + chunk("a", "") + "\n\ndata: " + chunk("", "stop") + "\n\ndata: [DONE]\n\n"
+	want := "data: " + enginetest.Chunk("a", "") + "\n\ndata: " + enginetest.Chunk("", "stop") + "\n\ndata: [DONE]\n\n"
 	if body != want {
 		t.Errorf("client without include_usage:\n got %q\nwant %q", body, want)
 	}
-	if !strings.Contains(string(u.lastBody()), `"stream_options":{"include_usage":true}`) {
-		t.Errorf("the proxy did not ask the upstream for usage: %s", u.lastBody())
+	if !strings.Contains(string(u.LastBody()), `"stream_options":{"include_usage":true}`) {
+		t.Errorf("the proxy did not ask the upstream for usage: %s", u.LastBody())
 	}
 
 	_, _, body = h.call("POST", "/v1/chat/completions",
@@ -184,18 +184,18 @@ func TestUsageChunkHidden(t *testing.T) {
 func TestClientAbortCancelsUpstream(t *testing.T) {
 	h := newHarness(t, nil)
 	upstreamGone := make(chan struct{})
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		s := startSSE(w)
-		s.data(chunk("a", ""))
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		s := enginetest.StartSSE(w)
+		s.Data(enginetest.Chunk("a", ""))
 		select {
 		case <-r.Context().Done():
 			close(upstreamGone)
 		case <-time.After(5 * time.Second):
 		}
 	})
-	id := h.addChannel(map[string]any{"url": u.v1()})
+	id := h.addChannel(map[string]any{"url": u.V1()})
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody("default", true)))
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody("default", true)))
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -219,23 +219,23 @@ func TestClientAbortCancelsUpstream(t *testing.T) {
 func TestClientAbortBeforeAnswerCountsNothing(t *testing.T) {
 	h := newHarness(t, nil)
 	started := make(chan struct{}, 1)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		started <- struct{}{}
-		hang(w, r)
+		enginetest.Hang(r)
 	})
-	ub := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { writeChat(w, "B") })
-	id := h.addChannel(map[string]any{"url": u.v1(), "priority": 1})
-	h.addChannel(map[string]any{"url": ub.v1(), "priority": 2})
+	ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { enginetest.WriteChat(w, "B") })
+	id := h.addChannel(map[string]any{"url": u.V1(), "priority": 1})
+	h.addChannel(map[string]any{"url": ub.V1(), "priority": 2})
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(chatBody("default", false)))
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody("default", false)))
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	go func() { <-started; cancel() }()
 	if _, err := http.DefaultClient.Do(req); err == nil {
 		t.Fatal("expected the client's request to be cancelled")
 	}
 	time.Sleep(100 * time.Millisecond)
-	if ub.hits.Load() != 0 {
-		t.Errorf("failover after the client left: B got %d", ub.hits.Load())
+	if ub.Hits() != 0 {
+		t.Errorf("failover after the client left: B got %d", ub.Hits())
 	}
 	if _, fails := h.breakerOf(id); fails != 0 {
 		t.Errorf("client abort counted: %d", fails)
@@ -245,23 +245,23 @@ func TestClientAbortBeforeAnswerCountsNothing(t *testing.T) {
 // TestUpstreamWithoutStreamOptions: an upstream that refuses the
 // stream_options the proxy adds gets the client's own request instead.
 func TestUpstreamWithoutStreamOptions(t *testing.T) {
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if strings.Contains(string(b), "stream_options") {
-			writeErr(w, 400, "invalid_request_error")
+			enginetest.WriteErr(w, 400, "invalid_request_error")
 			return
 		}
-		s := startSSE(w)
-		s.data(chunk("a", "stop"))
-		s.data("[DONE]")
+		s := enginetest.StartSSE(w)
+		s.Data(enginetest.Chunk("a", "stop"))
+		s.Data("[DONE]")
 	})
 	h := newHarness(t, nil)
-	id := h.addChannel(map[string]any{"url": u.v1()})
+	id := h.addChannel(map[string]any{"url": u.V1()})
 	// writeErr's message does not name stream_options: this is a real 400.
 	if code, _, _ := h.chat("default", true); code != 400 {
 		t.Fatalf("an unrelated 400 must go back to the client, got %d", code)
 	}
-	u2 := newUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+	u2 := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if strings.Contains(string(b), "stream_options") {
 			w.Header().Set("Content-Type", "application/json")
@@ -269,20 +269,20 @@ func TestUpstreamWithoutStreamOptions(t *testing.T) {
 			w.Write([]byte(`{"error":{"message":"Unrecognized request argument supplied: stream_options","type":"invalid_request_error"}}`))
 			return
 		}
-		s := startSSE(w)
-		s.data(chunk("a", "stop"))
-		s.data("[DONE]")
+		s := enginetest.StartSSE(w)
+		s.Data(enginetest.Chunk("a", "stop"))
+		s.Data("[DONE]")
 	})
 	h.call("DELETE", "/admin/config/"+id, "")
-	id2 := h.addChannel(map[string]any{"url": u2.v1()})
+	id2 := h.addChannel(map[string]any{"url": u2.V1()})
 	code, hdr, body := h.chat("default", true)
 	if code != 200 || !strings.Contains(body, "[DONE]") {
 		t.Fatalf("got %d %q", code, body)
 	}
-	if u2.hits.Load() != 2 {
-		t.Errorf("upstream requests: got %d, want 2 (with, then without stream_options)", u2.hits.Load())
+	if u2.Hits() != 2 {
+		t.Errorf("upstream requests: got %d, want 2 (with, then without stream_options)", u2.Hits())
 	}
-	if got := attempts(hdr); len(got) != 2 || !strings.HasSuffix(got[0], "=no_stream_options") {
+	if got := enginetest.Attempts(hdr); len(got) != 2 || !strings.HasSuffix(got[0], "=no_stream_options") {
 		t.Errorf("attempts: %v", got)
 	}
 	if _, fails := h.breakerOf(id2); fails != 0 {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"catfish/engine/enginetest"
 )
 
 // TestStreamBreakDoesNotLeakUpstreamAddress pins a bug: a stream reset
@@ -13,16 +15,16 @@ import (
 // the kind of break; the admin log keeps the detail.
 func TestStreamBreakDoesNotLeakUpstreamAddress(t *testing.T) {
 	h := newHarness(t, nil)
-	u := newUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-		startSSE(w).data(chunk("a", ""))
-		hijackClose(w)
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+		enginetest.StartSSE(w).Data(enginetest.Chunk("a", ""))
+		enginetest.Reset(w)
 	})
-	h.addChannel(map[string]any{"url": u.v1()})
+	h.addChannel(map[string]any{"url": u.V1()})
 	code, _, body := h.chat("default", true)
 	if code != 200 {
 		t.Fatalf("status %d", code)
 	}
-	ev := sseEvents(body)
+	ev := enginetest.SSEData(body)
 	if len(ev) != 2 || !strings.HasPrefix(ev[1], `{"error":`) || !strings.Contains(ev[1], "connection reset") {
 		t.Fatalf("events %q: want the chunk, then an error naming a reset", ev)
 	}

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,16 +10,9 @@ import (
 	"time"
 
 	"catfish/engine/dialect"
+	"catfish/engine/enginetest"
 	"catfish/engine/stats"
 )
-
-func chunk(content, finish string) string {
-	fin := "null"
-	if finish != "" {
-		fin = `"` + finish + `"`
-	}
-	return fmt.Sprintf(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":%q},"finish_reason":%s}]}`, content, fin)
-}
 
 // BenchmarkModelOverride measures splicing a channel's model override into
 // a request body: only the model's bytes change.
@@ -45,9 +37,9 @@ func streamBody() []byte {
 	var b bytes.Buffer
 	for i := range 20 {
 		_ = i
-		b.WriteString("data: " + chunk("the quick brown ", "") + "\n\n")
+		b.WriteString("data: " + enginetest.Chunk("the quick brown ", "") + "\n\n")
 	}
-	b.WriteString("data: " + chunk("", "stop") + "\n\n")
+	b.WriteString("data: " + enginetest.Chunk("", "stop") + "\n\n")
 	b.WriteString(`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":20,"total_tokens":23}}` + "\n\n")
 	b.WriteString("data: [DONE]\n\n")
 	return b.Bytes()

@@ -214,8 +214,17 @@ func (c *Config) setDefaults() {
 	}
 	if c.CompactBytes == 0 {
 		c.CompactBytes = 64 << 20
+		if n, err := strconv.ParseInt(compactBytes, 10, 64); err == nil && n > 0 {
+			c.CompactBytes = n
+		}
 	}
 }
+
+// compactBytes is a test hook, set only at link time: the crash tests
+// build the real binary with -ldflags "-X catfish/engine.compactBytes=1"
+// so that it compacts on every flush. Empty (every real build): the
+// default CompactBytes stands.
+var compactBytes string
 
 // LoadConfig reads the configuration through lookup (os.LookupEnv in
 // production; Load adds the .env file). An unset or empty variable takes

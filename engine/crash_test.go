@@ -1,25 +1,18 @@
 package engine
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,227 +23,12 @@ import (
 	"catfish/engine/stats"
 )
 
-// crashChildEnv makes the engine's test binary run an engine instead of
-// the tests (see TestMain): the crash test uses that to kill a process
-// whose CompactBytes is tiny, which the real binary cannot be told (no
-// environment variable sets CompactBytes).
-const (
-	crashChildEnv        = "CATFISH_CRASH_CHILD"
-	crashChildCompactEnv = "CATFISH_CRASH_COMPACT_BYTES"
-)
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
-func TestMain(m *testing.M) {
-	if os.Getenv(crashChildEnv) == "1" {
-		os.Exit(crashChild())
-	}
-	os.Exit(m.Run())
-}
-
-// crashChild is main.go with one more knob.
-func crashChild() int {
-	cfg, err := LoadConfig(os.LookupEnv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "catfish:", err)
-		return 2
-	}
-	if v := os.Getenv(crashChildCompactEnv); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "catfish:", err)
-			return 2
-		}
-		cfg.CompactBytes = n
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	e, err := New(cfg, os.Stdout)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "catfish:", err)
-		return 1
-	}
-	if err := e.Run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "catfish:", err)
-		return 1
-	}
-	return 0
-}
-
-// buildCatfish builds the real binary into dir.
-func buildCatfish(t *testing.T, dir string) string {
-	t.Helper()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || len(bytes.TrimSpace(gomod)) == 0 {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	bin := filepath.Join(dir, "catfish")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = filepath.Dir(string(bytes.TrimSpace(gomod)))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// launcher starts catfish processes on one data directory.
-type launcher struct {
-	t       *testing.T
-	argv    []string
-	env     []string
-	dataDir string
-	workDir string // no .env here
-}
-
-// proc is one running catfish process.
-type proc struct {
-	cmd    *exec.Cmd
-	base   string
-	out    *enginetest.LogBuffer
-	exited chan struct{}
-	client *http.Client
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
-
-// spawn starts a process without waiting for it to listen.
-func (l *launcher) spawn() *proc {
-	l.t.Helper()
-	port := freePort(l.t)
-	cmd := exec.Command(l.argv[0], l.argv[1:]...)
-	cmd.Dir = l.workDir
-	cmd.Env = append([]string{
-		"ADMIN_KEY=" + testKey,
-		"HOST=127.0.0.1",
-		"PORT=" + strconv.Itoa(port),
-		"DATA_DIR=" + l.dataDir,
-		"SHUTDOWN_TIMEOUT=5",
-	}, l.env...)
-	out := &enginetest.LogBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		l.t.Fatalf("start %s: %v", l.argv[0], err)
-	}
-	p := &proc{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), out: out, exited: make(chan struct{}),
-		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
-	go func() {
-		cmd.Wait()
-		close(p.exited)
-	}()
-	l.t.Cleanup(func() { p.kill(l.t) })
-	return p
-}
-
-// start starts a process and waits until it answers /healthz. A process
-// that exits first because the free port was taken meanwhile is tried
-// again on another.
-func (l *launcher) start() *proc {
-	l.t.Helper()
-	for range 4 {
-		p := l.spawn()
-		if p.waitReady(60 * time.Second) {
-			return p
-		}
-		select {
-		case <-p.exited:
-			if strings.Contains(p.out.String(), "address already in use") {
-				continue
-			}
-			l.t.Fatalf("catfish exited before it was ready:\n%s", p.out.String())
-		default:
-			l.t.Fatalf("catfish not ready after 60 s:\n%s", p.out.String())
-		}
-	}
-	l.t.Fatalf("no free port after 4 tries")
-	return nil
-}
-
-// waitReady polls /healthz until it answers, the process exits or limit
-// passes.
-func (p *proc) waitReady(limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.exited:
-			return false
-		default:
-		}
-		if p.ready() {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
-}
-
-func (p *proc) ready() bool {
-	resp, err := p.client.Get(p.base + "/healthz")
-	if err != nil {
-		return false
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode == 200
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill(t *testing.T) {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		t.Errorf("process %d still there 10 s after SIGKILL", p.cmd.Process.Pid)
-	}
-	p.client.CloseIdleConnections()
-}
-
-// term stops the process gracefully.
-func (p *proc) term(t *testing.T) {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		t.Errorf("process still running 30 s after SIGTERM:\n%s", p.out.String())
-		p.kill(t)
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("graceful stop exited %d:\n%s", code, p.out.String())
-	}
-}
-
-// do sends one admin request. err is set when no answer arrived (the
-// outcome is unknown).
-func (p *proc) do(method, path string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, p.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+testKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
+// compactEveryFlush are the linker flags of a catfish binary that
+// compacts on every flush (once a second), so kills land in compaction
+// too (see compactBytes in config.go).
+const compactEveryFlush = "-X catfish/engine.compactBytes=1"
 
 // chanFields is what the crash test sets on a channel and checks.
 type chanFields struct {
@@ -298,7 +76,7 @@ func (w *workerErrs) add(format string, args ...any) {
 // work sends admin changes until the process dies or maxOps are done.
 // Workers own disjoint channels, so each channel has at most one change
 // in flight and the model stays exact.
-func (m *crashModel) work(p *proc, w, round, maxOps int, upstreamURL string, errs *workerErrs) {
+func (m *crashModel) work(p *enginetest.Proc, w, round, maxOps int, upstreamURL string, errs *workerErrs) {
 	rng := rand.New(rand.NewPCG(uint64(round), uint64(w)))
 	for i := range maxOps {
 		var live []*tracked
@@ -324,7 +102,7 @@ func (m *crashModel) work(p *proc, w, round, maxOps int, upstreamURL string, err
 			for k, x := range []chanFields{f, fb} {
 				list = append(list, map[string]any{"id": ids[k], "url": x.URL, "api_key": x.Key, "priority": x.Priority, "name": x.Name})
 			}
-			code, body, err := p.do("POST", "/admin/import?mode=merge", map[string]any{f.Scheme: list})
+			code, body, err := p.Do("POST", "/admin/import?mode=merge", map[string]any{f.Scheme: list})
 			if err == nil && code == 200 {
 				m.owned[w] = append(m.owned[w], &tracked{id: ids[0], acked: &f}, &tracked{id: ids[1], acked: &fb})
 				m.acked.Add(1)
@@ -339,7 +117,7 @@ func (m *crashModel) work(p *proc, w, round, maxOps int, upstreamURL string, err
 			m.unknown.Add(1)
 			return
 		case len(live) < 2 || r < create:
-			code, body, err := p.do("POST", "/admin/config", map[string]any{
+			code, body, err := p.Do("POST", "/admin/config", map[string]any{
 				"url": f.URL, "api_key": f.Key, "priority": f.Priority, "name": f.Name, "scheme_name": f.Scheme})
 			var v struct{ ID string }
 			if err == nil && code == 200 && json.Unmarshal(body, &v) == nil && v.ID != "" {
@@ -356,7 +134,7 @@ func (m *crashModel) work(p *proc, w, round, maxOps int, upstreamURL string, err
 		case r < create+0.05+0.40:
 			tr := live[rng.IntN(len(live))]
 			f.URL = tr.acked.URL
-			code, body, err := p.do("PUT", "/admin/config/"+tr.id, map[string]any{
+			code, body, err := p.Do("PUT", "/admin/config/"+tr.id, map[string]any{
 				"api_key": f.Key, "priority": f.Priority, "name": f.Name, "scheme_name": f.Scheme})
 			if err == nil && code == 200 {
 				tr.acked = &f
@@ -371,7 +149,7 @@ func (m *crashModel) work(p *proc, w, round, maxOps int, upstreamURL string, err
 			return
 		default:
 			tr := live[rng.IntN(len(live))]
-			code, body, err := p.do("DELETE", "/admin/config/"+tr.id, nil)
+			code, body, err := p.Do("DELETE", "/admin/config/"+tr.id, nil)
 			if err == nil && code == 204 {
 				tr.acked = nil
 				m.acked.Add(1)
@@ -389,9 +167,9 @@ func (m *crashModel) work(p *proc, w, round, maxOps int, upstreamURL string, err
 
 // check compares the restarted process's channels with the model and
 // then takes what it found as the new certain state.
-func (m *crashModel) check(t *testing.T, p *proc, round int) {
+func (m *crashModel) check(t *testing.T, p *enginetest.Proc, round int) {
 	t.Helper()
-	code, body, err := p.do("GET", "/admin/export", nil)
+	code, body, err := p.Do("GET", "/admin/export", nil)
 	if err != nil || code != 200 {
 		t.Fatalf("round %d: export: %d %v %s", round, code, err, body)
 	}
@@ -489,7 +267,7 @@ func (m *crashModel) check(t *testing.T, p *proc, round int) {
 
 	// Statistics never go back: what a restart shows was durable, and
 	// later restarts show at least that.
-	code, body, err = p.do("GET", "/admin/stats", nil)
+	code, body, err = p.Do("GET", "/admin/stats", nil)
 	if err != nil || code != 200 {
 		t.Fatalf("round %d: stats: %d %v", round, code, err)
 	}
@@ -504,19 +282,19 @@ func (m *crashModel) check(t *testing.T, p *proc, round int) {
 
 // traffic sends proxied requests until stop, so that stats and breaker
 // records are journaled (and compacted) between the admin changes.
-func traffic(p *proc, stop <-chan struct{}) {
+func traffic(p *enginetest.Proc, stop <-chan struct{}) {
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
 			return
-		case <-p.exited:
+		case <-p.Exited:
 			return
 		default:
 		}
-		req, _ := http.NewRequest("POST", p.base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody(fmt.Sprintf("s%d", i%3), false)))
-		req.Header.Set("Authorization", "Bearer "+testKey)
+		req, _ := http.NewRequest("POST", p.Base+"/v1/chat/completions", strings.NewReader(enginetest.ChatBody(fmt.Sprintf("s%d", i%3), false)))
+		req.Header.Set("Authorization", "Bearer "+enginetest.AdminKey)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := p.client.Do(req)
+		resp, err := p.Client.Do(req)
 		if err != nil {
 			return
 		}
@@ -539,22 +317,22 @@ func crashRounds(t *testing.T, def int) int {
 // crashRun runs rounds of: concurrent admin changes (and some proxied
 // traffic), SIGKILL at a random moment, restart, check. killDelay says
 // how long after the writes start the kill comes.
-func crashRun(t *testing.T, l *launcher, rounds int, killDelay func(*proc, *rand.Rand) time.Duration, upstreamURL string) (m *crashModel, kinds map[string]int) {
+func crashRun(t *testing.T, l enginetest.Launch, rounds int, killDelay func(*enginetest.Proc, *rand.Rand) time.Duration, upstreamURL string) (m *crashModel, kinds map[string]int) {
 	const workers = 6
 	m = &crashModel{owned: make([][]*tracked, workers)}
 	kinds = map[string]int{}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	p := l.start()
+	p := l.Start(t)
 	for round := range rounds {
 		if round%4 == 3 {
 			// A kill during start-up, while it may be writing its first
 			// snapshot.
-			p.kill(t)
-			early := l.spawn()
+			p.Kill()
+			early := l.Spawn(t)
 			time.Sleep(time.Duration(rng.Int64N(int64(40 * time.Millisecond))))
-			early.kill(t)
+			early.Kill()
 			kinds["during start-up"]++
-			p = l.start()
+			p = l.Start(t)
 			m.check(t, p, round)
 		}
 
@@ -566,7 +344,7 @@ func crashRun(t *testing.T, l *launcher, rounds int, killDelay func(*proc, *rand
 		}
 		wg.Go(func() { traffic(p, stop) })
 		time.Sleep(killDelay(p, rng))
-		p.kill(t)
+		p.Kill()
 		close(stop)
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()
@@ -578,20 +356,22 @@ func crashRun(t *testing.T, l *launcher, rounds int, killDelay func(*proc, *rand
 		for _, e := range errs.errs {
 			t.Errorf("round %d: %s", round, e)
 		}
-		kinds[classifyDataDir(l.dataDir)]++
+		kinds[classifyDataDir(l.DataDir)]++
 
-		p = l.start()
+		p = l.Start(t)
 		m.check(t, p, round)
 		if t.Failed() {
-			t.Logf("round %d: process output:\n%s", round, p.out.String())
+			t.Logf("round %d: process output:\n%s", round, p.Out.String())
 			t.FailNow()
 		}
 	}
 	// A graceful stop and start keep it all too.
-	p.term(t)
-	p = l.start()
+	if code, _ := p.Stop(30 * time.Second); code != 0 {
+		t.Errorf("graceful stop exited %d:\n%s", code, p.Out.String())
+	}
+	p = l.Start(t)
 	m.check(t, p, rounds)
-	p.kill(t)
+	p.Kill()
 	return m, kinds
 }
 
@@ -625,11 +405,11 @@ var listeningAt = regexp.MustCompile(`time=(\S+) level=INFO msg="catfish listeni
 // milliseconds (a flush first, then rotate, snapshot, drop: about 5–25 ms
 // after the tick here). Three kills in four land 0–30 ms after a tick,
 // the others anywhere in the second.
-func killNearTick(p *proc, rng *rand.Rand) time.Duration {
+func killNearTick(p *enginetest.Proc, rng *rand.Rand) time.Duration {
 	if rng.IntN(4) == 0 {
 		return time.Duration(rng.Int64N(int64(time.Second)))
 	}
-	m := listeningAt.FindStringSubmatch(p.out.String())
+	m := listeningAt.FindStringSubmatch(p.Out.String())
 	if m == nil {
 		return time.Duration(rng.Int64N(int64(time.Second)))
 	}
@@ -662,35 +442,41 @@ func TestCrashRealBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test in -short mode")
 	}
-	tmp := t.TempDir()
-	l := &launcher{t: t, argv: []string{buildCatfish(t, tmp)}, dataDir: filepath.Join(tmp, "data"), workDir: t.TempDir()}
+	l := enginetest.Launch{DataDir: t.TempDir()}
 	rounds := crashRounds(t, 20)
-	m, kinds := crashRun(t, l, rounds, func(_ *proc, rng *rand.Rand) time.Duration {
+	m, kinds := crashRun(t, l, rounds, func(_ *enginetest.Proc, rng *rand.Rand) time.Duration {
 		return time.Duration(rng.Int64N(int64(300*time.Millisecond) + 1))
 	}, crashUpstream(t))
 	t.Logf("%d rounds: %d acknowledged changes checked, %d unacknowledged at the kill; kills: %v",
 		rounds, m.acked.Load(), m.unknown.Load(), kinds)
 }
 
-// TestCrashDuringCompaction does the same with an engine that compacts on
-// every flush (once a second), so kills land in compaction too. It runs
-// this test binary as the engine (TestMain), since CompactBytes has no
-// environment variable.
+// TestCrashDuringCompaction does the same with a real binary built to
+// compact on every flush (once a second), so kills land in compaction
+// too.
 func TestCrashDuringCompaction(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test in -short mode")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	l := &launcher{t: t, argv: []string{exe, "-test.run=^$"}, env: []string{crashChildEnv + "=1", crashChildCompactEnv + "=1"},
-		dataDir: filepath.Join(tmp, "data"), workDir: t.TempDir()}
+	l := enginetest.Launch{Bin: enginetest.Binary(t, compactEveryFlush), DataDir: t.TempDir()}
+	compactsEveryFlush(t, l.Bin)
 	rounds := max(crashRounds(t, 20)/2, 1)
 	m, kinds := crashRun(t, l, rounds, killNearTick, crashUpstream(t))
 	t.Logf("%d rounds: %d acknowledged changes checked, %d unacknowledged at the kill; kills: %v",
 		rounds, m.acked.Load(), m.unknown.Load(), kinds)
+}
+
+// compactsEveryFlush checks that bin was linked with compactEveryFlush (a
+// mistyped -X name is silently ignored): after one admin change, the
+// next flush compacts.
+func compactsEveryFlush(t *testing.T, bin string) {
+	t.Helper()
+	p := enginetest.Launch{Bin: bin}.Start(t)
+	defer p.Kill()
+	p.AddChannel(map[string]any{"url": "http://127.0.0.1:1/v1"})
+	enginetest.WaitFor(t, 10*state.FlushEvery, "a compaction after one admin change", func() bool {
+		return strings.Contains(p.Out.String(), "journal compacted into a snapshot")
+	})
 }
 
 // keyFields is what the client key crash test sets on a key and checks.
@@ -715,8 +501,8 @@ func createdFields(c keys.Created) keyFields {
 	return f
 }
 
-// TestCrashKeepsClientKeys kills an engine process (this test binary, as
-// in TestCrashDuringCompaction, compacting on every flush) at random
+// TestCrashKeepsClientKeys kills the real binary (built, as in
+// TestCrashDuringCompaction, to compact on every flush) at random
 // moments while client keys are created, changed, rotated and deleted,
 // and checks that every acknowledged change survives and nothing else
 // appears. (Key usage comes from /v1 traffic; its survival of a crash
@@ -726,17 +512,12 @@ func TestCrashKeepsClientKeys(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test in -short mode")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	l := &launcher{t: t, argv: []string{exe, "-test.run=^$"}, env: []string{crashChildEnv + "=1", crashChildCompactEnv + "=1"},
-		dataDir: filepath.Join(tmp, "data"), workDir: t.TempDir()}
+	l := enginetest.Launch{Bin: enginetest.Binary(t, compactEveryFlush), DataDir: t.TempDir()}
+	compactsEveryFlush(t, l.Bin)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	acked := map[string]*keyFields{} // id → acknowledged state; nil: deleted
 	var checked, unknown int
-	p := l.start()
+	p := l.Start(t)
 	rounds := max(crashRounds(t, 12)/2, 1)
 	for round := range rounds {
 		type pend struct {
@@ -766,7 +547,7 @@ func TestCrashKeepsClientKeys(t *testing.T) {
 				switch r := rng.Float64(); {
 				case len(live) < 3 || r < 0.35:
 					rpm := int64(rng.IntN(100) + 1)
-					code, body, err := p.do("POST", "/admin/keys", map[string]any{"name": name, "rpm": rpm})
+					code, body, err := p.Do("POST", "/admin/keys", map[string]any{"name": name, "rpm": rpm})
 					var c keys.Created
 					if err == nil && code == 200 && json.Unmarshal(body, &c) == nil {
 						f := createdFields(c)
@@ -781,7 +562,7 @@ func TestCrashKeepsClientKeys(t *testing.T) {
 				case r < 0.65:
 					id := live[rng.IntN(len(live))]
 					want := keyFields{Name: name, Masked: acked[id].Masked, RPM: int64(rng.IntN(100) + 1)}
-					code, body, err := p.do("PUT", "/admin/keys/"+id, map[string]any{"name": want.Name, "rpm": want.RPM})
+					code, body, err := p.Do("PUT", "/admin/keys/"+id, map[string]any{"name": want.Name, "rpm": want.RPM})
 					if err == nil && code == 200 {
 						acked[id] = &want
 						continue
@@ -793,7 +574,7 @@ func TestCrashKeepsClientKeys(t *testing.T) {
 					return
 				case r < 0.85:
 					id := live[rng.IntN(len(live))]
-					code, body, err := p.do("POST", "/admin/keys/"+id+"/rotate", nil)
+					code, body, err := p.Do("POST", "/admin/keys/"+id+"/rotate", nil)
 					var c keys.Created
 					if err == nil && code == 200 && json.Unmarshal(body, &c) == nil {
 						f := createdFields(c)
@@ -809,7 +590,7 @@ func TestCrashKeepsClientKeys(t *testing.T) {
 					return
 				default:
 					id := live[rng.IntN(len(live))]
-					code, body, err := p.do("DELETE", "/admin/keys/"+id, nil)
+					code, body, err := p.Do("DELETE", "/admin/keys/"+id, nil)
 					if err == nil && code == 204 {
 						acked[id] = nil
 						continue
@@ -823,12 +604,12 @@ func TestCrashKeepsClientKeys(t *testing.T) {
 			}
 		}()
 		time.Sleep(delay)
-		p.kill(t)
+		p.Kill()
 		close(stop)
 		<-done
-		p = l.start()
+		p = l.Start(t)
 
-		code, body, err := p.do("GET", "/admin/keys", nil)
+		code, body, err := p.Do("GET", "/admin/keys", nil)
 		if err != nil || code != 200 {
 			t.Fatalf("round %d: list: %d %v", round, code, err)
 		}
@@ -875,10 +656,10 @@ func TestCrashKeepsClientKeys(t *testing.T) {
 			unknown++
 		}
 		if t.Failed() {
-			t.Logf("round %d: process output:\n%s", round, p.out.String())
+			t.Logf("round %d: process output:\n%s", round, p.Out.String())
 			t.FailNow()
 		}
 	}
-	p.kill(t)
+	p.Kill()
 	t.Logf("%d rounds: %d key states checked, %d changes unacknowledged at the kill", rounds, checked, unknown)
 }

@@ -841,27 +841,31 @@ func TestWriteError(t *testing.T) {
 	}
 }
 
-// PathValue is unescaped, so /v1/..%2Fadmin reaches the engine as Path
-// "/../admin", and the upstream URL becomes <base>/v1/../admin: a client
-// can step out of the channel's base path on the upstream host, carrying
-// the channel's key. (Today only the admin key opens /v1, so the caller
-// is trusted; with per-client keys this would matter.)
+// PathValue is unescaped, so /v1/..%2Fadmin reached the engine as Path
+// "/../admin", and the upstream URL became <base>/v1/../admin: a client
+// could step out of the channel's base path on the upstream host,
+// carrying the channel's key. Dot segments are refused with a 400 before
+// the proxy sees the request.
 func TestProxyPathDotSegmentsStayUnderV1(t *testing.T) {
 	ts := newTestServer(t, nil)
 	srv := httptest.NewServer(ts)
 	defer srv.Close()
+	client := srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	for _, p := range []string{"/v1/..%2Fadmin", "/v1/chat%2F..%2F..%2Fx", "/v1/%2E%2E/x"} {
 		req, _ := http.NewRequest("POST", srv.URL+p, strings.NewReader(`{"model":"m"}`))
 		req.Header.Set("Authorization", bearer)
-		resp, err := srv.Client().Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if ts.proxy.count() > 0 {
-			if path := ts.proxy.last(t).Path; strings.Contains(path, "..") {
-				t.Errorf("%s reached the proxy as Path %q", p, path)
-			}
+		if resp.StatusCode != 400 || !strings.Contains(string(body), `"code":"invalid_path"`) {
+			t.Errorf("%s: %d %s, want 400 invalid_path", p, resp.StatusCode, body)
+		}
+		if ts.proxy.count() != 0 {
+			t.Fatalf("%s reached the proxy as Path %q", p, ts.proxy.last(t).Path)
 		}
 	}
 }

@@ -214,8 +214,17 @@ func TestRouterRelay(t *testing.T) {
 		if _, ids := plan(t, r, "s"); !slices.Equal(ids, []string{"y"}) {
 			t.Fatalf("after stale relays: got %v, want [y]", ids)
 		}
-		// Unknown channels are ignored.
-		r.Relay(channel.Health{ID: "ghost", State: channel.Open, OpenUntil: until, Version: 99})
+		// Unknown channels are ignored: no scheme, no change to routing
+		// (an earlier wake would show in the plan).
+		r.Relay(channel.Health{ID: "ghost", State: channel.Open, OpenUntil: until.Add(-5 * time.Second), Version: 99})
+		if p, err := r.Plan(context.Background(), "s", nil); err != nil {
+			t.Fatal(err)
+		} else if p.Len() != 1 || !p.Wake().Equal(until) {
+			t.Fatalf("after an unknown relay: got %d planned, waking at %v; want y alone, waking at %v", p.Len(), p.Wake(), until)
+		}
+		if names := schemeNames(t, r); !slices.Equal(names, []string{"s"}) {
+			t.Fatalf("after an unknown relay: schemes %v, want [s]", names)
+		}
 
 		// The deadline passes: x is planned again without any relay.
 		time.Sleep(10 * time.Second)
@@ -394,8 +403,10 @@ func TestRouterConcurrentUse(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if _, err := r.Names(context.Background()); err != nil {
-			t.Fatal(err)
+		// Each channel's newest relay (version 51, j = 49) closed it,
+		// whatever order the relays arrived in.
+		if _, ids := plan(t, r, "s"); len(ids) != 5 {
+			t.Fatalf("after the relays: got %v, want all five channels", ids)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -277,18 +278,20 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 	head := "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + enginetest.AdminKey + "\r\nX-Padding: " + strings.Repeat("a", 200) + "\r\n\r\n"
 	start := time.Now()
 	writeErr := make(chan error, 1)
+	var sent atomic.Int64
 	go func() {
 		for i := 0; i < len(head); i++ {
 			if _, err := conn.Write([]byte{head[i]}); err != nil {
 				writeErr <- err
 				return
 			}
+			sent.Add(1)
 			time.Sleep(250 * time.Millisecond) // 60+ s for the whole header
 		}
 		writeErr <- nil
 	}()
 	// Others are served while the slow client dawdles.
-	time.Sleep(time.Second)
+	enginetest.WaitFor(t, 5*time.Second, "the slow client under way", func() bool { return sent.Load() >= 4 })
 	if code, _, _ := s.Request("GET", "/healthz", "", nil); code != 200 {
 		t.Errorf("healthz while a client trickles: %d", code)
 	}

@@ -308,6 +308,7 @@ func TestContinuationClientAbortCancelsIt(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the continuation's upstream call was not cancelled")
 	}
+	h.statsAfter(1) // the request is over: its attempts were reported
 	if _, fails := h.breakerOf(idB); fails != 0 {
 		t.Errorf("a client abort counted against B: %d", fails)
 	}

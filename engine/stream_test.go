@@ -210,7 +210,7 @@ func TestClientAbortCancelsUpstream(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("the upstream call was not cancelled when the client left")
 	}
-	time.Sleep(50 * time.Millisecond)
+	h.statsAfter(1) // the request is over: its attempt was reported
 	if _, fails := h.breakerOf(id); fails != 0 {
 		t.Errorf("a client abort counted against the channel: %d failures", fails)
 	}
@@ -233,7 +233,7 @@ func TestClientAbortBeforeAnswerCountsNothing(t *testing.T) {
 	if _, err := http.DefaultClient.Do(req); err == nil {
 		t.Fatal("expected the client's request to be cancelled")
 	}
-	time.Sleep(100 * time.Millisecond)
+	h.statsAfter(1) // the request is over: no failover can follow
 	if ub.Hits() != 0 {
 		t.Errorf("failover after the client left: B got %d", ub.Hits())
 	}

@@ -2,9 +2,14 @@ package main
 
 // A storm against the built binary. The same storm runs in-process under
 // the race detector with a goroutine count in engine/storm_test.go; here
-// the real process shows that every request is answered within its
-// deadline, that it serves normally afterwards, and that its threads,
-// open files and memory settle.
+// the real process shows that every request is answered, that it serves
+// normally afterwards, and that its threads, open files and memory settle.
+//
+// As there, the client's deadline only catches a hang (an upstream that
+// hangs never gives up on its own, so a missing timeout leaves its client
+// waiting): it is no latency bound, since the 300 clients and the four
+// upstreams share this race-instrumented test process, and a loaded
+// machine makes them wait for the CPU.
 
 import (
 	"context"
@@ -47,7 +52,7 @@ func TestStormBinary(t *testing.T) {
 	baseFiles, baseThreads, baseRSS := s.OpenFiles(), s.ProcStatus("Threads"), s.ProcStatus("VmRSS")
 	calm(ups, false)
 
-	const total, conc, deadline = 1000, 300, 30 * time.Second
+	const total, conc, deadline = 1000, 300, time.Minute
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, conc)

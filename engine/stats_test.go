@@ -47,7 +47,16 @@ func TestStatsCountsUnderConcurrencyWithFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, func(c *Config) { c.Location = sh })
+	h := newHarness(t, func(c *Config) {
+		c.Location = sh
+		// The counts below hold only if no attempt times out. The 200
+		// requests start at once and share the CPU with the race
+		// detector (and, in CI, other test binaries): on a loaded machine
+		// an attempt's first byte took more than the harness's 2 s, and
+		// timeouts replaced the 500s. What is counted here does not
+		// depend on the time an answer takes.
+		c.FirstByteTimeout, c.IdleTimeout = time.Minute, time.Minute
+	})
 	ua := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteErr(w, 500, "server_error") })
 	ub := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { enginetest.WriteChat(w, "from B") })
 	// A's breaker is off, so every request tries A twice (max_retries 1).

@@ -401,3 +401,70 @@ func TestCountTokens(t *testing.T) {
 		t.Errorf("an openai channel was asked to count tokens")
 	}
 }
+
+// TestUnsignedThinkingNeverReachesAnthropic: a conversation that began on
+// a chat channel carries its reasoning back unsigned; failing over to an
+// anthropic channel, that block is left out (Anthropic refuses it), and
+// the rest passes as it was.
+func TestUnsignedThinkingNeverReachesAnthropic(t *testing.T) {
+	ant := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(string(enginetest.Body(r)), `"signature":""`) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"type":"error","error":{"type":"invalid_request_error","message":"Invalid signature in thinking block"}}`)
+			return
+		}
+		writeMessages(w, "fine")
+	})
+	h := newHarness(t, nil)
+	h.addChannel(map[string]any{"url": ant.V1(), "type": "anthropic"})
+	body := `{"model":"default","max_tokens":100,"messages":[{"role":"user","content":[{"type":"text","text":"q","cache_control":{"type":"ephemeral"}}]},` +
+		`{"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":""},{"type":"text","text":"a"}]},{"role":"user","content":"more"}]}`
+	code, _, out := h.sendAs("/v1/messages", body)
+	if code != 200 || !strings.Contains(out, "fine") {
+		t.Fatalf("%d %s", code, out)
+	}
+	if sent := string(ant.LastBody()); strings.Contains(sent, `"thinking"`) || !strings.Contains(sent, `"cache_control"`) {
+		t.Errorf("upstream got %s", sent)
+	}
+}
+
+// TestRefusedTranslatedSettingIsRelaxed: Claude Code asks for 128,000
+// output tokens; a chat upstream whose model allows fewer answers 400.
+// The request goes again without max_tokens, and the client never sees
+// the 400; a setting that changes the answer's meaning is not relaxed.
+func TestRefusedTranslatedSettingIsRelaxed(t *testing.T) {
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		b := string(enginetest.Body(r))
+		switch {
+		case strings.Contains(b, `"max_tokens":128000`):
+			writeErrMsg(w, 400, "max_tokens is too large: 128000. This model supports at most 8192 completion tokens")
+		case strings.Contains(b, `"tool_choice"`):
+			writeErrMsg(w, 400, "tool_choice is not supported")
+		default:
+			enginetest.WriteChat(w, "relaxed")
+		}
+	})
+	h := newHarness(t, nil)
+	id := h.addChannel(map[string]any{"url": u.V1()})
+	code, hdr, out := h.sendAs("/v1/messages", `{"model":"default","max_tokens":128000,"messages":[{"role":"user","content":"hi"}]}`)
+	if code != 200 || !strings.Contains(out, "relaxed") || u.Hits() != 2 {
+		t.Fatalf("%d %s after %d requests", code, out, u.Hits())
+	}
+	if chain := enginetest.Attempts(hdr); len(chain) != 2 || !strings.HasSuffix(chain[0], "=setting_refused") {
+		t.Errorf("attempts %v", chain)
+	}
+	if _, fails := h.breakerOf(id); fails != 0 {
+		t.Errorf("a refused setting counted against the channel")
+	}
+	code, _, out = h.sendAs("/v1/messages", `{"model":"default","max_tokens":100,"tool_choice":{"type":"any"},"tools":[{"name":"t","input_schema":{"type":"object"}}],"messages":[{"role":"user","content":"hi"}]}`)
+	if code != 400 || !strings.Contains(out, "tool_choice") {
+		t.Errorf("a meaning-changing setting must come back as the 400: %d %s", code, out)
+	}
+}
+
+func writeErrMsg(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error":{"message":%q,"type":"invalid_request_error","param":null,"code":null}}`, msg)
+}

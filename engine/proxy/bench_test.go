@@ -60,6 +60,13 @@ func (f *flushRecorder) Flush()                      {}
 // (check, track usage, hide the usage chunk, frame, write, flush) once the
 // upstream has answered.
 func BenchmarkStreamRelay(b *testing.B) {
+	b.Run("passthrough", func(b *testing.B) { benchStreamRelay(b, false) })
+	// Followed: with continuation on, the stream is also decoded on the
+	// side so that a break can be resumed elsewhere.
+	b.Run("followed", func(b *testing.B) { benchStreamRelay(b, true) })
+}
+
+func benchStreamRelay(b *testing.B, follow bool) {
 	body := streamBody()
 	p := New(Config{IdleTimeout: time.Hour}, nil, nil, nil, nil, nil, context.Background())
 	req := &dialect.Inbound{Path: "/chat/completions", Info: dialect.BodyInfo{Stream: true}}
@@ -74,7 +81,11 @@ func BenchmarkStreamRelay(b *testing.B) {
 		dog := newWatchdog(time.Hour, time.Hour, func(error) {})
 		a := &upstreamAnswer{x: x, resp: resp, dog: dog, actx: context.Background(), commit: func() {},
 			rt: route{up: dialect.Chat, path: pathChat, through: true}}
-		res := a.relay(&chatPass{t: streamTracker{hide: true}})
+		s := &chatPass{t: streamTracker{hide: true}}
+		if follow {
+			s.sh = &shadow{dec: dialect.NewDecoder(dialect.Chat)}
+		}
+		res := a.relay(s)
 		dog.stop()
 		if res.outcome != "ok" || res.usage.Total != 23 {
 			b.Fatalf("%+v", res)

@@ -235,6 +235,9 @@ func (x *exchange) continuationBody(rt route, model string, prefill bool) ([]byt
 		x.ir = ir
 	}
 	r := *x.ir
+	if x.sent != nil {
+		r = *x.sent
+	}
 	r.Stream = true
 	r.Messages = append(r.Messages[:len(r.Messages):len(r.Messages)], dialect.Message{Role: dialect.Assistant,
 		Content: []dialect.Block{{Kind: dialect.Text, Text: strings.TrimRight(x.cont.tr.text.String(), " \t\r\n")}}})

@@ -84,6 +84,10 @@ type exchange struct {
 	// sent); bodies are its encodings.
 	ir     *dialect.Request
 	bodies map[translation][]byte
+	// sent is ir with the settings upstreams refused relaxed (adjust.go);
+	// relaxed names them.
+	sent    *dialect.Request
+	relaxed map[string]bool
 	// skipped counts channels that could not serve the request at all.
 	skipped int
 	// cont is a stream that broke after commit and goes on on the next
@@ -137,6 +141,15 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, req *dialect.Inbou
 // dialect, whatever channels the scheme has. (Chat requests pass through
 // as they are and are decoded only if a route translates them.)
 func (x *exchange) check() error {
+	if x.req.Dialect == dialect.Messages {
+		// Reasoning a chat upstream gave, echoed back without a
+		// signature, would make an anthropic channel refuse the request.
+		if b, ok := dialect.StripUnsignedThinking(x.body); ok {
+			if info, err := dialect.ScanObject(b); err == nil {
+				x.body, x.info = b, info
+			}
+		}
+	}
 	if x.req.Dialect == dialect.Chat || x.req.Path == pathCountTokens {
 		return nil
 	}

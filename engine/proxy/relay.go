@@ -81,16 +81,12 @@ func (a *upstreamAnswer) relay(s streamer) result {
 		}
 		var content bool
 		held, content, err = s.feed(ev.Name, ev.Data, held)
-		var de *dialect.Error
-		switch {
-		case errors.Is(err, errMalformed):
-			x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel())
-			continue
-		case errors.As(err, &de):
-			return result{outcome: "stream_error", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry,
-				fail: a.redactError(de)}
-		case err != nil:
-			return result{outcome: "bad_stream", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext}
+		if err != nil {
+			if errors.Is(err, errMalformed) {
+				x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel())
+				continue
+			}
+			return a.failedBeforeCommit(err)
 		}
 		if s.ended() && !content {
 			if out, ferr := s.finish(held); ferr == nil {
@@ -156,34 +152,50 @@ func (a *upstreamAnswer) commitStream(sr *streamRelay, s streamer, held []byte, 
 		}
 		var perr error
 		out, _, perr = s.feed(ev.Name, ev.Data, out[:0])
-		var de *dialect.Error
-		switch {
-		case errors.Is(perr, errMalformed):
-			x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel())
-			continue
-		case errors.As(perr, &de):
-			// The upstream reported an error mid-stream: it goes on
-			// elsewhere, or what feed made of it is the final event (the
-			// dialect's error end when feed relayed nothing); no clean end
-			// follows.
-			res.outcome = "stream_error"
-			if tr := s.transcript(); x.mayContinue(tr) {
-				return x.breakForContinuation(res, s, tr, a.redactError(de))
+		if perr != nil {
+			if errors.Is(perr, errMalformed) {
+				x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel())
+				continue
 			}
-			if len(out) == 0 {
-				out = s.fail(out, a.redactError(de))
-			}
-			a.write(rc, redactSecrets(out, a.secrets))
-			res.verdict, res.usage = channel.Failure, s.usage()
-			return res
-		case perr != nil:
-			return a.brokenAfterCommit(res, s, perr, rc)
+			return a.failedAfterCommit(res, s, perr, out, rc)
 		}
 		if !a.write(rc, out) {
 			return x.goneAfterCommit(res)
 		}
 	}
 	res.usage = s.usage()
+	return res
+}
+
+// failedBeforeCommit classifies what a streamer refused before commit:
+// an upstream error event (retry or fail over), or an unusable stream.
+func (a *upstreamAnswer) failedBeforeCommit(err error) result {
+	var de *dialect.Error
+	if errors.As(err, &de) {
+		return result{outcome: "stream_error", status: a.resp.StatusCode, verdict: channel.Failure, next: stepRetry,
+			fail: a.redactError(de)}
+	}
+	return result{outcome: "bad_stream", status: a.resp.StatusCode, verdict: channel.Failure, next: stepNext}
+}
+
+// failedAfterCommit ends (or hands to a continuation) a stream whose
+// upstream reported an error mid-stream: out holds what feed made of the
+// error event, which is the final event (the dialect's error end when
+// feed relayed nothing); no clean end follows.
+func (a *upstreamAnswer) failedAfterCommit(res result, s streamer, err error, out []byte, rc *http.ResponseController) result {
+	var de *dialect.Error
+	if !errors.As(err, &de) {
+		return a.brokenAfterCommit(res, s, err, rc)
+	}
+	res.outcome = "stream_error"
+	if tr := s.transcript(); a.x.mayContinue(tr) {
+		return a.x.breakForContinuation(res, s, tr, a.redactError(de))
+	}
+	if len(out) == 0 {
+		out = s.fail(out, a.redactError(de))
+	}
+	a.write(rc, redactSecrets(out, a.secrets))
+	res.verdict, res.usage = channel.Failure, s.usage()
 	return res
 }
 

@@ -191,7 +191,11 @@ func (x *exchange) translatedBody(d dialect.Dialect, model string) ([]byte, erro
 	if b, ok := x.bodies[key]; ok {
 		return b, nil
 	}
-	b, err := dialect.EncodeRequest(d, x.ir, model)
+	r := x.ir
+	if x.sent != nil {
+		r = x.sent // with the settings upstreams refused relaxed
+	}
+	b, err := dialect.EncodeRequest(d, r, model)
 	if err != nil {
 		return nil, err
 	}
@@ -465,6 +469,10 @@ func (a *upstreamAnswer) failure() result {
 	case (status == 400 || status == 413 || status == 422) && isContextLength(body):
 		// Another channel may hold a larger context; this one is not at fault.
 		res.outcome, res.verdict, res.next = "context_length", channel.Neutral, stepNext
+	case (status == 400 || status == 422) && !a.rt.through && a.x.relax(body, a.rt.up):
+		// A setting of the client's own vendor this upstream refuses:
+		// ask again without it (adjust.go).
+		res.outcome, res.verdict, res.next = "setting_refused", channel.Neutral, stepAgain
 	case (status == 400 || status == 422) && a.x.hideUsage && bytes.Contains(body, []byte("stream_options")):
 		// This upstream does not know the stream_options the proxy added
 		// to count tokens: ask again exactly as the client asked.

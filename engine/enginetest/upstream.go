@@ -5,7 +5,9 @@
 // binary all use it.
 //
 // It is imported by _test.go files only and uses the standard library
-// only. Everything here is safe for concurrent use; every wait is bounded.
+// only. The upstreams are safe for concurrent use. A Proc's Do and Client
+// may be used from any goroutine; its other methods can fail the test and
+// so, like t.Fatal, belong to the test's goroutine. Every wait is bounded.
 package enginetest
 
 import (

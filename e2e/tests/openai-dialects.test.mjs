@@ -322,3 +322,53 @@ test('client key: over its rpm is a RateLimitError with Retry-After; admin route
     assert.equal(r.status, 401, `${method} ${path} with a client key`);
   }
 });
+
+// ------------------------------------------------ a client that hangs up at the end
+
+test('a client that hangs up at the final event (as Codex does) is a success, its tokens counted to its key', async () => {
+  const k = await pool.key({});
+  const cases = [
+    ['/v1/responses', 'chat', { input: 'hello' }, /event: response\.completed/],
+    ['/v1/responses', 'anth', { input: 'hello' }, /event: response\.completed/],
+    ['/v1/responses', 'resp', { input: 'hello' }, /event: response\.completed/],
+    ['/v1/messages', 'chat', { max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] }, /event: message_stop/],
+    ['/v1/chat/completions', 'anth', { messages: [{ role: 'user', content: 'hello' }] }, /data: \[DONE\]/],
+  ];
+  for (const [path, scheme, body, end] of cases) {
+    pool.fake.reset();
+    // The upstream waits a little after each event, its end marker
+    // included, before it closes: the client is gone by then.
+    pool.fake.addFault({ eventDelayMs: 100 });
+    const ac = new AbortController();
+    const r = await fetch(`${pool.cf.url}${path}`, {
+      method: 'POST', signal: ac.signal,
+      headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: scheme, stream: true, ...body }),
+    });
+    const id = r.headers.get('x-catfish-request-id');
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let text = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value);
+      if (end.test(text)) break;
+    }
+    assert.match(text, end, `${path} over ${scheme}: the stream did not end`);
+    ac.abort();
+    let rec;
+    for (let i = 0; i < 50 && !rec; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      const all = await pool.cf.api('GET', '/admin/requests');
+      rec = (Array.isArray(all) ? all : all.requests).find((e) => e.id === id);
+    }
+    assert.ok(rec, `request ${id} not in /admin/requests`);
+    assert.deepEqual([rec.status, rec.outcome], [200, 'ok'], `${path} over ${scheme}: ${JSON.stringify(rec)}`);
+    assert.ok(rec.tokens.total > 0, `${path} over ${scheme}: no tokens counted: ${JSON.stringify(rec.tokens)}`);
+  }
+  const usage = (await pool.cf.api('GET', `/admin/keys/${k.id}`)).usage;
+  assert.equal(usage.requests, cases.length);
+  assert.equal(usage.failures, 0);
+  assert.ok(usage.prompt_tokens > 0 && usage.completion_tokens > 0, JSON.stringify(usage));
+});

@@ -48,15 +48,17 @@ async function claude(t, scheme) {
   assert.equal(missing, '', missing);
   if (!iso.isolated) t.diagnostic(`not in a network namespace (${iso.reason}); Claude Code runs as it is, with CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`);
   await pool.aliases(scheme, ['claude-*']);
+  const since = Date.now();
   const dirs = freshDirs('claude');
   const run = await runClaude({ baseURL: pool.cf.url, key, dirs, timeoutMs: RUN_MS });
+  t.diagnostic(`run took ${run.ms} ms, ${pool.fake.requests.length} upstream requests`);
   const requests = pool.fake.requests.map((r) => `${r.path}${r.query ? `?${r.query}` : ''} ${r.dialect} -> ${JSON.stringify(r.answer.status)} ${JSON.stringify(r.answer.plan || {})}`).join('\n');
   const why = `${describeRun(run)}\n--- upstream requests\n${requests}\n--- catfish log (tail)\n${pool.cf.output.join('').slice(-3000)}`;
   assert.equal(run.code, 0, why);
   assert.equal(fileIn(dirs), EXPECTED, `hello.txt\n${why}`);
   assert.equal(pool.seen('decoy').length, 0, 'a request went to the default scheme instead of the aliased one');
   const recent = await pool.cf.api('GET', '/admin/requests');
-  const mine = (Array.isArray(recent) ? recent : recent.requests || []).filter((r) => r.scheme === scheme);
+  const mine = (Array.isArray(recent) ? recent : recent.requests || []).filter((r) => r.scheme === scheme && Date.parse(r.time) >= since);
   return { run, dirs, recent: mine };
 }
 

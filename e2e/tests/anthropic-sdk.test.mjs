@@ -250,3 +250,16 @@ test('failover from an anthropic channel (529) to an openai channel inside one r
     'fo-anth:messages:529', 'fo-oai:chat:200',
   ]);
 });
+
+test('messages.countTokens: passed to an anthropic channel; a scheme without one gets an estimate', async () => {
+  const body = { messages: [{ role: 'user', content: 'How many tokens is this?' }], tools: [writeTool] };
+  const passed = await client.messages.countTokens({ model: 'anth', ...body });
+  assert.ok(passed.input_tokens > 0, JSON.stringify(passed));
+  const [up] = pool.seen('a1');
+  assert.equal(up?.dialect, 'count_tokens');
+  assert.equal(up.headers['x-api-key'], 'sk-upstream-a1-0123456789abcdef');
+  assert.deepEqual(up.body.tools, [writeTool]);
+  const estimated = await client.messages.countTokens({ model: 'oai', ...body });
+  assert.ok(estimated.input_tokens > 0, JSON.stringify(estimated));
+  assert.equal(pool.seen('o1').length, 0, 'count_tokens went to an openai channel');
+});

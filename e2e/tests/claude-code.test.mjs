@@ -130,3 +130,22 @@ for (const fo of [
     }
   });
 }
+
+// Claude Code retries a turn whose stream reported an api_error midway
+// without streaming (docs/captures.md): the JSON path, translated and
+// passed through. The break comes with the Write call in flight, which no
+// continuation may take over, so Claude Code does see the error event.
+for (const c of [
+  { scheme: 'cc-openai', channel: 'cc-o', dialect: 'chat', cut: 4 },
+  { scheme: 'cc-anthropic', channel: 'cc-a', dialect: 'messages', cut: 8 },
+]) {
+  test(`Claude Code over an ${c.dialect === 'chat' ? 'openai' : 'anthropic'} channel: a stream error midway, then its non-streaming retry`, { timeout: 120_000 }, async (t) => {
+    pool.fake.addFault({ when: (r) => r.path.startsWith(`/${c.channel}/`) && r.body?.stream === true, errorAfter: c.cut, errorStatus: 500 });
+    await claude(t, c.scheme);
+    const recs = pool.seen(c.channel);
+    assert.deepEqual(recs.map((r) => [r.dialect, !!r.body.stream, r.answer.events?.at(-1) ?? 'json']),
+      [[c.dialect, true, 'error'], [c.dialect, false, 'json'], [c.dialect, true, c.dialect === 'chat' ? '[DONE]' : 'message_stop']]);
+    assert.equal(recs[1].answer.plan.tool, 'Write');
+    assert.equal(recs[1].body.max_tokens, 64000, 'the non-streaming retry is Claude Code\'s own');
+  });
+}

@@ -148,3 +148,25 @@ export function agentMissing(name) {
   if (r.status === 0) return '';
   return `${bin(name)} --version failed (${r.error?.message || `exit ${r.status}`}): ${(r.stderr || '').slice(0, 500)}. Run \`npm ci\` in e2e/ (its postinstall puts the native binary in place).`;
 }
+
+// hasToolResult: a model request whose history holds a tool's result
+// (chat, Messages or Responses), i.e. a turn after the tool ran.
+export function hasToolResult(body) {
+  if (Array.isArray(body?.input)) return body.input.some((i) => /_call_output$/.test(i.type || ''));
+  return (body?.messages || []).some((m) => m.role === 'tool'
+    || (Array.isArray(m.content) && m.content.some((b) => b.type === 'tool_result')));
+}
+
+// continuingPlan is a fake-llm plan that answers text, or the rest of it
+// after an assistant prefill (a continuation's request), as a model that
+// continues its own text does.
+export function continuingPlan(text) {
+  return (body) => {
+    const last = Array.isArray(body?.messages) ? body.messages.at(-1) : null;
+    if (last?.role === 'assistant') {
+      const p = typeof last.content === 'string' ? last.content : (last.content || []).map((b) => b.text || '').join('');
+      if (text.startsWith(p)) return { text: text.slice(p.length) };
+    }
+    return { text };
+  };
+}

@@ -9,7 +9,7 @@
 // The whole file runs in a network namespace with only loopback
 // (lib/agents.mjs isolate); the scripted fake LLM (lib/fake-llm.mjs) plays
 // the model behind every channel.
-import { isolate, agentMissing, freshDirs, fileIn, describeRun, runClaude, EXPECTED } from '../lib/agents.mjs';
+import { isolate, agentMissing, freshDirs, fileIn, describeRun, runClaude, EXPECTED, hasToolResult, continuingPlan } from '../lib/agents.mjs';
 
 const iso = await isolate(import.meta.url);
 const { test, before, after, beforeEach } = await import('node:test');
@@ -33,6 +33,8 @@ before(async () => {
   await pool.channel('cc-fo-a2o', 'cc-fo-a2o-2', 'openai', { priority: 2, model: 'gpt-upstream' });
   await pool.channel('cc-fo-o2a', 'cc-fo-o2a-1', 'openai', { priority: 1, model: 'gpt-upstream' });
   await pool.channel('cc-fo-o2a', 'cc-fo-o2a-2', 'anthropic', { priority: 2 });
+  await pool.channel('cc-cont', 'cc-cont-1', 'anthropic', { priority: 1 });
+  await pool.channel('cc-cont', 'cc-cont-2', 'openai', { priority: 2, model: 'gpt-upstream' });
   key = (await pool.key({ name: 'claude-code' })).key;
 });
 
@@ -149,3 +151,18 @@ for (const c of [
     assert.equal(recs[1].body.max_tokens, 64000, 'the non-streaming retry is Claude Code\'s own');
   });
 }
+
+test('Claude Code: its final answer\'s stream breaks midway on an anthropic channel and is continued on an openai one: one whole answer', { timeout: 120_000 }, async (t) => {
+  const DONE = 'Done: hello.txt now contains the requested text. The stream that carried this answer broke midway and went on elsewhere.';
+  const onP = (r) => r.path.startsWith('/cc-cont-1/');
+  // Thinking would make the answer more than text, which is not continued.
+  pool.fake.addFault({ when: (r) => onP(r) && hasToolResult(r.body), plan: () => ({ text: DONE }), thinking: 'none', breakAfter: 3 + 5 });
+  pool.fake.addFault({ when: onP, thinking: 'none' });
+  pool.fake.addFault({ when: (r) => r.path.startsWith('/cc-cont-2/'), plan: continuingPlan(DONE) });
+  const { run } = await claude(t, 'cc-cont');
+  assert.equal(run.stdout.trim(), DONE, 'Claude Code\'s final answer');
+  const order = pool.fake.requests.map((r) => `${r.path.split('/')[1]}:${r.answer.broken ? 'broken' : r.answer.status}`);
+  assert.deepEqual(order, ['cc-cont-1:200', 'cc-cont-1:broken', 'cc-cont-2:200'], 'Claude Code retried the turn itself');
+  const restart = pool.seen('cc-cont-2')[0];
+  assert.notEqual(restart.body.messages.at(-1).role, 'assistant', 'an openai channel got a prefill');
+});

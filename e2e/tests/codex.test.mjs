@@ -12,7 +12,7 @@
 // Codex looks up github.com and chatgpt.com on every run, so the whole
 // file runs in a network namespace with only loopback (lib/agents.mjs
 // isolate); without one the tests fail and say why.
-import { isolate, agentMissing, freshDirs, fileIn, describeRun, runCodex, EXPECTED } from '../lib/agents.mjs';
+import { isolate, agentMissing, freshDirs, fileIn, describeRun, runCodex, EXPECTED, hasToolResult, continuingPlan } from '../lib/agents.mjs';
 
 const iso = await isolate(import.meta.url);
 const { test, before, after, beforeEach } = await import('node:test');
@@ -29,6 +29,7 @@ const SHAPES = [
 
 let pool;
 let key;
+let lastRun;
 const missing = agentMissing('codex');
 
 before(async () => {
@@ -42,6 +43,8 @@ before(async () => {
   await pool.channel('cx-fo-r2a', 'cx-fo-r2a-2', 'anthropic', { priority: 2, model: 'claude-upstream' });
   await pool.channel('cx-fo-a2o', 'cx-fo-a2o-1', 'anthropic', { priority: 1, model: 'claude-upstream' });
   await pool.channel('cx-fo-a2o', 'cx-fo-a2o-2', 'openai', { priority: 2, model: 'gpt-upstream' });
+  await pool.channel('cx-cont', 'cx-cont-1', 'openai', { priority: 1, model: 'gpt-upstream' });
+  await pool.channel('cx-cont', 'cx-cont-2', 'anthropic', { priority: 2, model: 'claude-upstream' });
   key = (await pool.key({ name: 'codex' })).key;
 });
 
@@ -60,6 +63,7 @@ async function codex(t, scheme, shape) {
   const since = Date.now();
   const dirs = freshDirs('codex');
   const run = await runCodex({ baseURL: pool.cf.url, key, dirs, model: shape.model, timeoutMs: RUN_MS });
+  lastRun = run;
   t.diagnostic(`run took ${run.ms} ms, ${pool.fake.requests.length} upstream requests`);
   const requests = pool.fake.requests.map((r) => `${r.path} ${r.dialect} -> ${JSON.stringify(r.answer.status)} ${JSON.stringify(r.answer.plan || {})}`).join('\n');
   const why = `${describeRun(run)}\n--- upstream requests\n${requests}\n--- catfish log (tail)\n${pool.cf.output.join('').slice(-3000)}`;
@@ -174,3 +178,19 @@ for (const fo of FAILOVERS) {
     });
   }
 }
+
+test('Codex: its final answer\'s stream breaks midway on an openai channel and is continued on an anthropic one (prefill): one whole answer', { timeout: 120_000 }, async (t) => {
+  const DONE = 'Done: hello.txt now contains the requested text. The stream that carried this answer broke midway and went on elsewhere.';
+  const onP = (r) => r.path.startsWith('/cx-cont-1/');
+  pool.fake.addFault({ when: (r) => onP(r) && hasToolResult(r.body), plan: () => ({ text: DONE }), breakAfter: 1 + 5 });
+  pool.fake.addFault({ when: (r) => r.path.startsWith('/cx-cont-2/'), plan: continuingPlan(DONE) });
+  await codex(t, 'cx-cont', SHAPES[0]);
+  const order = pool.fake.requests.map((r) => `${r.path.split('/')[1]}:${r.answer.broken ? 'broken' : r.answer.status}`);
+  assert.deepEqual(order, ['cx-cont-1:200', 'cx-cont-1:broken', 'cx-cont-2:200'], 'Codex retried the turn itself');
+  const prefill = pool.seen('cx-cont-2')[0].body.messages.at(-1);
+  assert.equal(prefill.role, 'assistant', 'the anthropic channel got no prefill');
+  const prefillText = typeof prefill.content === 'string' ? prefill.content : prefill.content.map((b) => b.text || '').join('');
+  assert.equal(prefillText, DONE.slice(0, 40).trimEnd(), 'the prefill is the text Codex already has');
+  t.diagnostic(`codex stdout: ${JSON.stringify(lastRun.stdout.slice(-300))}`);
+  assert.equal(lastRun.stdout.trim().split('\n').at(-1), DONE, 'Codex\'s final answer');
+});

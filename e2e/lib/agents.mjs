@@ -127,7 +127,9 @@ export function runClaude({ baseURL, key, dirs, prompt = TASK, env = {}, timeout
 // tool); an unknown one the default shape (docs/captures.md).
 export function runCodex({ baseURL, key, dirs, model, prompt = TASK, env = {}, timeoutMs }) {
   const provider = `model_providers.catfish={name="catfish",base_url="${baseURL}/v1",env_key="CATFISH_KEY",wire_api="responses"}`;
-  return run(bin('codex'), ['exec', '-c', provider, '-c', 'model_provider=catfish', '-m', model,
+  // analytics.enabled=false: otherwise Codex spends 5 s at exit trying to
+  // send usage analytics to OpenAI, which the namespace does not reach.
+  return run(bin('codex'), ['exec', '-c', provider, '-c', 'model_provider=catfish', '-c', 'analytics.enabled=false', '-m', model,
     '--skip-git-repo-check', '-s', 'workspace-write', prompt], {
     cwd: dirs.work,
     timeoutMs,

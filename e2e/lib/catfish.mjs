@@ -2,6 +2,7 @@
 // loopback port with a fresh DATA_DIR and ADMIN_KEY.
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
@@ -25,6 +26,7 @@ export function buildCatfish() {
   if (!built) {
     built = (async () => {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'catfish-e2e-bin-'));
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
       const bin = path.join(dir, 'catfish');
       const go = process.env.GO || 'go';
       await new Promise((resolve, reject) => {

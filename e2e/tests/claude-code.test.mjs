@@ -15,6 +15,7 @@ const iso = await isolate(import.meta.url);
 const { test, before, after, beforeEach } = await import('node:test');
 const { default: assert } = await import('node:assert/strict');
 const { startPool } = await import('../lib/pool.mjs');
+const { rmSync } = await import('node:fs');
 
 const RUN_MS = 90_000;
 let pool;
@@ -56,8 +57,10 @@ async function claude(t, scheme) {
   t.diagnostic(`run took ${run.ms} ms, ${pool.fake.requests.length} upstream requests`);
   const requests = pool.fake.requests.map((r) => `${r.path}${r.query ? `?${r.query}` : ''} ${r.dialect} -> ${JSON.stringify(r.answer.status)} ${JSON.stringify(r.answer.plan || {})}`).join('\n');
   const why = `${describeRun(run)}\n--- upstream requests\n${requests}\n--- catfish log (tail)\n${pool.cf.output.join('').slice(-3000)}`;
+  const content = fileIn(dirs);
+  rmSync(dirs.base, { recursive: true, force: true });
   assert.equal(run.code, 0, why);
-  assert.equal(fileIn(dirs), EXPECTED, `hello.txt\n${why}`);
+  assert.equal(content, EXPECTED, `hello.txt\n${why}`);
   assert.equal(pool.seen('decoy').length, 0, 'a request went to the default scheme instead of the aliased one');
   const recent = await pool.cf.api('GET', '/admin/requests');
   const mine = (Array.isArray(recent) ? recent : recent.requests || []).filter((r) => r.scheme === scheme && Date.parse(r.time) >= since);

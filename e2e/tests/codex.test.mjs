@@ -88,6 +88,17 @@ function checkTurns(recs, dialect, shape) {
   assert.match(plans.at(-1)?.text || '', /^Done/, `the last answered turn: ${JSON.stringify(plans.at(-1))}`);
 }
 
+// checkThinkingRoundTrip: when Codex asked for reasoning (the lite shape
+// sends an effort), the Messages upstream's signed thinking went to Codex
+// as a reasoning item and came back, signature intact, in the next turn.
+function checkThinkingRoundTrip(recs) {
+  if (!recs[0].body.thinking) return;
+  const blocks = recs[1].body.messages.filter((m) => m.role === 'assistant').flatMap((m) => m.content);
+  const thinking = blocks.find((b) => b.type === 'thinking');
+  assert.ok(thinking, `no thinking block in the next turn: ${JSON.stringify(blocks).slice(0, 500)}`);
+  assert.match(thinking.signature || '', /^fake-sig-/, 'the thinking signature did not survive the round trip');
+}
+
 // toolNames lists the tools a translated upstream request offered.
 const toolNames = (body) => (body.tools || []).map((t) => t.function?.name || t.name);
 
@@ -123,6 +134,7 @@ for (const shape of SHAPES) {
       assert.ok(r.body.max_tokens > 0, 'a Messages upstream needs max_tokens; Codex sends none');
     }
     assert.ok(toolNames(recs[0].body).includes(shape.tool), `tools upstream: ${toolNames(recs[0].body)}`);
+    checkThinkingRoundTrip(recs);
     const last = recs.at(-1).body.messages.at(-1);
     assert.ok(last.role === 'user' && last.content.some((b) => b.type === 'tool_result'), `the last message upstream: ${JSON.stringify(last).slice(0, 500)}`);
     assert.ok(recent.length >= 2 && recent.every((r) => r.attempts.at(-1).upstream === 'messages'), JSON.stringify(recent));
@@ -166,6 +178,7 @@ for (const fo of FAILOVERS) {
       const firsts = pool.seen(`${fo.scheme}-1`);
       const seconds = pool.seen(`${fo.scheme}-2`);
       checkTurns(seconds, fo.then, shape);
+      if (fo.then === 'messages') checkThinkingRoundTrip(seconds);
       assert.equal(firsts.length, seconds.length, 'each request should try the failing channel once, then the other');
       for (const r of firsts) {
         assert.equal(r.dialect, fo.first);

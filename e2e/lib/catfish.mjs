@@ -2,6 +2,7 @@
 // loopback port with a fresh DATA_DIR and ADMIN_KEY.
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
@@ -17,11 +18,15 @@ function goEnv() {
   return env;
 }
 
-// buildCatfish compiles the server into a temporary directory.
+// buildCatfish compiles the server into a temporary directory, once per
+// process; CATFISH_E2E_BIN names a binary built already (a test file that
+// re-runs itself in a network namespace builds outside and hands it in).
 export function buildCatfish() {
+  if (!built && process.env.CATFISH_E2E_BIN) built = Promise.resolve(process.env.CATFISH_E2E_BIN);
   if (!built) {
     built = (async () => {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'catfish-e2e-bin-'));
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
       const bin = path.join(dir, 'catfish');
       const go = process.env.GO || 'go';
       await new Promise((resolve, reject) => {

@@ -117,7 +117,7 @@ function conversationMessages(body) {
     }
   }
   const tools = (body.tools || []).map((t) => ({
-    name: t.name, kind: t.type && t.type !== 'custom' ? t.type : 'function', props: t.input_schema?.properties || {},
+    name: t.name, kind: t.type && t.type !== 'custom' ? t.type : 'function', props: t.input_schema?.properties || {}, description: t.description || '',
   }));
   return { turns, tools, system: textOf(body.system) };
 }
@@ -136,6 +136,7 @@ function conversationChat(body) {
   }
   const tools = (body.tools || []).map((t) => ({
     name: t.function?.name || t.name, kind: t.type === 'function' ? 'function' : t.type, props: t.function?.parameters?.properties || {},
+    description: t.function?.description || t.description || '',
   }));
   return { turns, tools, system };
 }
@@ -229,12 +230,15 @@ function chooseTool(conv, task) {
   }
   // 4. Codex's code mode: a freeform `exec` tool running JavaScript that
   // calls the nested tools (tools.apply_patch, tools.exec_command).
+  // On a route that translated it for a chat or Messages model, the same
+  // tool is a function with one string parameter `input`.
   for (const t of tools) {
-    if (t.name !== 'exec' || t.kind !== 'custom') continue;
+    const wrapped = t.kind !== 'custom' && Object.keys(t.props).length === 1 && t.props.input?.type === 'string';
+    if (t.name !== 'exec' || (t.kind !== 'custom' && !wrapped)) continue;
     const js = /tools\.apply_patch\b|`apply_patch`/.test(t.description || '')
       ? `const r = await tools.apply_patch(${JSON.stringify(patch)});\ntext(r);\n`
       : `const r = await tools.exec_command({ cmd: ${JSON.stringify(sh)} });\ntext(r);\n`;
-    return { tool: t, input: js };
+    return wrapped ? { tool: t, args: { input: js } } : { tool: t, input: js };
   }
   return { text: `I cannot create ${task.file}: no file-writing tool was offered.` };
 }

@@ -125,6 +125,15 @@ func (a *upstreamAnswer) commitStream(sr *streamRelay, s streamer, held []byte, 
 		a.dog.kick()
 		ev, err := sr.sse.Next()
 		if err != nil {
+			if s.ended() {
+				// The upstream's end marker was relayed: the client has the
+				// whole answer. Whatever happens while the rest of the body
+				// drains (the client hanging up at the final event, as Codex
+				// does at response.completed; a reset; a shutdown) changes
+				// neither what the client got nor how the attempt counts.
+				res.usage = s.usage()
+				return res
+			}
 			if errors.Is(context.Cause(x.ctx), ErrShuttingDown) {
 				a.write(rc, s.fail(out[:0], dialect.Errorf(http.StatusServiceUnavailable, "server_error", "shutting_down",
 					"the proxy is shutting down and could not wait for this stream to end")))

@@ -238,7 +238,11 @@ func (r *responsesPass) encoder() dialect.Encoder { return nil }
 func (r *responsesPass) transcript() *transcript { return nil }
 
 // appendResponsesFailure writes the end of a broken Responses stream
-// whose last event had sequence number seq.
+// whose last event had sequence number seq. The error event carries the
+// error again as a nested "error" member, as the translated route's
+// (dialect's responsesEncoder.Fail) does: openai-node raises an APIError
+// only for an event with that member; without it a raw stream iteration
+// ends as if nothing had gone wrong.
 func appendResponsesFailure(out []byte, id string, seq int64, e *dialect.Error) []byte {
 	code := e.Code
 	if code == "" {
@@ -260,7 +264,13 @@ func appendResponsesFailure(out []byte, id string, seq int64, e *dialect.Error) 
 	b = dialect.AppendString(b, code)
 	b = append(b, `,"message":`...)
 	b = dialect.AppendString(b, e.Message)
-	b = append(b, `,"param":null}`...)
+	b = append(b, `,"param":null,"error":{"type":`...)
+	b = dialect.AppendString(b, cmpOr(e.Type, "server_error"))
+	b = append(b, `,"code":`...)
+	b = dialect.AppendString(b, code)
+	b = append(b, `,"message":`...)
+	b = dialect.AppendString(b, e.Message)
+	b = append(b, `,"param":null}}`...)
 	return dialect.AppendEvent(out, []byte("error"), b)
 }
 

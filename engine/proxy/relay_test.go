@@ -14,6 +14,7 @@ import (
 
 	"catfish/channel"
 	"catfish/engine/dialect"
+	"catfish/engine/enginetest"
 	"catfish/engine/stats"
 )
 
@@ -69,7 +70,7 @@ func TestStreamEndedBeforeTheBodyClosed(t *testing.T) {
 		want int64  // total tokens
 	}{
 		{"chat passthrough", func(*exchange) streamer { return &chatPass{} }, sse(
-			"data: "+chunk("Hi", ""), "data: "+chunk("", "stop"),
+			"data: "+enginetest.Chunk("Hi", ""), "data: "+enginetest.Chunk("", "stop"),
 			`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`,
 			"data: [DONE]"), "[DONE]", 4},
 		{"messages passthrough", func(*exchange) streamer { return &messagesPass{} }, sse(

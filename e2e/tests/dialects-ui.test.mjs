@@ -357,6 +357,19 @@ test('scheme aliases: edited inline, a bad list refused inline, an alias routes 
   await input.waitFor({ state: 'detached' });
   assert.match(await line.textContent(), /Aliases\s*none/);
   assert.deepEqual((await cf.api('GET', '/admin/schemes')).find((s) => s.name === 'dx-alias').aliases, []);
+
+  // A scheme with aliases but no channel is shown, so they can be cleared.
+  await cf.api('PUT', '/admin/schemes/dx-orphan', { aliases: ['gpt-4o-mini'] });
+  await page.reload();
+  const orphan = section(page, 'dx-orphan');
+  await orphan.waitFor();
+  assert.equal(await orphan.locator('.pill').textContent(), 'no channels');
+  assert.match(await orphan.textContent(), /route nothing until a channel joins/);
+  assert.equal(await orphan.locator('tr.ch-row').count(), 0);
+  await orphan.locator('.act-aliases').click();
+  await orphan.locator('.alias-input').fill('');
+  await orphan.locator('.act-aliases-save').click();
+  await orphan.waitFor({ state: 'detached' });
   clean(problems);
 });
 

@@ -4,9 +4,11 @@
 //
 // Not a test and not part of `npm test`: it builds and starts catfish with a
 // fresh DATA_DIR, starts the fake upstream, sets up realistic schemes and
-// channels through the admin API, sends a few hundred proxied requests
-// (mostly successes, a few failovers and retries, one channel whose breaker
-// ends up open), then takes the pictures in English and Chinese.
+// channels through the admin API (one of type anthropic, a few with extra
+// headers, a scheme with aliases), sends a few hundred proxied requests
+// (mostly successes, a few failovers and retries, some in Anthropic's
+// dialect as Claude Code sends them, one channel whose breaker ends up
+// open), then takes the pictures in English and Chinese.
 //
 // Every channel points at the fake upstream on 127.0.0.1; the provider is
 // only in the channel's name and in the first path segment of its URL, which
@@ -127,6 +129,52 @@ function provider({ ttfb, fails = () => null, streaks = false }) {
   return p;
 }
 
+// anthropicProvider answers like Anthropic's Messages API (JSON or SSE),
+// for a channel of type "anthropic".
+function anthropicProvider({ ttfb }) {
+  const p = {
+    forced: 0, // the next `forced` requests answer 529 overloaded_error
+    handler: async (req, res, body) => {
+      if (p.forced > 0) {
+        p.forced--;
+        await sleep(between(ttfb[0], ttfb[1]) * 0.3);
+        const b = JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+        res.writeHead(529, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(b) });
+        res.end(b);
+        return;
+      }
+      await sleep(between(ttfb[0], ttfb[1]));
+      const model = (body && body.model) || 'unknown';
+      const text = pick(REPLIES);
+      const input = between(60, 2400);
+      const output = between(40, 900);
+      const id = `msg_${between(1e9, 9e9).toString(36)}`;
+      if (!body || !body.stream) {
+        const b = JSON.stringify({
+          id, type: 'message', role: 'assistant', model, content: [{ type: 'text', text }],
+          stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: input, output_tokens: output },
+        });
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(b) });
+        res.end(b);
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+      const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+      ev('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: input, output_tokens: 1 } } });
+      ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+      for (const word of text.split(/(?<= )/)) {
+        ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: word } });
+        await sleep(between(8, 25));
+      }
+      ev('content_block_stop', { index: 0 });
+      ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: output } });
+      ev('message_stop', {});
+      res.end();
+    },
+  };
+  return p;
+}
+
 const OPENAI_500 = [500, 'The server had an error while processing your request. Sorry about that!', 'server_error'];
 const BUSY_503 = [503, 'Server is busy, please try again later.', 'server_error'];
 const RELAY_502 = [502, 'upstream connect error or disconnect/reset before headers', 'upstream_error'];
@@ -149,6 +197,7 @@ const providers = {
   deepseek: provider({ ttfb: [250, 900], fails: deepseekFails }),
   siliconflow: provider({ ttfb: [350, 1200] }),
   openrouter: provider({ ttfb: [450, 1500], fails: openrouterFails }),
+  anthropic: anthropicProvider({ ttfb: [400, 1300] }),
 };
 
 // ---- setup -----------------------------------------------------------------
@@ -167,7 +216,7 @@ async function main() {
     { scheme_name: 'gpt-4o', name: 'OpenAI (primary)', priority: 1, url: fake.base('openai'), max_retries: 0,
       api_key: fakeKey('sk-proj-', 'openai', 48) },
     { scheme_name: 'gpt-4o', name: 'Azure East US', priority: 2, url: fake.base('azure-eastus'),
-      api_key: fakeKey('', 'azure', 32, HEX), model: 'gpt-4o-2024-11-20' },
+      api_key: fakeKey('', 'azure', 32, HEX), model: 'gpt-4o-2024-11-20', headers: { 'api-key': fakeKey('', 'azure', 32, HEX) } },
     { scheme_name: 'gpt-4o', name: 'Backup relay', priority: 2, url: fake.base('relay'), max_retries: 0,
       consecutive_failure_threshold: 3, disable_duration_seconds: 900, api_key: fakeKey('sk-', 'relay', 48) },
     { scheme_name: 'deepseek-chat', name: 'DeepSeek official', priority: 1, url: fake.base('deepseek'),
@@ -175,16 +224,32 @@ async function main() {
     { scheme_name: 'deepseek-chat', name: 'SiliconFlow', priority: 2, url: fake.base('siliconflow'),
       api_key: fakeKey('sk-', 'siliconflow', 48, 'abcdefghijklmnopqrstuvwxyz'), model: 'deepseek-ai/DeepSeek-V3' },
     { scheme_name: 'claude-sonnet', name: 'OpenRouter', priority: 1, url: fake.base('openrouter'),
-      api_key: fakeKey('sk-or-v1-', 'openrouter', 64, HEX), model: 'anthropic/claude-sonnet-4' },
+      api_key: fakeKey('sk-or-v1-', 'openrouter', 64, HEX), model: 'anthropic/claude-sonnet-4',
+      headers: { 'HTTP-Referer': 'https://chat.example.com', 'X-Title': 'Example Chat' } },
+    { scheme_name: 'claude-sonnet', name: 'Anthropic', priority: 2, type: 'anthropic', url: fake.base('anthropic'),
+      api_key: fakeKey('sk-ant-api03-', 'anthropic', 80), model: 'claude-sonnet-4-5' },
   ];
   const ids = {};
   for (const ch of channels) ids[ch.name] = (await cf.api('POST', '/admin/config', ch)).id;
+  // Claude Code sends its own model names; these route them to claude-sonnet.
+  await cf.api('PUT', '/admin/schemes/claude-sonnet', { aliases: ['claude-sonnet-4-*', 'claude-3-7-sonnet-*'] });
 
   const status = {};
   async function send(scheme, { stream = random() < 0.3 } = {}) {
     const extra = { messages: [{ role: 'user', content: pick(PROMPTS) }], stream };
     if (stream) extra.stream_options = { include_usage: true };
     const r = await cf.chat(scheme, extra);
+    status[r.status] = (status[r.status] || 0) + 1;
+    return r;
+  }
+  // sendMessages is Claude Code: Anthropic Messages, its own model name.
+  async function sendMessages({ stream = random() < 0.6 } = {}) {
+    const r = await fetch(`${cf.url}/v1/messages?beta=true`, {
+      method: 'POST',
+      headers: { 'x-api-key': cf.adminKey, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5-20250929', max_tokens: 4096, stream, messages: [{ role: 'user', content: pick(PROMPTS) }] }),
+    });
+    await r.text();
     status[r.status] = (status[r.status] || 0) + 1;
     return r;
   }
@@ -198,14 +263,20 @@ async function main() {
   }
 
   // 1. Ordinary traffic: the primary fails now and then, the others take over.
-  await pool(Array.from({ length: 220 }, () => { const s = someScheme(); return () => send(s); }), 8);
-  // claude-sonnet has a single channel: when it fails twice (the try and
-  // its retry) the client gets the error. The next request succeeds, so its
-  // breaker (3 failures in a row) stays closed.
+  await pool(Array.from({ length: 220 }, () => {
+    if (random() < 0.12) return () => sendMessages();
+    const s = someScheme();
+    return () => send(s);
+  }), 8);
+  // When OpenRouter fails twice (the try and its retry), the Anthropic
+  // channel answers, translated; once it is overloaded too and the client
+  // gets the error. The next request succeeds, so OpenRouter's breaker (3
+  // failures in a row) stays closed.
   // DeepSeek official sometimes stays busy through its retry, and
   // SiliconFlow answers instead.
   for (let i = 0; i < 3; i++) {
     providers.openrouter.forced = 2;
+    if (i === 1) providers.anthropic.forced = 2;
     await send('claude-sonnet');
     await send('claude-sonnet');
     providers.deepseek.forced = 2;
@@ -235,12 +306,17 @@ async function main() {
     ['gpt-4o', false], ['claude-sonnet', true],
     ['gpt-4o', false, 'openai'], // 500, then Azure East US
     ['deepseek-chat', false],
-    ['claude-sonnet', true, 'openrouter'], // 502 twice: the client gets the 502
-    ['claude-sonnet', false], ['gpt-4o', true], ['deepseek-chat', true], ['gpt-4o', false],
+    ['claude-sonnet', true, 'openrouter'], // 502 twice, then Anthropic (chat → messages)
+    ['messages', true], // Claude Code over OpenRouter (messages → chat)
+    ['claude-sonnet', false, 'openrouter', 'anthropic'], // both fail: the client gets the error
+    ['claude-sonnet', false], ['gpt-4o', true],
+    ['messages', false, 'openrouter'], // 502 twice, then Anthropic as is
+    ['deepseek-chat', true], ['gpt-4o', false],
   ];
-  for (const [scheme, stream, failing] of tail) {
-    if (failing) providers[failing].forced = failing === 'openai' ? 1 : 2;
-    await send(scheme, { stream });
+  for (const [scheme, stream, ...failing] of tail) {
+    for (const f of failing) providers[f].forced = f === 'openai' ? 1 : 2;
+    if (scheme === 'messages') await sendMessages({ stream });
+    else await send(scheme, { stream });
   }
   console.log('responses by status:', JSON.stringify(status));
 

@@ -376,6 +376,11 @@ test('logs: a request that failed over shows both attempts, filters narrow the l
 test('XSS canary: markup in names is shown as text, never run', async () => {
   const evil = '<img src=x onerror=window.__xss=1>';
   const evilScheme = '<svg onload=window.__xss=2>';
+  // A header name is an HTTP token: no tags, but an entity that markup
+  // parsing would turn into "<". Its value and the aliases may hold anything.
+  const evilHeader = "x-'&lt";
+  const evilValue = '<img src=x onerror=window.__xss=3>';
+  const evilAliases = ['<img src=x onerror=window.__xss=4>', '<b>bold</b>-*'];
   const { page, problems } = await open();
   await signIn(page);
   await page.locator('#add-channel').click();
@@ -384,13 +389,37 @@ test('XSS canary: markup in names is shown as text, never run', async () => {
   await form.locator('[name=scheme_name]').fill(evilScheme);
   await form.locator('[name=url]').fill(fake.base('ok'));
   await form.locator('[name=api_key]').fill('sk-xss-00000000000000');
+  await page.locator('#add-header').click();
+  await form.locator('.header-row .h-name').fill(evilHeader);
+  await form.locator('.header-row .h-value').fill(evilValue);
   await page.locator('#channel-save').click();
   await page.locator('#channel-dialog').waitFor({ state: 'hidden' });
   const [ch] = await channelsOf(evilScheme);
+  assert.deepEqual(Object.keys(ch.headers), [evilHeader]);
   const r = row(page, ch.id);
   await r.waitFor();
   assert.equal(await r.locator('.ch-title').textContent(), evil);
+  assert.equal(await r.locator('.ch-header-names').textContent(), evilHeader);
   assert.equal(await page.locator(`section.scheme[data-scheme="${evilScheme}"] .scheme-name`).textContent(), evilScheme);
+  // The edit dialog shows the header's name and its masked value as text.
+  await r.locator('.act-edit').click();
+  await page.locator('#channel-dialog').waitFor({ state: 'visible' });
+  assert.equal(await form.locator('.header-row .h-name').inputValue(), evilHeader);
+  assert.equal(await form.locator('.header-row .h-value').inputValue(), '');
+  assert.equal(await form.locator('.header-row .h-value').getAttribute('placeholder'), `keep ${ch.headers[evilHeader]}`);
+  await page.keyboard.press('Escape');
+  await page.locator('#channel-dialog').waitFor({ state: 'hidden' });
+  // Aliases: typed in the inline editor, shown back as text.
+  const sec = page.locator(`section.scheme[data-scheme="${evilScheme}"]`);
+  await sec.locator('.act-aliases').click();
+  await sec.locator('.alias-input').fill(evilAliases.join('\n'));
+  await sec.locator('.act-aliases-save').click();
+  await sec.locator('.alias-input').waitFor({ state: 'detached' });
+  assert.deepEqual(await sec.locator('.alias-chip').allTextContents(), evilAliases);
+  assert.deepEqual((await cf.api('GET', '/admin/schemes')).find((s) => s.name === evilScheme).aliases, evilAliases);
+  await sec.locator('.act-aliases').click();
+  assert.equal(await sec.locator('.alias-input').inputValue(), evilAliases.join('\n'));
+  await sec.locator('.act-aliases-cancel').click();
   assert.equal((await cf.chat(evilScheme)).status, 200);
   await r.locator('.act-test').click();
   await r.locator('.test-result.ok').waitFor();
@@ -402,7 +431,8 @@ test('XSS canary: markup in names is shown as text, never run', async () => {
   assert.ok((await page.locator('#f-scheme option').allTextContents()).includes(evilScheme));
 
   assert.equal(await page.evaluate(() => window.__xss), undefined);
-  assert.equal(await page.locator('#app img:not(.logo), #app svg svg').count(), 0, 'no element made from a name');
+  assert.equal(await page.locator('#app img:not(.logo), #app svg svg, .alias-chip *, dialog img').count(), 0, 'no element made from a name');
+  assert.ok(!(await page.content()).includes(evilValue), 'a header value never reaches the page');
   clean(problems);
 });
 

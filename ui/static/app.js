@@ -30,6 +30,7 @@ const state = {
   signedIn: false,
   tab: 'channels',
   config: null, // {scheme: [channel]}
+  schemes: null, // [{name, aliases, channels}]: scheme settings
   keys: null, // [client key], masked
   stats: null,
   requests: null,
@@ -111,7 +112,7 @@ function signOut(messageKey) {
   state.key = '';
   state.signedIn = false;
   writeKey('');
-  Object.assign(state, { config: null, keys: null, stats: null, requests: null, logs: null, updated: null, error: '' });
+  Object.assign(state, { config: null, schemes: null, keys: null, stats: null, requests: null, logs: null, updated: null, error: '' });
   state.filters.key = '';
   state.tests.clear();
   clearTimeout(pollTimer);
@@ -170,6 +171,7 @@ async function refresh() {
   inflight = (async () => {
     try {
       const jobs = [ctx.api('GET', '/admin/config').then((v) => { state.config = v; })];
+      if (tab === 'channels') jobs.push(ctx.api('GET', '/admin/schemes').then((v) => { state.schemes = v || []; }));
       // Keys: their tab, and the key filters of Statistics and Logs.
       if (tab !== 'channels') jobs.push(ctx.api('GET', '/admin/keys').then((v) => { state.keys = v || []; }));
       if (tab === 'stats') jobs.push(ctx.api('GET', '/admin/stats').then((v) => { state.stats = v; }));

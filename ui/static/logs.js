@@ -6,7 +6,8 @@ import { num, ms, clock, channelLabel, shortId } from './format.js';
 import { keyOptions } from './keys.js';
 
 const MAX_ROWS = 300;
-const NEUTRAL = /^(client_error_|context_length|canceled|request_timeout|pending)/;
+const NEUTRAL = /^(client_error_|context_length|canceled|request_timeout|pending|prefill_refused)/;
+const OK = new Set(['ok', 'continued']);
 // The request filters: state.filters field → select. The key filter is
 // shared with the Statistics tab.
 const FILTERS = [['scheme', '#f-scheme'], ['channel', '#f-channel'], ['status', '#f-status'], ['key', '#f-key']];
@@ -14,7 +15,7 @@ const FILTERS = [['scheme', '#f-scheme'], ['channel', '#f-channel'], ['status', 
 let ctx;
 
 function outcomeClass(outcome) {
-  if (outcome === 'ok') return 'ok';
+  if (OK.has(outcome)) return 'ok';
   if (NEUTRAL.test(outcome || '')) return 'warn';
   return 'fail';
 }
@@ -25,13 +26,42 @@ function statusClass(status) {
   return 'fail';
 }
 
-function attemptChip(a, byId) {
+// route says how an attempt spoke to its channel: the client's dialect,
+// then the channel's when the attempt was translated ("messages → chat").
+export function route(clientDialect, a) {
+  if (!a.upstream) return '';
+  return clientDialect && a.upstream !== clientDialect ? `${clientDialect} → ${a.upstream}` : a.upstream;
+}
+
+function attemptTitle(r, a) {
+  const lines = [a.channel_id];
+  if (a.type) lines.push(t('lg.typeTitle', { type: t(`type.${a.type === 'anthropic' ? 'anthropic' : 'openai'}`) }));
+  if (a.upstream) {
+    lines.push(r.dialect && a.upstream !== r.dialect
+      ? t('lg.translatedTitle', { from: r.dialect, to: a.upstream })
+      : t('lg.passthroughTitle', { dialect: a.upstream }));
+  }
+  if (a.continuation) lines.push(t('lg.contTitle'));
+  if (a.status) lines.push(`HTTP ${a.status}`);
+  return lines.join('\n');
+}
+
+function attemptChip(r, a, byId) {
   const ch = byId.get(a.channel_id);
   const name = ch ? channelLabel(ch) : `${shortId(a.channel_id)} (${t('lg.deleted')})`;
-  return h('span', { class: ['chip', outcomeClass(a.outcome)], title: a.channel_id, dataset: { channel: a.channel_id } },
-    h('span', { class: 'chip-name' }, name),
-    h('span', { class: 'chip-outcome' }, a.outcome),
-    h('span', { class: 'chip-ms' }, ms(a.latency_ms)));
+  const way = route(r.dialect, a);
+  const translated = !!(a.upstream && r.dialect && a.upstream !== r.dialect);
+  return h('span', {
+    class: ['chip', outcomeClass(a.outcome), a.continuation && 'is-cont'], title: attemptTitle(r, a),
+    dataset: a.continuation ? { channel: a.channel_id, continuation: 'true' } : { channel: a.channel_id },
+  },
+  a.continuation ? h('span', { class: 'chip-cont' }, `↻ ${t('lg.continuation')}`) : null,
+  h('span', { class: 'chip-name' }, name),
+  a.type || way ? h('span', { class: ['chip-route', translated && 'translated'] },
+    a.type ? h('span', { class: 'chip-type' }, a.type) : null,
+    way ? h('span', { class: 'chip-way' }, way) : null) : null,
+  h('span', { class: 'chip-outcome' }, a.outcome),
+  h('span', { class: 'chip-ms' }, ms(a.latency_ms)));
 }
 
 function chain(r, byId) {
@@ -40,7 +70,7 @@ function chain(r, byId) {
   const out = [];
   list.forEach((a, i) => {
     if (i) out.push(h('span', { class: 'arrow', 'aria-hidden': 'true' }, '→'));
-    out.push(attemptChip(a, byId));
+    out.push(attemptChip(r, a, byId));
   });
   return h('div', { class: 'chain' }, out);
 }
@@ -52,7 +82,9 @@ function requestRow(r, byId) {
     h('td', { class: 'c-req', 'data-label': t('lg.col.request') },
       h('div', null, h('strong', null, r.scheme || '–'),
         r.model && r.model !== r.scheme ? h('span', { class: 'muted' }, ` · ${r.model}`) : null),
-      h('div', { class: 'mono muted small-text' }, r.path, r.stream ? h('span', { class: 'tag' }, t('lg.stream')) : null),
+      h('div', { class: 'mono muted small-text' }, r.path,
+        r.dialect ? h('span', { class: 'tag dialect-tag', title: t('lg.dialectTitle') }, r.dialect) : null,
+        r.stream ? h('span', { class: 'tag' }, t('lg.stream')) : null),
       r.key ? h('div', { class: 'small-text req-key', title: t('lg.keyTitle') }, h('span', { class: 'meta-k' }, t('lg.key')), ' ', r.key) : null),
     h('td', { class: 'c-status', 'data-label': t('lg.col.status') },
       h('div', { class: 'status-cell' },

@@ -483,6 +483,11 @@ func NewFromPatch(id string, p Patch) (Settings, error) {
 			return Settings{}, fieldErr(req.name, "is required")
 		}
 	}
+	for name, v := range p.Headers.Value {
+		if IsMasked(v, "") {
+			return Settings{}, fieldErr("headers", "%s has a masked value: type the value", name)
+		}
+	}
 	s := Settings{ID: id, Enabled: true, Scheme: DefaultScheme, Type: TypeOpenAI}
 	if err := s.apply(p); err != nil {
 		return Settings{}, err
@@ -496,10 +501,16 @@ func ApplyPatch(s Settings, p Patch) (Settings, error) {
 	if p.APIKey.Set && (p.APIKey.Value == "" || IsMasked(p.APIKey.Value, s.APIKey)) {
 		p.APIKey = Field[string]{}
 	}
-	// A header sent back masked (as GET shows it) keeps its stored value.
+	// A header sent back masked (as GET shows it) keeps its stored value;
+	// a masked value under a name with no stored value would be stored as
+	// the mask itself.
 	for name, v := range p.Headers.Value {
-		if old, ok := s.Headers[name]; ok && IsMasked(v, old) {
+		old, ok := s.Headers[name]
+		switch {
+		case ok && IsMasked(v, old):
 			p.Headers.Value[name] = old
+		case !ok && IsMasked(v, ""):
+			return Settings{}, fieldErr("headers", "%s has a masked value and no stored value to keep: type the value", name)
 		}
 	}
 	if err := s.apply(p); err != nil {

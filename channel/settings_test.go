@@ -525,7 +525,7 @@ func TestApplyPatchKeepsMaskedHeaderValues(t *testing.T) {
 	if err != nil || got.Headers != nil || got.Prefill == nil || *got.Prefill || got.Type != TypeAnthropic {
 		t.Fatalf("null headers, prefill false, type anthropic: got %+v, %v", got, err)
 	}
-	for _, body := range []string{`{"type":"gemini"}`, `{"headers":{"a":1}}`, `{"headers":"x"}`, `{"prefill":"yes"}`, `{"responses":null}`} {
+	for _, body := range []string{`{"headers":{"X-Renamed":"…cdef"}}`, `{"type":"gemini"}`, `{"headers":{"a":1}}`, `{"headers":"x"}`, `{"prefill":"yes"}`, `{"responses":null}`} {
 		p, err := DecodePatch([]byte(body))
 		if err == nil {
 			_, err = ApplyPatch(s, p)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -467,4 +468,44 @@ func writeErrMsg(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"error":{"message":%q,"type":"invalid_request_error","param":null,"code":null}}`, msg)
+}
+
+// TestClientLeavingMidStreamKeepsTheTokensSpent: a client that hangs up
+// after the first text leaves the tokens the upstream already reported
+// (here the input of message_start) counted to the channel.
+func TestClientLeavingMidStreamKeepsTheTokensSpent(t *testing.T) {
+	gone := make(chan struct{})
+	u := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		s := enginetest.StartSSE(w)
+		s.Event("message_start", `{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":40,"output_tokens":1}}}`)
+		s.Event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
+		s.Event("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}`)
+		<-r.Context().Done()
+		close(gone)
+	})
+	h := newHarness(t, nil)
+	id := h.addChannel(map[string]any{"url": u.V1(), "type": "anthropic"})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.base+"/v1/messages", strings.NewReader(messagesBody("default", true)))
+	req.Header.Set("X-Api-Key", testKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	got := ""
+	for !strings.Contains(got, "Hel") {
+		n, err := resp.Body.Read(buf)
+		got += string(buf[:n])
+		if err != nil {
+			t.Fatalf("stream ended: %q", got)
+		}
+	}
+	cancel()
+	resp.Body.Close()
+	<-gone
+	v := h.statsAfter(1)
+	if v.Canceled != 1 || v.ByConfigID[id].Tokens.Prompt != 40 {
+		t.Errorf("canceled %d, channel tokens %+v; want the 40 input tokens counted", v.Canceled, v.ByConfigID[id].Tokens)
+	}
 }

@@ -73,7 +73,7 @@ func TestClientKeyScope(t *testing.T) {
 	}
 	hits := u.Hits()
 	code, _, body := h.v1As(k.Key, "/v1/chat/completions", enginetest.ChatBody("b", false))
-	if code != 404 || errCode(body) != "model_not_found" {
+	if code != 404 || errCode(body) != "model_not_found" || !strings.Contains(body, `\"b\"`) {
 		t.Errorf("a scheme outside the key's scope: %d %s, want 404 model_not_found", code, body)
 	}
 	code, _, body = h.v1As(k.Key, "/v1/messages", messagesBody("b", false))

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need when it is missing: Debian's Chromium and
-# CJK fonts for the browser tests (never a downloaded browser), promtool
+# CJK fonts for the browser tests (never a downloaded browser), unshare
+# and ip (util-linux, iproute2) to run Claude Code and Codex in a
+# loopback-only network namespace, promtool
 # (Debian's prometheus package) for the /metrics check, and the e2e
 # package's npm dependencies. Safe to run again: it skips what is there.
 set -euo pipefail
@@ -9,6 +11,8 @@ cd "$(dirname "$0")/.."
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""
 	if [ "$(id -u)" -ne 0 ]; then

@@ -478,12 +478,12 @@ func (a *upstreamAnswer) resume(s *continued) result {
 		ev, err := sr.sse.Next()
 		if err != nil {
 			if x.ctx.Err() != nil {
-				return a.goneDuringContinuation(res)
+				return a.goneDuringContinuation(res, s)
 			}
 			if errors.Is(err, io.EOF) {
 				if out, ferr := s.finish(out[:0]); ferr == nil {
 					if !a.write(rc, out) {
-						return a.goneDuringContinuation(res)
+						return a.goneDuringContinuation(res, s)
 					}
 					break
 				} else if errors.Is(ferr, errDiverged) {
@@ -515,7 +515,7 @@ func (a *upstreamAnswer) resume(s *continued) result {
 			return a.brokenAgain(res, s, perr)
 		}
 		if !a.write(rc, out) {
-			return a.goneDuringContinuation(res)
+			return a.goneDuringContinuation(res, s)
 		}
 	}
 	res.usage = s.usage()
@@ -524,9 +524,9 @@ func (a *upstreamAnswer) resume(s *continued) result {
 }
 
 // goneDuringContinuation ends a continuation whose client left.
-func (a *upstreamAnswer) goneDuringContinuation(res result) result {
+func (a *upstreamAnswer) goneDuringContinuation(res result, s *continued) result {
 	a.x.cont = nil
-	res = a.x.goneAfterCommit(res)
+	res = a.x.goneAfterCommit(res, s)
 	res.committed = false // the channel is told: neutral
 	return res
 }

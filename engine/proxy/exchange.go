@@ -131,7 +131,7 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, req *dialect.Inbou
 		x.askUsage()
 		err = x.run()
 	}
-	err = answerable(err)
+	err = answerable(err, req.Info.Model)
 	p.finish(x, err)
 	return err
 }
@@ -193,7 +193,7 @@ func (x *exchange) admit() error {
 // answerable turns what the request path failed with into the answer it
 // gets: a *dialect.Error (rendered in the client's dialect), or a client
 // that left.
-func answerable(err error) error {
+func answerable(err error, model string) error {
 	var de *dialect.Error
 	switch {
 	case err == nil, errors.As(err, &de), errors.Is(err, errClientGone), errors.Is(err, context.Canceled):
@@ -203,7 +203,7 @@ func answerable(err error) error {
 			"no channel is configured: add one on the admin page or with POST /admin/config")
 	case errors.Is(err, scheme.ErrOutOfScope):
 		return dialect.Errorf(http.StatusNotFound, "invalid_request_error", "model_not_found",
-			"The model does not exist or you do not have access to it.")
+			"The model "+strconv.Quote(stats.Clip(model))+" does not exist or you do not have access to it.")
 	case errors.Is(err, context.DeadlineExceeded):
 		return dialect.Errorf(http.StatusGatewayTimeout, "timeout", "request_timeout", "the request took longer than REQUEST_TIMEOUT")
 	case errors.Is(err, scheme.ErrStopped), errors.Is(err, channel.ErrStopped):

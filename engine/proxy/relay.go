@@ -117,7 +117,7 @@ func (a *upstreamAnswer) commitStream(sr *streamRelay, s streamer, held []byte, 
 	x.w.WriteHeader(a.resp.StatusCode)
 	rc := http.NewResponseController(x.w)
 	if !a.write(rc, held) {
-		return x.goneAfterCommit(res)
+		return x.goneAfterCommit(res, s)
 	}
 	out := sr.out[:0]
 	defer func() { sr.out = out[:0] }()
@@ -141,7 +141,7 @@ func (a *upstreamAnswer) commitStream(sr *streamRelay, s streamer, held []byte, 
 				return res
 			}
 			if x.ctx.Err() != nil {
-				return x.goneAfterCommit(res)
+				return x.goneAfterCommit(res, s)
 			}
 			if errors.Is(err, io.EOF) {
 				if out, ferr := s.finish(out[:0]); ferr == nil {
@@ -169,7 +169,7 @@ func (a *upstreamAnswer) commitStream(sr *streamRelay, s streamer, held []byte, 
 			return a.failedAfterCommit(res, s, perr, out, rc)
 		}
 		if !a.write(rc, out) {
-			return x.goneAfterCommit(res)
+			return x.goneAfterCommit(res, s)
 		}
 	}
 	res.usage = s.usage()

@@ -87,8 +87,10 @@ func breakKind(err error) string {
 }
 
 // goneAfterCommit ends a stream whose client left.
-func (x *exchange) goneAfterCommit(res result) result {
-	res.outcome, res.verdict = "canceled", channel.Neutral
+// The tokens the upstream reported so far are kept: they were spent,
+// and a key's limits and quota count them.
+func (x *exchange) goneAfterCommit(res result, s streamer) result {
+	res.outcome, res.verdict, res.usage = "canceled", channel.Neutral, s.usage()
 	res.err = errClientGoneErr(context.Canceled)
 	return res
 }

@@ -154,8 +154,12 @@ func newTransport(cfg Config) *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		DisableCompression:    true,
 		ExpectContinueTimeout: time.Second,
-		WriteBufferSize:       16 << 10,
-		ReadBufferSize:        16 << 10,
+		// 4 KiB each, as net/http's default: bodies larger than a buffer
+		// bypass it, and an open stream holds both for its lifetime
+		// (16 KiB each cost 24 KiB more per stream, 1,000 streams:
+		// 24 MiB of heap, about twice that in RSS).
+		WriteBufferSize: 4 << 10,
+		ReadBufferSize:  4 << 10,
 	}
 }
 

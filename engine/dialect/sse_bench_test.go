@@ -22,7 +22,7 @@ func streamBody() []byte {
 // BenchmarkSSEScan measures splitting an upstream stream into events.
 func BenchmarkSSEScan(b *testing.B) {
 	body := streamBody()
-	br := bufio.NewReaderSize(nil, 16<<10)
+	br := bufio.NewReaderSize(nil, 4<<10)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -94,7 +94,7 @@ func New(cfg Config, router *scheme.Router, transport http.RoundTripper, rec Rec
 	}
 	p := &Proxy{cfg: cfg, router: router, transport: transport, rec: rec, admit: admit, log: log, drain: drain}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
-	p.relays.New = func() any { return &streamRelay{br: bufio.NewReaderSize(nil, 16<<10)} }
+	p.relays.New = func() any { return &streamRelay{br: bufio.NewReaderSize(nil, 4<<10)} }
 	return p
 }
 

@@ -1,7 +1,5 @@
 package dialect
 
-import "encoding/json"
-
 // Usage is token usage, counted the same way whatever the dialect:
 // Prompt holds every input token (cache reads and writes included, as
 // OpenAI counts them), Completion every output token (reasoning
@@ -71,23 +69,48 @@ func ParseUsage(data []byte, span Span) Usage {
 	if !span.Present() {
 		return Usage{}
 	}
-	var d usageDoc
-	if json.Unmarshal(data[span.Start:span.End], &d) != nil {
+	var r jsonReader
+	r.reset(data[span.Start:span.End])
+	u := readUsage(&r)
+	if r.done(); r.err != nil {
 		return Usage{}
 	}
-	return d.usage()
+	return u
 }
 
 // ResponseUsage finds usage in a Responses API event that carries the
 // response object ("response.completed" and its kin).
 func ResponseUsage(data []byte) Usage {
-	var doc struct {
-		Response struct {
-			Usage usageDoc `json:"usage"`
-		} `json:"response"`
-	}
-	if json.Unmarshal(data, &doc) != nil {
+	var r jsonReader
+	r.reset(data)
+	var u Usage
+	if !r.object() {
 		return Usage{}
 	}
-	return doc.Response.Usage.usage()
+	for first := true; ; first = false {
+		k, ok := r.member(first)
+		if !ok {
+			break
+		}
+		if string(k) != "response" || r.kind() != '{' {
+			r.skip()
+			continue
+		}
+		r.object()
+		for first := true; ; first = false {
+			k, ok := r.member(first)
+			if !ok {
+				break
+			}
+			if string(k) == "usage" {
+				u = readUsage(&r)
+			} else {
+				r.skip()
+			}
+		}
+	}
+	if r.done(); r.err != nil {
+		return Usage{}
+	}
+	return u
 }

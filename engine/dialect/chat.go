@@ -1434,27 +1434,7 @@ func readChatToolCalls(r *jsonReader) []Block {
 			case "id":
 				b.ID = r.str()
 			case "function", "custom":
-				if r.null() || !r.object() {
-					break
-				}
-				for first := true; ; first = false {
-					k, ok := r.member(first)
-					if !ok {
-						break
-					}
-					switch string(k) {
-					case "name":
-						b.Name = r.str()
-					case "arguments", "input":
-						if r.kind() == '"' {
-							b.Input = r.str()
-						} else if !r.null() {
-							b.Input = string(r.raw())
-						}
-					default:
-						r.skip()
-					}
-				}
+				b.Name, b.Input = readCallFunction(r)
 			default:
 				r.skip()
 			}
@@ -1976,6 +1956,33 @@ func (d *chatDecoder) readDelta(c *chatChunk) {
 	}
 }
 
+// readCallFunction reads a tool call's "function" (or "custom") object:
+// its name and its arguments (or input), a string or, from upstreams that
+// send it unencoded, any JSON value kept as its text.
+func readCallFunction(r *jsonReader) (name, args string) {
+	if r.null() || !r.object() {
+		return "", ""
+	}
+	for first := true; ; first = false {
+		k, ok := r.member(first)
+		if !ok {
+			return name, args
+		}
+		switch string(k) {
+		case "name":
+			name = r.str()
+		case "arguments", "input":
+			if r.kind() == '"' {
+				args = r.str()
+			} else if !r.null() {
+				args = string(r.raw())
+			}
+		default:
+			r.skip()
+		}
+	}
+}
+
 func readCallDelta(r *jsonReader) chatCallDelta {
 	td := chatCallDelta{index: -1}
 	if r.null() || !r.object() {
@@ -1996,27 +2003,7 @@ func readCallDelta(r *jsonReader) chatCallDelta {
 		case "id":
 			td.id = r.str()
 		case "function", "custom":
-			if r.null() || !r.object() {
-				break
-			}
-			for first := true; ; first = false {
-				k, ok := r.member(first)
-				if !ok {
-					break
-				}
-				switch string(k) {
-				case "name":
-					td.name = r.str()
-				case "arguments", "input":
-					if r.kind() == '"' {
-						td.args = r.str()
-					} else if !r.null() {
-						td.args = string(r.raw())
-					}
-				default:
-					r.skip()
-				}
-			}
+			td.name, td.args = readCallFunction(r)
 		default:
 			r.skip()
 		}

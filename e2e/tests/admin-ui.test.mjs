@@ -7,65 +7,36 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeUpstream } from '../lib/fake-upstream.mjs';
 import { startCatfish } from '../lib/catfish.mjs';
-import { launchBrowser, watchPage } from '../lib/browser.mjs';
+import {
+  launchBrowser, pages, signIn as signInAt, eventually, sleep, assertClean as clean, DESKTOP, PHONE,
+} from '../lib/browser.mjs';
 
 const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
-const DESKTOP = { width: 1366, height: 900 };
-const PHONE = { width: 390, height: 844 };
 
 let fake;
 let cf;
 let browser;
-const contexts = [];
+let ui;
 
 before(async () => {
   fake = await startFakeUpstream();
   cf = await startCatfish();
   browser = await launchBrowser();
+  ui = pages(browser);
 });
 
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
+  await ui?.closeAll();
   await browser?.close();
   await cf?.stop();
   await fake?.close();
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const open = (opts) => ui.open(opts);
 
-// eventually retries fn until it stops throwing (the page polls every 3 s).
-async function eventually(fn, timeout = 12_000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(200);
-    }
-  }
-}
-
-async function open({ locale = 'en-US', viewport = DESKTOP } = {}) {
-  const context = await browser.newContext({ locale, viewport });
-  contexts.push(context);
-  const page = await context.newPage();
-  const problems = watchPage(page);
-  return { context, page, problems };
-}
-
-async function signIn(page, key = cf.adminKey) {
-  await page.goto(`${cf.url}/`);
-  await page.locator('#login-key').fill(key);
-  await page.locator('#login-form button[type=submit]').click();
-  await page.locator('#app').waitFor({ state: 'visible' });
-}
+const signIn = (page) => signInAt(page, cf);
 
 // clean asserts the page had no script error, no CSP violation, no dialog.
-function clean(problems) {
-  assert.deepEqual(problems.errors, [], 'page errors');
-  assert.deepEqual(problems.dialogs, [], 'page dialogs');
-}
 
 const row = (page, id) => page.locator(`tr.ch-row[data-id="${id}"]`);
 

@@ -11,11 +11,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeLLM } from '../lib/fake-llm.mjs';
 import { startCatfish } from '../lib/catfish.mjs';
-import { launchBrowser, watchPage } from '../lib/browser.mjs';
+import {
+  launchBrowser, pages, signIn as signInAt, eventually, assertClean as clean, DESKTOP, PHONE,
+} from '../lib/browser.mjs';
 
 const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
-const DESKTOP = { width: 1366, height: 900 };
-const PHONE = { width: 390, height: 844 };
 // The answer both channels of the continuation scheme give, word for word:
 // the second must repeat what the first sent before it broke.
 const ANSWER = 'The quick brown fox jumps over the lazy dog, and then it rests.';
@@ -23,54 +23,25 @@ const ANSWER = 'The quick brown fox jumps over the lazy dog, and then it rests.'
 let llm;
 let cf;
 let browser;
-const contexts = [];
+let ui;
 
 before(async () => {
   llm = await startFakeLLM();
   cf = await startCatfish();
   browser = await launchBrowser();
+  ui = pages(browser);
 });
 
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
+  await ui?.closeAll();
   await browser?.close();
   await cf?.stop();
   await llm?.close();
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const open = (opts) => ui.open(opts);
 
-async function eventually(fn, timeout = 8_000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
-
-async function open({ locale = 'en-US', viewport = DESKTOP } = {}) {
-  const context = await browser.newContext({ locale, viewport });
-  contexts.push(context);
-  const page = await context.newPage();
-  const problems = watchPage(page);
-  return { context, page, problems };
-}
-
-async function signIn(page, tab = 'channels') {
-  await page.goto(`${cf.url}/#${tab}`);
-  await page.locator('#login-key').fill(cf.adminKey);
-  await page.locator('#login-form button[type=submit]').click();
-  await page.locator('#app').waitFor({ state: 'visible' });
-}
-
-function clean(problems) {
-  assert.deepEqual(problems.errors, [], 'page errors');
-  assert.deepEqual(problems.dialogs, [], 'page dialogs');
-}
+const signIn = (page, tab = 'channels') => signInAt(page, cf, tab);
 
 const row = (page, id) => page.locator(`tr.ch-row[data-id="${id}"]`);
 const section = (page, scheme) => page.locator(`section.scheme[data-scheme="${scheme}"]`);

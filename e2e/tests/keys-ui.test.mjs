@@ -8,65 +8,35 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCatfish } from '../lib/catfish.mjs';
-import { launchBrowser, watchPage } from '../lib/browser.mjs';
+import {
+  launchBrowser, pages, signIn as signInAt, eventually, assertClean as clean, DESKTOP, PHONE,
+} from '../lib/browser.mjs';
 
 const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
-const DESKTOP = { width: 1366, height: 900 };
-const PHONE = { width: 390, height: 844 };
 const SECRET = /^sk-cf-[0-9A-Za-z]{32}$/;
 
 let cf;
 let browser;
-const contexts = [];
+let ui;
 
 before(async () => {
   cf = await startCatfish();
   browser = await launchBrowser();
+  ui = pages(browser);
   for (const scheme of ['main', 'fast']) {
     await cf.api('POST', '/admin/config', { priority: 1, api_key: 'sk-test-0000000000001234', url: 'https://upstream.invalid/v1', scheme_name: scheme });
   }
 });
 
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
+  await ui?.closeAll();
   await browser?.close();
   await cf?.stop();
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const open = (opts) => ui.open({ ...opts, clipboard: cf.url });
 
-async function eventually(fn, timeout = 12_000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(200);
-    }
-  }
-}
-
-async function open({ locale = 'en-US', viewport = DESKTOP } = {}) {
-  const context = await browser.newContext({ locale, viewport });
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cf.url });
-  contexts.push(context);
-  const page = await context.newPage();
-  const problems = watchPage(page);
-  return { context, page, problems };
-}
-
-async function signIn(page, tab = 'keys') {
-  await page.goto(`${cf.url}/#${tab}`);
-  await page.locator('#login-key').fill(cf.adminKey);
-  await page.locator('#login-form button[type=submit]').click();
-  await page.locator('#app').waitFor({ state: 'visible' });
-}
-
-function clean(problems) {
-  assert.deepEqual(problems.errors, [], 'page errors');
-  assert.deepEqual(problems.dialogs, [], 'page dialogs');
-}
+const signIn = (page, tab = 'keys') => signInAt(page, cf, tab);
 
 const keyRow = (page, id) => page.locator(`tr.key-row[data-id="${id}"]`);
 

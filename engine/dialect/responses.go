@@ -4,22 +4,20 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // The OpenAI Responses codec: Codex CLI, the Agents SDK and
 // openai.responses over channels that speak chat or Messages. Requests
-// are read whole (once per request, encoding/json is fine); answers are
-// written with the append-style writers of json.go, a stream one event
-// at a time.
+// are read whole, in one pass with jsonReader; answers are written with
+// the append-style writers of json.go, a stream one event at a time.
 //
 // Mappings the contract (DIALECTS.md) leaves open, with the reason for
 // each:
@@ -100,114 +98,144 @@ func flattenedNamespaces(req *Request) []string {
 
 // ---------------------------------------------------------------- request
 
+// A request is read in one pass (respReader, below) into the documents
+// that follow, then checked and turned into the internal form in a fixed
+// order: stateful fields, instructions, tools, input, tool_choice,
+// settings. That order decides which error a request with several faults
+// gets; it, the words of the errors, and the reading of member names
+// without regard to case are those of the encoding/json decoder this one
+// replaced, so clients see no change.
+
 type respRequestDoc struct {
-	Model              string          `json:"model"`
-	Input              json.RawMessage `json:"input"`
-	Instructions       json.RawMessage `json:"instructions"`
-	Tools              []respToolDoc   `json:"tools"`
-	ToolChoice         json.RawMessage `json:"tool_choice"`
-	ParallelToolCalls  *bool           `json:"parallel_tool_calls"`
-	MaxOutputTokens    *int            `json:"max_output_tokens"`
-	Temperature        *float64        `json:"temperature"`
-	TopP               *float64        `json:"top_p"`
-	Stream             *bool           `json:"stream"`
-	Reasoning          *respReasoning  `json:"reasoning"`
-	Text               *respText       `json:"text"`
-	PreviousResponseID *string         `json:"previous_response_id"`
-	Conversation       json.RawMessage `json:"conversation"`
-	Background         *bool           `json:"background"`
-	Prompt             json.RawMessage `json:"prompt"`
-	User               *string         `json:"user"`
-	SafetyIdentifier   *string         `json:"safety_identifier"`
+	Model              string
+	Input              respInput
+	Instructions       string
+	BadInstructions    bool // neither a string nor null
+	Tools              []respToolDoc
+	ToolChoice         respChoiceDoc
+	ParallelToolCalls  *bool
+	MaxOutputTokens    *int
+	Temperature        *float64
+	TopP               *float64
+	Stream             *bool
+	Reasoning          *respReasoning
+	Text               *respText
+	PreviousResponseID *string
+	Conversation       bool // given, not null
+	Background         *bool
+	Prompt             bool // given, not null
+	User               *string
+	SafetyIdentifier   *string
 	// Advisory fields are not read, so they never fail a request: store,
 	// include, prompt_cache_key, client_metadata, metadata, truncation,
 	// service_tier, text.verbosity, stream_options, and any new ones.
+
+	// toolBad is the first value of the wrong type in a tool of the last
+	// tools member, tools[toolBadAt]: it is reported before any other,
+	// unless a tools member was not an array (badTools).
+	toolBad   *typeError
+	toolBadAt int
+	badTools  bool
+}
+
+// respInput is the input: a string, an array of items, or absent.
+type respInput struct {
+	kind  byte // '"', '[', 0 (absent or null), or the kind of a value of another type
+	text  string
+	items []respItemDoc
 }
 
 type respReasoning struct {
-	Effort          *string `json:"effort"`
-	Summary         *string `json:"summary"`
-	GenerateSummary *string `json:"generate_summary"`
+	Effort          *string
+	Summary         *string
+	GenerateSummary *string
 }
 
 type respText struct {
-	Format *struct {
-		Type        string          `json:"type"`
-		Name        string          `json:"name"`
-		Schema      json.RawMessage `json:"schema"`
-		Strict      *bool           `json:"strict"`
-		Description *string         `json:"description"`
-	} `json:"format"`
+	Format *respFormat
+}
+
+type respFormat struct {
+	Type        string
+	Name        string
+	Schema      []byte // as given
+	Strict      *bool
+	Description *string
 }
 
 type respItemDoc struct {
-	Type             string            `json:"type"`
-	Role             string            `json:"role"`
-	Content          respContent       `json:"content"`
-	CallID           string            `json:"call_id"`
-	Name             string            `json:"name"`
-	Namespace        string            `json:"namespace"`
-	Arguments        string            `json:"arguments"`
-	Input            string            `json:"input"`
-	Output           respContent       `json:"output"`
-	Summary          []respSummaryPart `json:"summary"`
-	EncryptedContent *string           `json:"encrypted_content"`
-	Tools            []respToolDoc     `json:"tools"`
+	Type             string
+	Role             string
+	Content          respContent
+	CallID           string
+	Name             string
+	Namespace        string
+	Arguments        string
+	Input            string
+	Output           respContent
+	Summary          []respSummaryPart
+	EncryptedContent *string
+	Tools            []respToolDoc
+	// The item's first value of the wrong type; a content or output of
+	// the wrong type (abort) is reported before it.
+	bad, abort *typeError
+}
+
+// typeErr is the item's error, if it has one.
+func (it *respItemDoc) typeErr() *typeError {
+	if it.abort != nil {
+		return it.abort
+	}
+	return it.bad
 }
 
 // respContent is a message's content or a tool's output: a string or an
-// array of parts. Decoding it in place, rather than keeping it raw for
-// later, spares encoding/json a pass over the conversation's text at
-// each level.
+// array of parts.
 type respContent struct {
 	Str     string
 	Parts   []respPartDoc
 	IsParts bool
 }
 
-var respContentType = reflect.TypeFor[respContent]()
-
-func (c *respContent) UnmarshalJSON(b []byte) error {
-	switch {
-	case len(b) == 0 || string(b) == "null":
-		return nil
-	case b[0] == '"':
-		return json.Unmarshal(b, &c.Str)
-	case b[0] == '[':
-		c.IsParts = true
-		return json.Unmarshal(b, &c.Parts)
-	}
-	value := "object"
-	switch b[0] {
-	case 't', 'f':
-		value = "bool"
-	case '{':
-	default:
-		value = "number"
-	}
-	return &json.UnmarshalTypeError{Value: value, Type: respContentType}
-}
-
 type respSummaryPart struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
+	Type string
+	Text string
 }
 
 type respPartDoc struct {
-	Type     string  `json:"type"`
-	Text     *string `json:"text"`
-	Refusal  *string `json:"refusal"`
-	ImageURL *string `json:"image_url"`
-	FileID   *string `json:"file_id"`
+	Type     string
+	Text     *string
+	Refusal  *string
+	ImageURL *string
+	FileID   *string
 }
 
 type respToolDoc struct {
-	Type        string          `json:"type"`
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Parameters  json.RawMessage `json:"parameters"`
-	Format      json.RawMessage `json:"format"`
-	Tools       []respToolDoc   `json:"tools"` // a namespace's
+	Type        string
+	Name        string
+	Description string
+	Parameters  []byte        // as given
+	Format      []byte        // as given
+	Tools       []respToolDoc // a namespace's
+}
+
+// respChoiceDoc is tool_choice: a string or an object.
+type respChoiceDoc struct {
+	Set       bool // given, not null
+	IsString  bool
+	Str       string
+	Type      string
+	Name      string
+	Namespace string
+	Mode      string
+	Tools     []respChoiceTool
+	bad       *typeError
+}
+
+type respChoiceTool struct {
+	Type      string
+	Name      string
+	Namespace string
 }
 
 // hostedItems are input items about hosted tools, or server state: they
@@ -223,7 +251,8 @@ var hostedItems = map[string]bool{
 	"compaction": true, "compaction_summary": true,
 }
 
-// respDecoder holds what decoding one request needs.
+// respDecoder holds what decoding one request needs. Its maps are made
+// on first use (put): most requests need few of them.
 type respDecoder struct {
 	r       *Request
 	dropped map[string]bool
@@ -236,36 +265,41 @@ type respDecoder struct {
 
 func decodeResponsesRequest(body []byte) (*Request, error) {
 	var doc respRequestDoc
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, requestError(body, err)
+	var rd respReader
+	rd.reset(body)
+	rd.readRequest(&doc)
+	if rd.done(); rd.err != nil {
+		return nil, syntaxError(body, rd.err)
 	}
-	d := &respDecoder{r: &Request{Model: doc.Model}, dropped: map[string]bool{}, nss: map[string]bool{},
-		toolAt: map[string]string{}, toolNS: map[string]string{}, calls: map[string]bool{}, leading: true}
+	if doc.toolBad != nil && !doc.badTools {
+		return nil, doc.toolBad.error("tools[" + strconv.Itoa(doc.toolBadAt) + "]")
+	}
+	if rd.bad != nil {
+		return nil, rd.bad.error("")
+	}
+	d := &respDecoder{r: &Request{Model: doc.Model}, leading: true}
 	r := d.r
 	if err := refuseStateful(&doc); err != nil {
 		return nil, err
 	}
-	if len(doc.Instructions) > 0 && string(doc.Instructions) != "null" {
-		var s string
-		if err := json.Unmarshal(doc.Instructions, &s); err != nil {
-			return nil, fieldError("instructions", "must be a string")
-		}
-		if s != "" {
-			r.System = append(r.System, Block{Kind: Text, Text: s})
-		}
+	if doc.BadInstructions {
+		return nil, fieldError("instructions", "must be a string")
+	}
+	if doc.Instructions != "" {
+		r.System = append(r.System, Block{Kind: Text, Text: doc.Instructions})
 	}
 	for i := range doc.Tools {
 		if err := d.tool(&doc.Tools[i], "tools["+strconv.Itoa(i)+"]", ""); err != nil {
 			return nil, err
 		}
 	}
-	if err := d.input(doc.Input); err != nil {
+	if err := d.input(&doc.Input); err != nil {
 		return nil, err
 	}
 	if err := d.checkFlatNames(); err != nil {
 		return nil, err
 	}
-	if err := d.toolChoice(doc.ToolChoice); err != nil {
+	if err := d.toolChoice(&doc.ToolChoice); err != nil {
 		return nil, err
 	}
 	r.Parallel = doc.ParallelToolCalls
@@ -309,66 +343,29 @@ func refuseStateful(doc *respRequestDoc) error {
 	if doc.PreviousResponseID != nil && *doc.PreviousResponseID != "" {
 		return fieldError("previous_response_id", "responses are not stored on this route; send the whole conversation in input instead")
 	}
-	if len(doc.Conversation) > 0 && string(doc.Conversation) != "null" {
+	if doc.Conversation {
 		return fieldError("conversation", "conversations are not stored on this route; send the whole conversation in input instead")
 	}
 	if doc.Background != nil && *doc.Background {
 		return fieldError("background", "background responses are not supported on this route")
 	}
-	if len(doc.Prompt) > 0 && string(doc.Prompt) != "null" {
+	if doc.Prompt {
 		return fieldError("prompt", "stored prompt templates are not available on this route; send the prompt in instructions or input")
 	}
 	return nil
 }
 
-// jsonError is the 400 for a body or item that does not decode: it names
-// the field encoding/json blames, under prefix.
-func jsonError(prefix string, err error) *Error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		param := prefix
-		if te.Field != "" {
-			if param != "" {
-				param += "."
-			}
-			param += te.Field
-		}
-		if param == "" {
-			param = "body"
-		}
-		kind := te.Type.Kind().String()
-		if te.Type == respContentType {
-			kind = "content"
-		}
-		return fieldError(param, "expected %s, got JSON %s", goTypeName(kind), te.Value)
+// put sets (*m)[k], making the map if need be.
+func put[K comparable, V any](m *map[K]V, k K, v V) {
+	if *m == nil {
+		*m = map[K]V{}
 	}
-	if prefix == "" {
-		prefix = "body"
-	}
-	return fieldError(prefix, "not valid JSON: %v", err)
-}
-
-func goTypeName(kind string) string {
-	switch kind {
-	case "content":
-		return "a string or an array of content parts"
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	case "ptr", "interface":
-		return "a value"
-	}
-	return "a number"
+	(*m)[k] = v
 }
 
 func (d *respDecoder) drop(what string) {
 	if !d.dropped[what] {
-		d.dropped[what] = true
+		put(&d.dropped, what, true)
 		d.r.Dropped = append(d.r.Dropped, what)
 	}
 }
@@ -384,9 +381,9 @@ func (d *respDecoder) tool(t *respToolDoc, path, ns string) error {
 		if prev, dup := d.toolAt[name]; dup {
 			return fieldError(path+".name", "tool %q is declared twice (also at %s)", name, prev)
 		}
-		d.toolAt[name] = path
+		put(&d.toolAt, name, path)
 		if ns != defaultNamespace {
-			d.toolNS[name] = ns
+			put(&d.toolNS, name, ns)
 		}
 		tool := Tool{Name: name, Description: t.Description}
 		if ns != defaultNamespace {
@@ -395,10 +392,10 @@ func (d *respDecoder) tool(t *respToolDoc, path, ns string) error {
 		if t.Type == "custom" {
 			tool.Custom = true
 			if len(t.Format) > 0 && string(t.Format) != "null" {
-				tool.Format = compactJSON(t.Format)
+				tool.Format = compactRaw(t.Format)
 			}
 		} else {
-			tool.Schema = compactJSON(t.Parameters)
+			tool.Schema = compactRaw(t.Parameters)
 			if len(tool.Schema) == 0 || string(tool.Schema) == "null" {
 				tool.Schema = json.RawMessage(`{"type":"object","properties":{}}`)
 			}
@@ -413,7 +410,7 @@ func (d *respDecoder) tool(t *respToolDoc, path, ns string) error {
 			return fieldError(path+".name", "a namespace needs a name")
 		}
 		if t.Name != defaultNamespace {
-			d.nss[t.Name] = true
+			put(&d.nss, t.Name, true)
 		}
 		start := len(d.r.Tools)
 		for j := range t.Tools {
@@ -463,65 +460,31 @@ func (d *respDecoder) checkFlatNames() error {
 	return nil
 }
 
-// input reads the input: a string (one user message) or items.
-func (d *respDecoder) input(raw json.RawMessage) error {
-	if len(raw) == 0 || string(raw) == "null" {
+// input reads the input: a string (one user message) or items. The
+// items' values of the wrong type are reported before anything else about
+// them.
+func (d *respDecoder) input(in *respInput) error {
+	switch in.kind {
+	case 0:
 		return nil
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return jsonError("input", err)
-		}
-		d.add(User, Block{Kind: Text, Text: s})
+	case '"':
+		d.add(User, Block{Kind: Text, Text: in.text})
 		return nil
-	}
-	if raw[0] != '[' {
+	case '[':
+	default:
 		return fieldError("input", "must be a string or an array of items")
 	}
-	var items []respItemDoc
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return inputError(raw, err)
+	for i := range in.items {
+		if e := in.items[i].typeErr(); e != nil {
+			return e.error("input[" + strconv.Itoa(i) + "]")
+		}
 	}
-	for i := range items {
-		if err := d.item(&items[i], "input["+strconv.Itoa(i)+"]"); err != nil {
+	for i := range in.items {
+		if err := d.item(&in.items[i], "input["+strconv.Itoa(i)+"]"); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// requestError names the field of a body that did not decode: the tools
-// are decoded again one by one, as encoding/json's errors give no array
-// index.
-func requestError(body []byte, err error) error {
-	var loose struct {
-		Tools []json.RawMessage `json:"tools"`
-	}
-	if json.Unmarshal(body, &loose) == nil {
-		for i, raw := range loose.Tools {
-			var t respToolDoc
-			if err := json.Unmarshal(raw, &t); err != nil {
-				return jsonError("tools["+strconv.Itoa(i)+"]", err)
-			}
-		}
-	}
-	return jsonError("", err)
-}
-
-// inputError names the item that did not decode, as requestError does.
-func inputError(raw json.RawMessage, err error) error {
-	var items []json.RawMessage
-	if json.Unmarshal(raw, &items) != nil {
-		return jsonError("input", err)
-	}
-	for i, item := range items {
-		var it respItemDoc
-		if err := json.Unmarshal(item, &it); err != nil {
-			return jsonError("input["+strconv.Itoa(i)+"]", err)
-		}
-	}
-	return jsonError("input", err)
 }
 
 func (d *respDecoder) item(it *respItemDoc, path string) error {
@@ -539,7 +502,7 @@ func (d *respDecoder) item(it *respItemDoc, path string) error {
 		if it.Name == "" {
 			return fieldError(path+".name", "a %s needs a name", typ)
 		}
-		d.calls[it.CallID] = true
+		put(&d.calls, it.CallID, true)
 		b := Block{Kind: ToolCall, ID: it.CallID, Name: flatName(it.Namespace, it.Name), Input: it.Arguments}
 		if typ == "custom_tool_call" {
 			b.Custom, b.Input = true, it.Input
@@ -761,16 +724,14 @@ func (d *respDecoder) add(role Role, blocks ...Block) {
 	d.r.Messages = append(msgs, Message{Role: role, Content: blocks})
 }
 
-func (d *respDecoder) toolChoice(raw json.RawMessage) error {
+func (d *respDecoder) toolChoice(doc *respChoiceDoc) error {
 	c := &d.r.Choice
-	if len(raw) == 0 || string(raw) == "null" {
+	if !doc.Set {
 		return nil
 	}
 	c.Set = true
-	if raw[0] == '"' {
-		var s string
-		json.Unmarshal(raw, &s)
-		switch s {
+	if doc.IsString {
+		switch doc.Str {
 		case "auto":
 			c.Mode = ChoiceAuto
 		case "none":
@@ -778,23 +739,12 @@ func (d *respDecoder) toolChoice(raw json.RawMessage) error {
 		case "required":
 			c.Mode = ChoiceAny
 		default:
-			return fieldError("tool_choice", "unknown value %q (auto, none, required, or an object)", s)
+			return fieldError("tool_choice", "unknown value %q (auto, none, required, or an object)", doc.Str)
 		}
 		return nil
 	}
-	var doc struct {
-		Type      string `json:"type"`
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
-		Mode      string `json:"mode"`
-		Tools     []struct {
-			Type      string `json:"type"`
-			Name      string `json:"name"`
-			Namespace string `json:"namespace"`
-		} `json:"tools"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return jsonError("tool_choice", err)
+	if doc.bad != nil {
+		return doc.bad.error("tool_choice")
 	}
 	switch doc.Type {
 	case "function", "custom":
@@ -874,7 +824,7 @@ func (d *respDecoder) textFormat(t *respText) error {
 		b = append(b, `{"name":`...)
 		b = AppendString(b, name)
 		b = append(b, `,"schema":`...)
-		b = append(b, compactJSON(f.Schema)...)
+		b = append(b, compactRaw(f.Schema)...)
 		if f.Strict != nil {
 			b = append(b, `,"strict":`...)
 			b = strconv.AppendBool(b, *f.Strict)
@@ -890,12 +840,746 @@ func (d *respDecoder) textFormat(t *respText) error {
 	return nil
 }
 
-func compactJSON(raw []byte) []byte {
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
+// ------------------------------------------------------- reading a request
+
+// respReader reads a request into its documents. A value of the wrong
+// type does not stop it, as it did not stop encoding/json: the first one
+// is noted in bad, and the reader reads on (a syntax error does stop it,
+// in jsonReader's err).
+type respReader struct {
+	jsonReader
+	bad *typeError
+}
+
+// typeError is a value of the wrong type, worded as encoding/json worded
+// it.
+type typeError struct {
+	field string // the member names that lead to it, joined by dots: encoding/json gave no indexes
+	want  string // "a string", "an array", ...
+	got   string // "number", "number 1.5", "object", ...
+}
+
+// error is the 400 for e, found in the value at prefix (the body when
+// both are empty).
+func (e *typeError) error(prefix string) *Error {
+	param := joinField(prefix, e.field)
+	if param == "" {
+		param = "body"
+	}
+	return fieldError(param, "expected %s, got JSON %s", e.want, e.got)
+}
+
+func joinField(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "." + b
+}
+
+// syntaxError is the 400 for a body that is not JSON, in encoding/json's
+// words. (The proxy refuses such a body before any decoder runs.)
+func syntaxError(body []byte, err error) *Error {
+	if e := json.Unmarshal(body, new(json.RawMessage)); e != nil {
+		err = e
+	}
+	return fieldError("body", "not valid JSON: %v", err)
+}
+
+// kindName is encoding/json's name for a value of kind k.
+func kindName(k byte) string {
+	switch k {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't':
+		return "bool"
+	}
+	return "number"
+}
+
+// fieldName names member name of the value at at, as a typeError does.
+func fieldName(at *fieldPath, name string) string {
+	if at == nil {
+		return name
+	}
+	return joinField(at.String(), name)
+}
+
+// mismatch notes that member name of the value at at (the value itself
+// when name is empty) is not what is wanted, and reads past it.
+func (r *respReader) mismatch(at *fieldPath, name, want string) {
+	if r.bad == nil {
+		r.bad = &typeError{field: fieldName(at, name), want: want, got: kindName(r.kind())}
+	}
+	r.skip()
+}
+
+// foldKey is the member name key stands for: encoding/json matched names
+// without regard to case, so a key with capitals (or the Kelvin sign, or
+// the long s) is read in its folded lower case form, which is how every
+// name it looks for is spelled.
+func foldKey(key []byte) []byte {
+	plain := true
+	for _, c := range key {
+		if c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return key
+	}
+	out := make([]byte, 0, len(key))
+	for _, c := range string(key) {
+		c = unicode.ToUpper(unicode.ToLower(c)) // encoding/json's folding
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out = utf8.AppendRune(out, c)
+	}
+	return out
+}
+
+// strField reads a string member into s; null leaves s as it was.
+func (r *respReader) strField(s *string, at *fieldPath, name string) {
+	switch r.kind() {
+	case '"':
+		*s = r.str()
+	case 'n':
+		r.null()
+	default:
+		r.mismatch(at, name, "a string")
+	}
+}
+
+// enumField reads a string member that is usually one of usual without
+// allocating for those.
+func (r *respReader) enumField(s *string, at *fieldPath, name string, usual ...string) {
+	switch r.kind() {
+	case '"':
+		*s = r.known(usual...)
+	case 'n':
+		r.null()
+	default:
+		r.mismatch(at, name, "a string")
+	}
+}
+
+func (r *respReader) strPtr(s **string, at *fieldPath, name string) {
+	switch r.kind() {
+	case '"':
+		v := r.str()
+		*s = &v
+	case 'n':
+		r.null()
+		*s = nil
+	default:
+		r.mismatch(at, name, "a string")
+	}
+}
+
+func (r *respReader) boolPtr(b **bool, at *fieldPath, name string) {
+	switch r.kind() {
+	case 't':
+		v := r.boolean()
+		*b = &v
+	case 'n':
+		r.null()
+		*b = nil
+	default:
+		r.mismatch(at, name, "a boolean")
+	}
+}
+
+func (r *respReader) intPtr(n **int, at *fieldPath, name string) {
+	switch r.kind() {
+	case '0':
+		lit := r.number()
+		v, err := strconv.ParseInt(string(lit), 10, 0)
+		if err != nil {
+			r.badNumber(at, name, lit)
+			return
+		}
+		i := int(v)
+		*n = &i
+	case 'n':
+		r.null()
+		*n = nil
+	default:
+		r.mismatch(at, name, "a number")
+	}
+}
+
+func (r *respReader) floatPtr(f **float64, at *fieldPath, name string) {
+	switch r.kind() {
+	case '0':
+		lit := r.number()
+		v, err := strconv.ParseFloat(string(lit), 64)
+		if err != nil {
+			r.badNumber(at, name, lit)
+			return
+		}
+		*f = &v
+	case 'n':
+		r.null()
+		*f = nil
+	default:
+		r.mismatch(at, name, "a number")
+	}
+}
+
+// badNumber notes a number out of its member's range.
+func (r *respReader) badNumber(at *fieldPath, name string, lit []byte) {
+	if r.bad == nil {
+		r.bad = &typeError{field: fieldName(at, name), want: "a number", got: "number " + string(lit)}
+	}
+}
+
+// objectAt starts reading member name of the value at at as an object:
+// false, the value read, when it is null or not an object.
+func (r *respReader) objectAt(at *fieldPath, name string) bool {
+	switch r.kind() {
+	case '{':
+		return r.object()
+	case 'n':
+		r.null()
+	default:
+		r.mismatch(at, name, "an object")
+	}
+	return false
+}
+
+// arrayAt is objectAt for an array.
+func (r *respReader) arrayAt(at *fieldPath, name string) bool {
+	switch r.kind() {
+	case '[':
+		return r.array()
+	case 'n':
+		r.null()
+	default:
+		r.mismatch(at, name, "an array")
+	}
+	return false
+}
+
+// given reads past a value that is only refused: false for null.
+func (r *respReader) given() bool {
+	if r.null() {
+		return false
+	}
+	r.skip()
+	return true
+}
+
+// elemAt returns element i of *s, making room for it. An array member
+// given twice is read into the same elements, as encoding/json did: it
+// grew the slice one element at a time, reslicing within its capacity.
+func elemAt[T any](s *[]T, i int) *T {
+	if i == cap(*s) {
+		*s = append(*s, *new(T))
+	} else if i >= len(*s) {
+		*s = (*s)[:i+1]
+	}
+	return &(*s)[i]
+}
+
+// endElems ends an array of n elements read with elemAt.
+func endElems[T any](s []T, n int) []T {
+	if n == 0 {
+		return s[:0:0]
+	}
+	return s[:n]
+}
+
+func (r *respReader) readRequest(doc *respRequestDoc) {
+	if !r.objectAt(nil, "") {
+		return
+	}
+	for first := true; ; first = false {
+		key, ok := r.member(first)
+		if !ok {
+			break
+		}
+		switch string(foldKey(key)) {
+		case "model":
+			r.strField(&doc.Model, nil, "model")
+		case "input":
+			r.readInput(&doc.Input)
+		case "instructions":
+			doc.Instructions, doc.BadInstructions = "", false
+			switch r.kind() {
+			case '"':
+				doc.Instructions = r.str()
+			case 'n':
+				r.null()
+			default:
+				doc.BadInstructions = true
+				r.skip()
+			}
+		case "tools":
+			r.readTools(doc)
+		case "tool_choice":
+			r.readToolChoice(&doc.ToolChoice)
+		case "parallel_tool_calls":
+			r.boolPtr(&doc.ParallelToolCalls, nil, "parallel_tool_calls")
+		case "max_output_tokens":
+			r.intPtr(&doc.MaxOutputTokens, nil, "max_output_tokens")
+		case "temperature":
+			r.floatPtr(&doc.Temperature, nil, "temperature")
+		case "top_p":
+			r.floatPtr(&doc.TopP, nil, "top_p")
+		case "stream":
+			r.boolPtr(&doc.Stream, nil, "stream")
+		case "reasoning":
+			r.readReasoning(doc)
+		case "text":
+			r.readText(doc)
+		case "previous_response_id":
+			r.strPtr(&doc.PreviousResponseID, nil, "previous_response_id")
+		case "conversation":
+			doc.Conversation = r.given()
+		case "background":
+			r.boolPtr(&doc.Background, nil, "background")
+		case "prompt":
+			doc.Prompt = r.given()
+		case "user":
+			r.strPtr(&doc.User, nil, "user")
+		case "safety_identifier":
+			r.strPtr(&doc.SafetyIdentifier, nil, "safety_identifier")
+		default:
+			r.skip()
+		}
+	}
+}
+
+func (r *respReader) readReasoning(doc *respRequestDoc) {
+	if !r.objectAt(nil, "reasoning") {
+		doc.Reasoning = nil
+		return
+	}
+	if doc.Reasoning == nil {
+		doc.Reasoning = new(respReasoning)
+	}
+	rs, at := doc.Reasoning, &fieldPath{name: "reasoning"}
+	for first := true; ; first = false {
+		key, ok := r.member(first)
+		if !ok {
+			break
+		}
+		switch string(foldKey(key)) {
+		case "effort":
+			r.strPtr(&rs.Effort, at, "effort")
+		case "summary":
+			r.strPtr(&rs.Summary, at, "summary")
+		case "generate_summary":
+			r.strPtr(&rs.GenerateSummary, at, "generate_summary")
+		default:
+			r.skip()
+		}
+	}
+}
+
+func (r *respReader) readText(doc *respRequestDoc) {
+	if !r.objectAt(nil, "text") {
+		doc.Text = nil
+		return
+	}
+	if doc.Text == nil {
+		doc.Text = new(respText)
+	}
+	at := &fieldPath{name: "text"}
+	for first := true; ; first = false {
+		key, ok := r.member(first)
+		if !ok {
+			break
+		}
+		if string(foldKey(key)) == "format" {
+			r.readFormat(doc.Text, at)
+		} else {
+			r.skip()
+		}
+	}
+}
+
+func (r *respReader) readFormat(t *respText, at *fieldPath) {
+	if !r.objectAt(at, "format") {
+		t.Format = nil
+		return
+	}
+	if t.Format == nil {
+		t.Format = new(respFormat)
+	}
+	f, fp := t.Format, at.key("format")
+	for first := true; ; first = false {
+		key, ok := r.member(first)
+		if !ok {
+			break
+		}
+		switch string(foldKey(key)) {
+		case "type":
+			r.strField(&f.Type, &fp, "type")
+		case "name":
+			r.strField(&f.Name, &fp, "name")
+		case "schema":
+			f.Schema = r.raw()
+		case "strict":
+			r.boolPtr(&f.Strict, &fp, "strict")
+		case "description":
+			r.strPtr(&f.Description, &fp, "description")
+		default:
+			r.skip()
+		}
+	}
+}
+
+// readTools reads the tools member. What went wrong in a tool is noted
+// twice: for the request, named from it (tools.name), and as the tool's
+// own (tools[i].name), which is what is reported when the last tools
+// member has one.
+func (r *respReader) readTools(doc *respRequestDoc) {
+	doc.toolBad = nil
+	switch r.kind() {
+	case 'n':
+		r.null()
+		doc.Tools = nil
+		return
+	case '[':
+		r.array()
+	default:
+		doc.badTools = true
+		r.mismatch(nil, "tools", "an array")
+		return
+	}
+	n := 0
+	for first := true; r.elem(first); first = false {
+		bad := r.bad
+		r.bad = nil
+		r.readTool(elemAt(&doc.Tools, n), nil)
+		if e := r.bad; e != nil {
+			if doc.toolBad == nil {
+				doc.toolBad, doc.toolBadAt = e, n
+			}
+			if bad == nil {
+				bad = &typeError{field: joinField("tools", e.field), want: e.want, got: e.got}
+			}
+		}
+		r.bad = bad
+		n++
+	}
+	doc.Tools = endElems(doc.Tools, n)
+}
+
+// readTool reads one tool; at names the tool in errors.
+func (r *respReader) readTool(t *respToolDoc, at *fieldPath) {
+	if !r.objectAt(at, "") {
+		return
+	}
+	for first := true; ; first = false {
+		key, ok := r.member(first)
+		if !ok {
+			break
+		}
+		switch string(foldKey(key)) {
+		case "type":
+			r.enumField(&t.Type, at, "type", "function", "custom", "namespace")
+		case "name":
+			r.strField(&t.Name, at, "name")
+		case "description":
+			r.strField(&t.Description, at, "description")
+		case "parameters":
+			t.Parameters = r.raw()
+		case "format":
+			t.Format = r.raw()
+		case "tools":
+			r.readToolList(&t.Tools, at)
+		default:
+			r.skip()
+		}
+	}
+}
+
+// readToolList reads the tools member of the value at at (a namespace,
+// or an additional_tools item).
+func (r *respReader) readToolList(tools *[]respToolDoc, at *fieldPath) {
+	if !r.arrayAt(at, "tools") {
+		*tools = nil
+		return
+	}
+	if r.depth++; r.depth > maxDepth {
+		r.fail(errTooDeep)
+		return
+	}
+	tp := at.key("tools")
+	n := 0
+	for first := true; r.elem(first); first = false {
+		r.readTool(elemAt(tools, n), &tp)
+		n++
+	}
+	*tools = endElems(*tools, n)
+	r.depth--
+}
+
+// readInput reads the input. Each item is read on its own: what went
+// wrong in it is named from it.
+func (r *respReader) readInput(in *respInput) {
+	*in = respInput{kind: r.kind()}
+	switch in.kind {
+	case 'n':
+		r.null()
+		in.kind = 0
+	case '"':
+		in.text = r.str()
+	case '[':
+		bad := r.bad
+		r.array()
+		for first := true; r.elem(first); first = false {
+			in.items = append(in.items, respItemDoc{})
+			it := &in.items[len(in.items)-1]
+			r.bad = nil
+			r.readItem(it)
+			it.bad = r.bad
+		}
+		r.bad = bad
+	default:
+		r.skip()
+	}
+}
+
+func (r *respReader) readItem(it *respItemDoc) {
+	if !r.objectAt(nil, "") {
+		return
+	}
+	for first := true; ; first = false {
+		key, ok := r.member(first)
+		if !ok {
+			break
+		}
+		var abort *typeError
+		switch string(foldKey(key)) {
+		case "type":
+			r.enumField(&it.Type, nil, "type", "message", "function_call", "function_call_output", "reasoning",
+				"custom_tool_call", "custom_tool_call_output")
+		case "role":
+			r.enumField(&it.Role, nil, "role", "user", "assistant", "developer", "system")
+		case "content":
+			abort = r.readContent(&it.Content, "content")
+		case "output":
+			abort = r.readContent(&it.Output, "output")
+		case "call_id":
+			r.strField(&it.CallID, nil, "call_id")
+		case "name":
+			r.strField(&it.Name, nil, "name")
+		case "namespace":
+			r.strField(&it.Namespace, nil, "namespace")
+		case "arguments":
+			r.strField(&it.Arguments, nil, "arguments")
+		case "input":
+			r.strField(&it.Input, nil, "input")
+		case "summary":
+			r.readSummary(&it.Summary)
+		case "encrypted_content":
+			r.strPtr(&it.EncryptedContent, nil, "encrypted_content")
+		case "tools":
+			r.readToolList(&it.Tools, nil)
+		default:
+			r.skip()
+		}
+		if it.abort == nil {
+			it.abort = abort
+		}
+	}
+}
+
+// readContent reads a message's content or a tool's output (member name):
+// a string, an array of parts, or null. It returns what went wrong, which
+// ended encoding/json's reading of the item (an UnmarshalJSON method read
+// the content): the item's error, whatever went wrong before it.
+func (r *respReader) readContent(c *respContent, name string) *typeError {
+	switch k := r.kind(); k {
+	case 'n':
+		r.null()
+		return nil
+	case '"':
+		c.Str = r.str()
+		return nil
+	case '[':
+	default:
+		r.skip()
+		return &typeError{field: name, want: "a string or an array of content parts", got: kindName(k)}
+	}
+	c.IsParts = true
+	bad := r.bad
+	r.bad = nil
+	r.array()
+	at := &fieldPath{name: name}
+	n := 0
+	for first := true; r.elem(first); first = false {
+		r.readPart(elemAt(&c.Parts, n), at)
+		n++
+	}
+	c.Parts = endElems(c.Parts, n)
+	e := r.bad
+	r.bad = bad
+	return e
+}
+
+func (r *respReader) readPart(p *respPartDoc, at *fieldPath) {
+	if !r.objectAt(at, "") {
+		return
+	}
+	for first := true; ; first = false {
+		key, ok := r.member(first)
+		if !ok {
+			break
+		}
+		switch string(foldKey(key)) {
+		case "type":
+			r.enumField(&p.Type, at, "type", "input_text", "output_text", "input_image", "summary_text", "reasoning_text", "refusal")
+		case "text":
+			r.strPtr(&p.Text, at, "text")
+		case "refusal":
+			r.strPtr(&p.Refusal, at, "refusal")
+		case "image_url":
+			r.strPtr(&p.ImageURL, at, "image_url")
+		case "file_id":
+			r.strPtr(&p.FileID, at, "file_id")
+		default:
+			r.skip()
+		}
+	}
+}
+
+func (r *respReader) readSummary(s *[]respSummaryPart) {
+	if !r.arrayAt(nil, "summary") {
+		*s = nil
+		return
+	}
+	at := &fieldPath{name: "summary"}
+	n := 0
+	for first := true; r.elem(first); first = false {
+		p := elemAt(s, n)
+		n++
+		if !r.objectAt(at, "") {
+			continue
+		}
+		for first := true; ; first = false {
+			key, ok := r.member(first)
+			if !ok {
+				break
+			}
+			switch string(foldKey(key)) {
+			case "type":
+				r.enumField(&p.Type, at, "type", "summary_text")
+			case "text":
+				r.strField(&p.Text, at, "text")
+			default:
+				r.skip()
+			}
+		}
+	}
+	*s = endElems(*s, n)
+}
+
+// readToolChoice reads tool_choice, on its own: what went wrong in it is
+// named from it.
+func (r *respReader) readToolChoice(c *respChoiceDoc) {
+	*c = respChoiceDoc{}
+	switch r.kind() {
+	case 'n':
+		r.null()
+		return
+	case '"':
+		c.Set, c.IsString, c.Str = true, true, r.str()
+		return
+	}
+	c.Set = true
+	bad := r.bad
+	r.bad = nil
+	if r.objectAt(nil, "") {
+		for first := true; ; first = false {
+			key, ok := r.member(first)
+			if !ok {
+				break
+			}
+			switch string(foldKey(key)) {
+			case "type":
+				r.strField(&c.Type, nil, "type")
+			case "name":
+				r.strField(&c.Name, nil, "name")
+			case "namespace":
+				r.strField(&c.Namespace, nil, "namespace")
+			case "mode":
+				r.strField(&c.Mode, nil, "mode")
+			case "tools":
+				r.readChoiceTools(&c.Tools)
+			default:
+				r.skip()
+			}
+		}
+	}
+	c.bad = r.bad
+	r.bad = bad
+}
+
+func (r *respReader) readChoiceTools(tools *[]respChoiceTool) {
+	if !r.arrayAt(nil, "tools") {
+		*tools = nil
+		return
+	}
+	at := &fieldPath{name: "tools"}
+	n := 0
+	for first := true; r.elem(first); first = false {
+		t := elemAt(tools, n)
+		n++
+		if !r.objectAt(at, "") {
+			continue
+		}
+		for first := true; ; first = false {
+			key, ok := r.member(first)
+			if !ok {
+				break
+			}
+			switch string(foldKey(key)) {
+			case "type":
+				r.strField(&t.Type, at, "type")
+			case "name":
+				r.strField(&t.Name, at, "name")
+			case "namespace":
+				r.strField(&t.Namespace, at, "namespace")
+			default:
+				r.skip()
+			}
+		}
+	}
+	*tools = endElems(*tools, n)
+}
+
+// compactRaw returns a JSON value, checked already, without the white
+// space between its tokens: raw itself when it has none.
+func compactRaw(raw []byte) []byte {
+	var out []byte
+	start := 0
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '"':
+			if i = stringEnd(raw, i+1); i < 0 {
+				return raw
+			}
+		case ' ', '\t', '\n', '\r':
+			if out == nil {
+				out = make([]byte, 0, len(raw))
+			}
+			out = append(out, raw[start:i]...)
+			start = i + 1
+		}
+	}
+	if out == nil {
 		return raw
 	}
-	return b.Bytes()
+	return append(out, raw[start:]...)
 }
 
 // appendRawJSON appends a JSON value on one line, as an SSE data line

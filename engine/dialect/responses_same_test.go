@@ -172,7 +172,7 @@ func FuzzResponsesRequestSameAsOracle(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if _, err := ScanObject(body); err != nil {
-			t.Skip()
+			t.Skip("the proxy refuses what ScanObject refuses before any decoder runs")
 		}
 		sameAsOracle(t, body)
 	})

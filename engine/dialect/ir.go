@@ -240,6 +240,11 @@ type Event struct {
 	// that passed through; an encoder resuming that stream keeps it as
 	// it is instead of giving it its dialect's prefix.
 	KeepID bool
+	// Item (EvBlockStart) is the id of the output item the block came in,
+	// in a Responses stream. A Responses encoder resuming a stream that
+	// passed through (KeepID) gives the block's item this id, so the
+	// text goes on in the item the client has open.
+	Item string
 
 	Stop         StopReason // EvStop
 	StopSequence string     // EvStop

@@ -1665,6 +1665,9 @@ type responsesEncoder struct {
 	usage          Usage
 	items          []*respItem // pointers: an item's strings.Builder must not be copied
 	byBlock        []int32     // block Index → items index; -1: none, -2: ignored
+	// keep: the encoder resumes a stream that passed through (SPEC 11):
+	// the response and its items keep the ids the client has.
+	keep bool
 }
 
 func newResponsesEncoder(req *Request) Encoder { return newRespEncoder(req, NewID) }
@@ -1691,10 +1694,10 @@ func encodeResponsesResponse(r *Response, req *Request) []byte {
 
 func encodeRespResponse(r *Response, req *Request, newID func(string) string) []byte {
 	e := newRespEncoder(req, newID)
-	e.begin(r.Model, r.Created)
+	e.begin("", r.Model, r.Created)
 	for i := range r.Content {
 		b := &r.Content[i]
-		it := e.open(b)
+		it := e.open(b, "")
 		if it == nil {
 			continue
 		}
@@ -1726,10 +1729,14 @@ func stopStatus(s StopReason) (status, reason string) {
 	return "completed", ""
 }
 
-// begin fixes the response's id, model and creation time.
-func (e *responsesEncoder) begin(model string, created int64) {
+// begin fixes the response's id (minted when id is ""), model and
+// creation time.
+func (e *responsesEncoder) begin(id, model string, created int64) {
 	e.started = true
-	e.id = e.newID("resp_")
+	e.id = id
+	if id == "" {
+		e.id = e.newID("resp_")
+	}
 	if model != "" {
 		e.model = model
 	}
@@ -1740,11 +1747,16 @@ func (e *responsesEncoder) begin(model string, created int64) {
 }
 
 // open adds the output item for block b; nil for a block no item shows
-// (an image the model made, say).
-func (e *responsesEncoder) open(b *Block) *respItem {
+// (an image the model made, say). item is the id the client already has
+// for it, kept when the encoder resumes a stream that passed through.
+func (e *responsesEncoder) open(b *Block, item string) *respItem {
 	var it *respItem
 	add := func(kind itemKind, prefix string) {
-		it = &respItem{kind: kind, id: e.newID(prefix)}
+		id := item
+		if !e.keep || !e.freeItemID(id) {
+			id = e.newID(prefix)
+		}
+		it = &respItem{kind: kind, id: id}
 		e.items = append(e.items, it)
 	}
 	switch b.Kind {
@@ -1772,6 +1784,25 @@ func (e *responsesEncoder) open(b *Block) *respItem {
 		it.namespace, it.name = splitFlat(e.nss, b.Name)
 	}
 	return it
+}
+
+// freeItemID reports whether an upstream's item id can be kept: not
+// empty, not taken, and of the bytes the events write unescaped.
+func (e *responsesEncoder) freeItemID(id string) bool {
+	if id == "" || len(id) > 256 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !isIDByte(id[i]) {
+			return false
+		}
+	}
+	for _, it := range e.items {
+		if it.id == id {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *responsesEncoder) isCustom(name string) bool {
@@ -2051,10 +2082,16 @@ func (e *responsesEncoder) Encode(dst []byte, ev *Event) []byte {
 		return dst
 	}
 	if !e.started {
-		if ev.Kind == EvStart {
-			e.begin(ev.Model, ev.Created)
-		} else {
-			e.begin("", 0)
+		switch {
+		case ev.Kind == EvStart && ev.KeepID && ev.ID != "":
+			// The client has this response from a stream that passed
+			// through: resuming it, its ids stand.
+			e.keep = true
+			e.begin(ev.ID, ev.Model, ev.Created)
+		case ev.Kind == EvStart:
+			e.begin("", ev.Model, ev.Created)
+		default:
+			e.begin("", "", 0)
 		}
 		dst = e.lifecycle(dst, "response.created", "in_progress", "", nil)
 		dst = e.lifecycle(dst, "response.in_progress", "in_progress", "", nil)
@@ -2106,7 +2143,7 @@ func (e *responsesEncoder) Fail(dst []byte, err *Error) []byte {
 		err = ErrIncomplete
 	}
 	if !e.started {
-		e.begin("", 0)
+		e.begin("", "", 0)
 		dst = e.lifecycle(dst, "response.created", "in_progress", "", nil)
 		dst = e.lifecycle(dst, "response.in_progress", "in_progress", "", nil)
 	}
@@ -2126,6 +2163,17 @@ func (e *responsesEncoder) Fail(dst []byte, err *Error) []byte {
 	dst = AppendString(dst, msg)
 	dst = append(dst, `,"param":null}`...)
 	return endEv(dst)
+}
+
+// ResumeAfter tells an encoder that replayed what a stream which passed
+// through had sent (Event.KeepID) the sequence number of the last event
+// the client got: a Responses client's events are numbered, and the
+// resumed stream's must follow on from the upstream's. Other dialects'
+// encoders number nothing.
+func ResumeAfter(enc Encoder, seq int64) {
+	if e, ok := enc.(*responsesEncoder); ok {
+		e.seq = seq + 1
+	}
 }
 
 // failCode is the error code a broken stream reports; Codex retries on
@@ -2160,7 +2208,7 @@ func (e *responsesEncoder) blockStart(dst []byte, ev *Event) []byte {
 	if e.byBlock[idx] != -1 {
 		return dst // open already (a continued answer), or closed
 	}
-	it := e.open(&ev.Block)
+	it := e.open(&ev.Block, ev.Item)
 	if it == nil {
 		e.byBlock[idx] = -2
 		return dst
@@ -2311,7 +2359,7 @@ func endEv(dst []byte) []byte { return append(dst, "}\n\n"...) }
 func (e *responsesEncoder) itemEv(dst []byte, typ string, it *respItem, i int) []byte {
 	dst = e.ev(dst, typ)
 	dst = append(dst, `,"item_id":"`...)
-	dst = append(dst, it.id...) // minted here: [a-z_0-9]
+	dst = append(dst, it.id...) // minted here, or kept only when [A-Za-z0-9_-] (freeItemID)
 	dst = append(dst, '"')
 	return appendIndex(dst, `,"output_index":`, i)
 }

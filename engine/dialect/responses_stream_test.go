@@ -586,6 +586,37 @@ func TestResponsesStreamTolerates(t *testing.T) {
 	}
 }
 
+// TestResponsesEncoderKeepsOnlyCleanItemIDs: a resumed encoder keeps an
+// upstream's item id only when it is safe to write as it is and unused.
+func TestResponsesEncoderKeepsOnlyCleanItemIDs(t *testing.T) {
+	for _, tt := range []struct {
+		items []string
+		want  []string
+	}{
+		{[]string{"msg_ok-1", "msg_2"}, []string{"msg_ok-1", "msg_2"}},
+		{[]string{`msg_"x"`, "msg é"}, []string{"msg_0001", "msg_0002"}},
+		{[]string{"", "msg_a", "msg_a"}, []string{"msg_0001", "msg_a", "msg_0002"}},
+	} {
+		e := newRespEncoder(nil, testIDs())
+		e.Encode(nil, &Event{Kind: EvStart, ID: "resp_up", KeepID: true})
+		var got []string
+		for i, id := range tt.items {
+			e.Encode(nil, &Event{Kind: EvBlockStart, Index: i, Block: Block{Kind: Text}, Item: id})
+			got = append(got, e.items[i].id)
+		}
+		if !reflect.DeepEqual(got, tt.want) || e.id != "resp_up" {
+			t.Errorf("items %q: got %q (response %s), want %q", tt.items, got, e.id, tt.want)
+		}
+	}
+	// Not resumed: the encoder's own ids, whatever the events say.
+	e := newRespEncoder(nil, testIDs())
+	e.Encode(nil, &Event{Kind: EvStart, ID: "resp_up"})
+	e.Encode(nil, &Event{Kind: EvBlockStart, Index: 0, Block: Block{Kind: Text}, Item: "msg_up"})
+	if e.id == "resp_up" || e.items[0].id == "msg_up" {
+		t.Errorf("ids %s %s kept without KeepID", e.id, e.items[0].id)
+	}
+}
+
 func TestResponsesResponseGolden(t *testing.T) {
 	tests := []struct {
 		name string

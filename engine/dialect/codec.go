@@ -14,8 +14,8 @@ import (
 
 // The codecs: each dialect reads and writes the internal form. Upstreams
 // speak Chat or Messages (an OpenAI channel that serves Responses itself
-// gets Responses clients passed through, never translated), clients any
-// of the three.
+// gets Responses clients passed through, never translated: its stream is
+// only read, to be continued should it break), clients any of the three.
 
 // DecodeRequest reads a client's request body, in dialect d, into the
 // internal form. A body that cannot be honoured is a 400 *Error naming
@@ -88,8 +88,11 @@ var ErrIncomplete = &Error{Status: http.StatusBadGateway, Type: "upstream_error"
 
 // NewDecoder returns a stream decoder for a channel speaking d.
 func NewDecoder(d Dialect) Decoder {
-	if d == Messages {
+	switch d {
+	case Messages:
 		return &messagesDecoder{}
+	case Responses:
+		return &responsesDecoder{open: -1}
 	}
 	return &chatDecoder{}
 }

@@ -140,8 +140,14 @@ func dumpEvents(evs []Event) []byte {
 			if ev.Block.Kind == ToolCall {
 				b = fmt.Appendf(b, " id=%q name=%q", ev.Block.ID, ev.Block.Name)
 			}
+			if ev.Block.Custom {
+				b = append(b, " custom"...)
+			}
 			if ev.Block.Data != "" {
 				b = fmt.Appendf(b, " data=%q", ev.Block.Data)
+			}
+			if ev.Item != "" {
+				b = fmt.Appendf(b, " item=%q", ev.Item)
 			}
 			b = append(b, '\n')
 		case EvDelta:
@@ -154,6 +160,8 @@ func dumpEvents(evs []Event) []byte {
 			b = fmt.Appendf(b, "usage %+v\n", ev.Usage)
 		case EvStop:
 			b = fmt.Appendf(b, "stop %s seq=%q usage=%+v\n", messagesStopName(ev.Stop), ev.StopSequence, ev.Usage)
+		case EvOpaque:
+			b = append(b, "opaque\n"...)
 		default:
 			b = fmt.Appendf(b, "error %q\n", ev.Text)
 		}

@@ -222,6 +222,12 @@ const (
 	EvUsage
 	// EvStop: the answer ends: Stop, StopSequence, and the final Usage.
 	EvStop
+	// EvOpaque: the upstream sent something this form cannot carry (a
+	// hosted tool's output item, a refusal part, an annotation). Encoders
+	// write nothing for it; a stream that passed through with it is not
+	// resumed by an encoder (continuation, SPEC 11), which could not
+	// write it again.
+	EvOpaque
 )
 
 // Event is one step of a streamed answer in the internal form. Blocks

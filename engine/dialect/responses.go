@@ -2611,3 +2611,812 @@ func appendChoice(dst []byte, req *Request) []byte {
 	}
 	return append(dst, `"auto"`...)
 }
+
+// ------------------------------------------------- the stream, from a channel
+
+// responsesDecoder reads a Responses channel's stream. Catfish speaks
+// Responses to a channel only on a Responses client's behalf, passing
+// the stream through: the decoder follows such a stream on the side, so
+// that a break can be continued elsewhere (SPEC 11), and reads a
+// continuation that comes from such a channel.
+//
+// Each output item is a block: a message is text, a reasoning item
+// thinking (its summary, or its reasoning text), a function or custom
+// tool call a tool call. Items come one after another: one that opens
+// closes the one before. What the internal form cannot carry comes out as
+// EvOpaque: an item of another type (a hosted tool's call), a refusal
+// part, an annotation, a message's second part (whose text still goes
+// into the message's block).
+type responsesDecoder struct {
+	r       jsonReader
+	ev      respStreamEvent
+	started bool
+	stopped bool
+	calls   bool // a tool call came: a completed answer stops for tool use
+	refused bool // a refusal came
+	blocks  int  // blocks opened so far
+	open    int  // the output index of the item whose block is open; -1: none
+	items   []respStreamItem
+}
+
+// maxOutputItems bounds the output index of a stream's items: the
+// decoder keeps a little state for each.
+const maxOutputItems = 4096
+
+// respStreamItem is what the decoder knows of one output item.
+type respStreamItem struct {
+	state  uint8
+	kind   itemKind
+	block  int
+	got    bool  // content came: a done event's whole text is not needed
+	part   int   // reasoning: the part being read; -1: none yet
+	source uint8 // reasoning: where its text comes from (the first seen wins)
+	opaque bool  // EvOpaque was sent for it
+}
+
+// The states of an output item.
+const (
+	itemUnseen  uint8 = iota
+	itemOpen          // its block is open
+	itemClosed        // its block is closed
+	itemForeign       // no block: an item of a type the internal form has none for
+)
+
+// Where a reasoning item's text comes from.
+const (
+	fromSummary uint8 = 1 + iota
+	fromReasoningText
+)
+
+// respStreamEvent is what one event says, read whole before anything is
+// emitted (its members come in any order). Values needed only now and
+// then (a done event's whole text, an item's content) are kept as raw
+// JSON, aliasing the event's data, and read when needed.
+type respStreamEvent struct {
+	typ     []byte
+	typBuf  [48]byte
+	output  int // output_index; -1: not given
+	content int // content_index; -1: not given
+	summary int // summary_index; -1: not given
+	delta   string
+	whole   []byte // text, arguments, input or refusal of a done event
+	item    respStreamItemDoc
+	hasItem bool
+	partTyp string
+	partTxt []byte
+	resp    respStreamResponse
+	// An error event's type, code and message (flat, or nested in
+	// "error").
+	errType, errCode, errMsg string
+}
+
+// respStreamItemDoc is an output item as an event carries it.
+type respStreamItemDoc struct {
+	id, typ, callID, name, namespace string
+	args, input, content, summary    []byte // raw JSON
+	encrypted                        []byte
+}
+
+// respStreamResponse is the response object of a lifecycle event.
+type respStreamResponse struct {
+	id, model, status, reason string
+	created                   int64
+	usage                     Usage
+	errCode, errMsg           string
+}
+
+func (d *responsesDecoder) Decode(name, data []byte, out []Event) ([]Event, error) {
+	if d.stopped || bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) {
+		return out, nil // OpenAI never sends [DONE]; some look-alikes do
+	}
+	ev := &d.ev
+	*ev = respStreamEvent{output: -1, content: -1, summary: -1}
+	if err := d.read(data); err != nil {
+		return out, err
+	}
+	typ := ev.typ
+	if len(typ) == 0 {
+		typ = name
+	}
+	var err error
+	switch string(typ) {
+	case "response.created", "response.in_progress", "response.queued":
+		out = d.begin(out, &ev.resp)
+	case "response.completed", "response.incomplete":
+		out = d.begin(out, &ev.resp)
+		out = d.finish(out, string(typ) == "response.incomplete" || ev.resp.status == "incomplete")
+	case "response.failed":
+		err = responsesFailure("", ev.resp.errCode, ev.resp.errMsg)
+	case "error":
+		err = responsesFailure(ev.errType, ev.errCode, ev.errMsg)
+	case "response.output_item.added":
+		if ev.hasItem {
+			out, err = d.added(out, ev.output, &ev.item)
+		}
+	case "response.output_item.done":
+		if ev.hasItem {
+			out, err = d.itemDone(out, ev.output, &ev.item)
+		}
+	case "response.content_part.added", "response.content_part.done":
+		out, err = d.part(out, string(typ) == "response.content_part.added")
+	case "response.output_text.delta", "response.refusal.delta":
+		if string(typ) == "response.refusal.delta" {
+			d.refused = true
+			out = d.opaqueAt(out, ev.output)
+		}
+		if ev.content > 0 {
+			out = d.opaqueAt(out, ev.output) // a second part: the client has two
+		}
+		out, err = d.delta(out, ev.output, itemMessage, ev.delta)
+	case "response.output_text.done", "response.refusal.done":
+		out, err = d.fill(out, ev.output, itemMessage, ev.whole)
+	case "response.output_text.annotation.added":
+		out = d.opaqueAt(out, ev.output)
+	case "response.function_call_arguments.delta":
+		out, err = d.delta(out, ev.output, itemFunction, ev.delta)
+	case "response.function_call_arguments.done":
+		out, err = d.fill(out, ev.output, itemFunction, ev.whole)
+	case "response.custom_tool_call_input.delta":
+		out, err = d.delta(out, ev.output, itemCustom, ev.delta)
+	case "response.custom_tool_call_input.done":
+		out, err = d.fill(out, ev.output, itemCustom, ev.whole)
+	case "response.reasoning_summary_text.delta":
+		out, err = d.reasoning(out, fromSummary, ev.summary, ev.delta)
+	case "response.reasoning_text.delta":
+		out, err = d.reasoning(out, fromReasoningText, ev.content, ev.delta)
+	case "response.reasoning_summary_text.done", "response.reasoning_text.done":
+		out, err = d.fill(out, ev.output, itemReasoning, ev.whole)
+	}
+	// Anything else (in_progress events of hosted tools, the part and
+	// summary events that add nothing, types to come) says nothing new.
+	return out, err
+}
+
+// read reads one event's data into d.ev. A value of an unexpected type
+// is passed over (forward compatible); data that is not a JSON object is
+// ErrBadEvent.
+func (d *responsesDecoder) read(data []byte) error {
+	ev, r := &d.ev, &d.r
+	r.reset(data)
+	if !r.object() {
+		return ErrBadEvent
+	}
+	for first := true; ; first = false {
+		key, ok := r.member(first)
+		if !ok {
+			break
+		}
+		switch string(key) {
+		case "type":
+			if r.kind() == '"' {
+				ev.typ = append(ev.typBuf[:0], r.strBytes()...)
+			} else {
+				r.skip()
+			}
+		case "output_index":
+			ev.output = readIndex(r)
+		case "content_index":
+			ev.content = readIndex(r)
+		case "summary_index":
+			ev.summary = readIndex(r)
+		case "delta":
+			ev.delta = looseStr(r)
+		case "text", "arguments", "input", "refusal":
+			ev.whole = looseRaw(r)
+		case "item":
+			ev.hasItem = d.readItem(&ev.item)
+		case "part":
+			d.readPart()
+		case "response":
+			d.readResponse(&ev.resp)
+		case "code":
+			ev.errCode = looseCode(r)
+		case "message":
+			ev.errMsg = looseStr(r)
+		case "error":
+			d.readError()
+		default:
+			r.skip()
+		}
+	}
+	if r.done(); r.err != nil {
+		return ErrBadEvent
+	}
+	return nil
+}
+
+func (d *responsesDecoder) readItem(doc *respStreamItemDoc) bool {
+	r := &d.r
+	if r.kind() != '{' {
+		r.skip()
+		return false
+	}
+	r.object()
+	for first := true; ; first = false {
+		k, ok := r.member(first)
+		if !ok {
+			break
+		}
+		switch string(k) {
+		case "id":
+			doc.id = looseStr(r)
+		case "type":
+			if r.kind() == '"' {
+				doc.typ = r.known("message", "reasoning", "function_call", "custom_tool_call")
+			} else {
+				r.skip()
+			}
+		case "call_id":
+			doc.callID = looseStr(r)
+		case "name":
+			doc.name = looseStr(r)
+		case "namespace":
+			doc.namespace = looseStr(r)
+		case "arguments":
+			doc.args = looseRaw(r)
+		case "input":
+			doc.input = looseRaw(r)
+		case "content":
+			doc.content = looseRaw(r)
+		case "summary":
+			doc.summary = looseRaw(r)
+		case "encrypted_content":
+			doc.encrypted = looseRaw(r)
+		default:
+			r.skip()
+		}
+	}
+	return true
+}
+
+func (d *responsesDecoder) readPart() {
+	r, ev := &d.r, &d.ev
+	if r.kind() != '{' {
+		r.skip()
+		return
+	}
+	r.object()
+	for first := true; ; first = false {
+		k, ok := r.member(first)
+		if !ok {
+			break
+		}
+		switch string(k) {
+		case "type":
+			if r.kind() == '"' {
+				ev.partTyp = r.known("output_text", "refusal", "reasoning_text")
+			} else {
+				r.skip()
+			}
+		case "text", "refusal":
+			ev.partTxt = looseRaw(r)
+		default:
+			r.skip()
+		}
+	}
+}
+
+// readResponse reads what the decoder needs of a response object: not
+// its output or its settings, which can be long (a response.completed
+// repeats the whole answer and every tool).
+func (d *responsesDecoder) readResponse(resp *respStreamResponse) {
+	r := &d.r
+	if r.kind() != '{' {
+		r.skip()
+		return
+	}
+	r.object()
+	for first := true; ; first = false {
+		k, ok := r.member(first)
+		if !ok {
+			break
+		}
+		switch string(k) {
+		case "id":
+			resp.id = looseStr(r)
+		case "model":
+			resp.model = looseStr(r)
+		case "created_at":
+			resp.created = max(looseInt(r), 0)
+		case "status":
+			resp.status = looseStr(r)
+		case "incomplete_details":
+			if r.kind() != '{' {
+				r.skip()
+				break
+			}
+			r.object()
+			for first := true; ; first = false {
+				k, ok := r.member(first)
+				if !ok {
+					break
+				}
+				if string(k) == "reason" {
+					resp.reason = looseStr(r)
+				} else {
+					r.skip()
+				}
+			}
+		case "usage":
+			if r.kind() == '{' {
+				resp.usage = readUsage(r)
+			} else {
+				r.skip()
+			}
+		case "error":
+			if r.kind() != '{' {
+				r.skip()
+				break
+			}
+			r.object()
+			for first := true; ; first = false {
+				k, ok := r.member(first)
+				if !ok {
+					break
+				}
+				switch string(k) {
+				case "code":
+					resp.errCode = looseCode(r)
+				case "message":
+					resp.errMsg = looseStr(r)
+				default:
+					r.skip()
+				}
+			}
+		default:
+			r.skip()
+		}
+	}
+}
+
+// readError reads an error event's nested "error" object, which
+// openai-node reads: what it says stands over the flat members.
+func (d *responsesDecoder) readError() {
+	r, ev := &d.r, &d.ev
+	if r.kind() != '{' {
+		r.skip()
+		return
+	}
+	r.object()
+	for first := true; ; first = false {
+		k, ok := r.member(first)
+		if !ok {
+			break
+		}
+		switch string(k) {
+		case "type":
+			ev.errType = looseStr(r)
+		case "code":
+			if c := looseCode(r); c != "" {
+				ev.errCode = c
+			}
+		case "message":
+			if m := looseStr(r); m != "" {
+				ev.errMsg = m
+			}
+		default:
+			r.skip()
+		}
+	}
+}
+
+// responsesFailure is the error a response.failed or error event reports.
+func responsesFailure(typ, code, msg string) *Error {
+	if msg == "" {
+		msg = "the upstream reported a failed response"
+	}
+	return &Error{Status: errorStatus(typ, code), Type: cmpOr(typ, "server_error"), Code: code, Message: msg}
+}
+
+// begin sends EvStart once: with the response of response.created (or
+// in_progress, queued), or bare for a stream that skipped those.
+func (d *responsesDecoder) begin(out []Event, resp *respStreamResponse) []Event {
+	if d.started {
+		return out
+	}
+	d.started = true
+	ev := Event{Kind: EvStart}
+	if resp != nil {
+		ev.ID, ev.Model, ev.Created = resp.id, resp.model, resp.created
+	}
+	return append(out, ev)
+}
+
+// slot is the state of the item at output index oi. An index not given
+// (-1) means the item being read: the open one, else the last one (or
+// for a new item, with adding, the next one).
+func (d *responsesDecoder) slot(oi int, adding bool) (*respStreamItem, int, error) {
+	if oi < 0 {
+		switch {
+		case adding:
+			oi = len(d.items)
+		case d.open >= 0:
+			oi = d.open
+		default:
+			oi = max(len(d.items)-1, 0)
+		}
+	}
+	if oi >= maxOutputItems {
+		return nil, oi, upstreamAnswerError("output_index out of range")
+	}
+	for len(d.items) <= oi {
+		d.items = append(d.items, respStreamItem{})
+	}
+	return &d.items[oi], oi, nil
+}
+
+// added opens the block of a new output item.
+func (d *responsesDecoder) added(out []Event, oi int, doc *respStreamItemDoc) ([]Event, error) {
+	it, oi, err := d.slot(oi, true)
+	if err != nil || it.state != itemUnseen {
+		return out, err // an item announced twice is read once
+	}
+	out = d.closeOpen(out)
+	blk := Block{Kind: Text}
+	var kind itemKind
+	switch doc.typ {
+	case "message":
+		kind = itemMessage
+	case "reasoning":
+		kind, blk.Kind = itemReasoning, Thinking
+	case "function_call", "custom_tool_call":
+		kind = itemFunction
+		if doc.typ == "custom_tool_call" {
+			kind = itemCustom
+		}
+		blk = Block{Kind: ToolCall, ID: doc.callID, Name: flatName(doc.namespace, doc.name), Custom: kind == itemCustom}
+		if blk.ID == "" {
+			blk.ID = NewID("call_")
+		}
+		d.calls = true
+	default:
+		it.state = itemForeign
+		return d.opaque(out, it), nil
+	}
+	out = d.openBlock(out, it, oi, kind, blk, doc.id)
+	// What the item arrived with (nothing, from OpenAI itself).
+	return d.fillFromItem(out, oi, doc), nil
+}
+
+func (d *responsesDecoder) openBlock(out []Event, it *respStreamItem, oi int, kind itemKind, blk Block, id string) []Event {
+	out = d.begin(out, nil)
+	*it = respStreamItem{state: itemOpen, kind: kind, block: d.blocks, part: -1}
+	d.open = oi
+	d.blocks++
+	return append(out, Event{Kind: EvBlockStart, Index: it.block, Block: blk, Item: id})
+}
+
+// closeOpen closes the open block, if any.
+func (d *responsesDecoder) closeOpen(out []Event) []Event {
+	if d.open < 0 {
+		return out
+	}
+	it := &d.items[d.open]
+	d.open = -1
+	it.state = itemClosed
+	return append(out, Event{Kind: EvBlockStop, Index: it.block})
+}
+
+// itemDone closes an item's block, taking from the finished item what
+// its deltas did not bring.
+func (d *responsesDecoder) itemDone(out []Event, oi int, doc *respStreamItemDoc) ([]Event, error) {
+	it, oi, err := d.slot(oi, d.open < 0 && oi < 0)
+	if err != nil {
+		return out, err
+	}
+	if it.state == itemUnseen { // done without added: the whole item at once
+		if out, err = d.added(out, oi, doc); err != nil {
+			return out, err
+		}
+		it = &d.items[oi]
+	}
+	if it.state != itemOpen {
+		return out, nil
+	}
+	out = d.fillFromItem(out, oi, doc)
+	if it.kind == itemReasoning {
+		// Reasoning that Catfish sealed (a Catfish upstream) carries its
+		// signature; OpenAI's own encrypted reasoning means nothing here.
+		if enc := rawText(&d.r, doc.encrypted); strings.HasPrefix(enc, thinkingPrefix) {
+			if text, sig, ok := openThinking(enc[len(thinkingPrefix):]); ok {
+				if !it.got {
+					out = d.emit(out, it, text)
+				}
+				if sig != "" {
+					out = append(out, Event{Kind: EvSignature, Index: it.block, Text: sig})
+				}
+			}
+		}
+	}
+	return d.closeOpen(out), nil
+}
+
+// fillFromItem adds an item's whole content when no delta brought it.
+func (d *responsesDecoder) fillFromItem(out []Event, oi int, doc *respStreamItemDoc) []Event {
+	it := &d.items[oi]
+	if it.state != itemOpen || it.got {
+		return out
+	}
+	switch it.kind {
+	case itemMessage:
+		return d.emit(out, it, partsText(&d.r, doc.content, ""))
+	case itemReasoning:
+		return d.emit(out, it, partsText(&d.r, doc.summary, "\n\n"))
+	case itemFunction:
+		return d.emit(out, it, rawText(&d.r, doc.args))
+	}
+	return d.emit(out, it, rawText(&d.r, doc.input))
+}
+
+// part reads content_part.added and .done: a message's output text (its
+// initial text, or its whole text when no delta brought it), a refusal,
+// a reasoning text.
+func (d *responsesDecoder) part(out []Event, added bool) ([]Event, error) {
+	ev := &d.ev
+	kind := itemMessage
+	switch ev.partTyp {
+	case "output_text":
+	case "refusal":
+		d.refused = true
+		out = d.opaqueAt(out, ev.output)
+	case "reasoning_text":
+		kind = itemReasoning
+	default:
+		return d.opaqueAt(out, ev.output), nil // a part the internal form has no place for
+	}
+	if kind == itemMessage && ev.content > 0 {
+		out = d.opaqueAt(out, ev.output)
+	}
+	if added {
+		return d.delta(out, ev.output, kind, rawText(&d.r, ev.partTxt))
+	}
+	return d.fill(out, ev.output, kind, ev.partTxt)
+}
+
+// delta adds a piece of an item's content. want is the kind of item the
+// event is about; an event about another kind (a text delta on a call)
+// is passed over, as SDKs pass it over. A message or reasoning item that
+// was never announced is opened; a piece for an item already closed
+// cannot be placed: the client has it, the internal form cannot say
+// where (EvOpaque).
+func (d *responsesDecoder) delta(out []Event, oi int, want itemKind, text string) ([]Event, error) {
+	it, oi, err := d.slot(oi, false)
+	if err != nil {
+		return out, err
+	}
+	switch it.state {
+	case itemUnseen:
+		if want != itemMessage && want != itemReasoning {
+			return out, nil // a call without its name cannot be placed
+		}
+		out = d.closeOpen(out)
+		blk := Block{Kind: Text}
+		if want == itemReasoning {
+			blk.Kind = Thinking
+		}
+		out = d.openBlock(out, it, oi, want, blk, "")
+	case itemClosed:
+		if it.kind == want && text != "" {
+			return d.opaque(out, it), nil
+		}
+		return out, nil
+	case itemForeign:
+		return out, nil
+	}
+	if it.kind != want {
+		return out, nil
+	}
+	return d.emit(out, it, text), nil
+}
+
+// emit adds text to the open item it.
+func (d *responsesDecoder) emit(out []Event, it *respStreamItem, text string) []Event {
+	if text == "" || it.state != itemOpen {
+		return out
+	}
+	it.got = true
+	return append(out, Event{Kind: EvDelta, Index: it.block, Text: text})
+}
+
+// fill adds a done event's whole text (raw JSON) to an open item of
+// kind want that no delta has brought anything to.
+func (d *responsesDecoder) fill(out []Event, oi int, want itemKind, raw []byte) ([]Event, error) {
+	it, _, err := d.slot(oi, false)
+	if err != nil || it.state != itemOpen || it.kind != want || it.got {
+		return out, err
+	}
+	return d.emit(out, it, rawText(&d.r, raw)), nil
+}
+
+// reasoning adds a piece of a reasoning item's summary or reasoning
+// text (from, the first seen wins: an upstream that sent both would
+// say the same twice); summary parts are joined by a blank line, as the
+// request decoder joins them.
+func (d *responsesDecoder) reasoning(out []Event, from uint8, part int, text string) ([]Event, error) {
+	oi := d.ev.output
+	out, err := d.delta(out, oi, itemReasoning, "") // opens an item never announced
+	if err != nil || text == "" {
+		return out, err
+	}
+	it, oi, _ := d.slot(oi, false)
+	if it.state != itemOpen || it.kind != itemReasoning {
+		return d.delta(out, oi, itemReasoning, text)
+	}
+	if it.source == 0 {
+		it.source = from
+	}
+	if it.source != from {
+		return out, nil
+	}
+	if it.got && part != it.part {
+		out = d.emit(out, it, "\n\n")
+	}
+	it.part = part
+	return d.emit(out, it, text), nil
+}
+
+// opaqueAt says the item at oi carried something the internal form
+// cannot (once per item).
+func (d *responsesDecoder) opaqueAt(out []Event, oi int) []Event {
+	it, _, err := d.slot(oi, false)
+	if err != nil {
+		it = nil
+	}
+	return d.opaque(out, it)
+}
+
+func (d *responsesDecoder) opaque(out []Event, it *respStreamItem) []Event {
+	if it != nil {
+		if it.opaque {
+			return out
+		}
+		it.opaque = true
+	}
+	out = d.begin(out, nil)
+	return append(out, Event{Kind: EvOpaque})
+}
+
+// finish ends the answer: response.completed, or response.incomplete
+// (status incomplete) with its reason.
+func (d *responsesDecoder) finish(out []Event, incomplete bool) []Event {
+	out = d.closeOpen(out)
+	d.stopped = true
+	stop := StopEnd
+	switch {
+	case incomplete && d.ev.resp.reason == "content_filter":
+		stop = StopRefusal
+	case incomplete:
+		stop = StopMaxTokens
+	case d.calls:
+		stop = StopToolUse
+	case d.refused:
+		stop = StopRefusal
+	}
+	return append(out, Event{Kind: EvStop, Stop: stop, Usage: d.ev.resp.usage})
+}
+
+// End: a Responses stream ends with response.completed (or incomplete,
+// or failed); one that stops short of it is incomplete, as Codex holds.
+func (d *responsesDecoder) End(out []Event) ([]Event, error) {
+	if d.stopped {
+		return out, nil
+	}
+	return out, ErrIncomplete
+}
+
+// readIndex reads an index; anything but a number reads as -1 (not
+// given).
+func readIndex(r *jsonReader) int {
+	n := looseInt(r)
+	if n < 0 {
+		return -1
+	}
+	return int(min(n, maxOutputItems))
+}
+
+// looseStr reads a string; another kind of value is passed over as "".
+func looseStr(r *jsonReader) string {
+	if r.kind() != '"' {
+		r.skip()
+		return ""
+	}
+	return r.str()
+}
+
+// looseInt reads a number, whole or not, as an integer; another kind of
+// value, or a number out of range, reads as -1.
+func looseInt(r *jsonReader) int64 {
+	if r.kind() != '0' {
+		r.skip()
+		return -1
+	}
+	b := r.number()
+	if r.err != nil {
+		return -1
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || f > 1<<53 {
+		return -1
+	}
+	return int64(f)
+}
+
+// looseCode reads an error code: a string, or a number as its digits.
+func looseCode(r *jsonReader) string {
+	switch r.kind() {
+	case '"':
+		return r.str()
+	case '0':
+		return string(r.number())
+	}
+	r.skip()
+	return ""
+}
+
+// looseRaw reads a value as raw JSON, nil for null.
+func looseRaw(r *jsonReader) []byte {
+	if r.null() {
+		return nil
+	}
+	return r.raw()
+}
+
+// rawText is the text of a raw JSON value: a string's contents, or any
+// other value as written (a call's arguments sent as an object).
+func rawText(r *jsonReader, raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	if raw[0] != '"' {
+		return string(raw)
+	}
+	r.reset(raw)
+	s := r.str()
+	if r.err != nil {
+		return ""
+	}
+	return s
+}
+
+// partsText joins the texts of an item's content or summary parts (raw
+// JSON), sep between them.
+func partsText(r *jsonReader, raw []byte, sep string) string {
+	if len(raw) == 0 || raw[0] != '[' {
+		return ""
+	}
+	r.reset(raw)
+	r.array()
+	var b strings.Builder
+	for first := true; r.elem(first); first = false {
+		if r.kind() != '{' {
+			r.skip()
+			continue
+		}
+		r.object()
+		text := ""
+		for first := true; ; first = false {
+			k, ok := r.member(first)
+			if !ok {
+				break
+			}
+			switch string(k) {
+			case "text", "refusal":
+				if s := looseStr(r); s != "" {
+					text = s
+				}
+			default:
+				r.skip()
+			}
+		}
+		if text != "" {
+			if b.Len() > 0 {
+				b.WriteString(sep)
+			}
+			b.WriteString(text)
+		}
+	}
+	if r.err != nil {
+		return ""
+	}
+	return b.String()
+}

@@ -348,3 +348,163 @@ func TestContinuationInEveryDialect(t *testing.T) {
 		})
 	}
 }
+
+// checkOneResponse checks that what a Responses client got reads as one
+// stream: events numbered 0, 1, 2, ... in order, one response.created,
+// every response object under the id want, every event about an item
+// about the one the upstream announced (these answers have one). It
+// returns the last event's name and its response object (nil for the
+// error event).
+func checkOneResponse(t *testing.T, body, want string) (string, map[string]any) {
+	t.Helper()
+	evs := namedEvents(body)
+	created := 0
+	var last map[string]any
+	item := ""
+	for i, e := range evs {
+		var d struct {
+			Type     string         `json:"type"`
+			Seq      *int           `json:"sequence_number"`
+			Response map[string]any `json:"response"`
+			ItemID   string         `json:"item_id"`
+			Item     struct{ ID string }
+		}
+		if err := json.Unmarshal([]byte(e[1]), &d); err != nil || d.Type != e[0] {
+			t.Fatalf("event %d %q: %v, type %q", i, e[0], err, d.Type)
+		}
+		if d.Seq == nil || *d.Seq != i {
+			t.Fatalf("event %d (%s) has sequence number %v", i, e[0], d.Seq)
+		}
+		if d.Type == "response.created" {
+			created++
+		}
+		if d.Response != nil && d.Response["id"] != want {
+			t.Fatalf("%s of response %v, want %s", d.Type, d.Response["id"], want)
+		}
+		for _, id := range []string{d.ItemID, d.Item.ID} {
+			if item == "" {
+				item = id
+			}
+			if id != "" && id != item {
+				t.Fatalf("%s about item %s, the answer's item is %s", d.Type, id, item)
+			}
+		}
+		last = d.Response
+	}
+	if created != 1 {
+		t.Fatalf("%d response.created events", created)
+	}
+	return evs[len(evs)-1][0], last
+}
+
+// outputText joins a response object's output text, as the SDKs'
+// output_text does.
+func outputText(resp map[string]any) string {
+	var b strings.Builder
+	for _, it := range resp["output"].([]any) {
+		item := it.(map[string]any)
+		if item["type"] != "message" {
+			continue
+		}
+		for _, p := range item["content"].([]any) {
+			if part := p.(map[string]any); part["type"] == "output_text" {
+				b.WriteString(part["text"].(string))
+			}
+		}
+	}
+	return b.String()
+}
+
+// A Responses stream relayed byte for byte from a responses: true channel
+// is followed on the side, so that when it breaks with only text sent it
+// goes on elsewhere as any other does (issue #15): the client sees one
+// response (its id, the item it has open, sequence numbers going on) and
+// the whole text once. Whatever cannot be continued still ends with
+// response.failed and error, never response.completed.
+func TestContinuationOfAResponsesPassthrough(t *testing.T) {
+	respCut := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamResponses(w, "A", answer, 4) })
+	respWhole := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamResponses(w, "B", answer, 0) })
+	respOther := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		streamResponses(w, "B", []string{"A ", "different ", "answer."}, 0)
+	})
+	chatWhole := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) { streamChat(w, r, answer, 0) })
+	var prefill atomic.Value
+	antPrefill := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		p := lastAssistant(enginetest.Body(r))
+		prefill.Store(p)
+		streamMessages(w, afterPrefix(p), 0)
+	})
+	callCut := enginetest.NewUpstream(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		s := enginetest.StartSSE(w)
+		s.Event("response.created", `{"type":"response.created","sequence_number":0,"response":{"id":"resp_A","object":"response","status":"in_progress","output":[]}}`)
+		s.Event("response.output_item.added", `{"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"id":"fc_A","type":"function_call","status":"in_progress","arguments":"","call_id":"call_A","name":"write"}}`)
+		s.Event("response.function_call_arguments.delta", `{"type":"response.function_call_arguments.delta","sequence_number":2,"item_id":"fc_A","output_index":0,"delta":"{\"pa"}`)
+	})
+	responses := map[string]any{"type": "openai", "responses": true}
+	for _, tc := range []struct {
+		name      string
+		a, b      *enginetest.Upstream
+		bFields   map[string]any
+		off       bool   // CONTINUATION=off
+		continued bool   // the client gets the whole answer
+		prefill   string // what b must be sent as a prefill
+	}{
+		{name: "then another responses channel: a restart, matched", a: respCut, b: respWhole, bFields: responses, continued: true},
+		{name: "then a chat channel: a restart", a: respCut, b: chatWhole, bFields: map[string]any{"type": "openai"}, continued: true},
+		{name: "then an anthropic channel: a prefill", a: respCut, b: antPrefill, bFields: map[string]any{"type": "anthropic"},
+			continued: true, prefill: "The quick brown fox"},
+		{name: "a prefill channel on a responses route restarts", a: respCut, b: respWhole,
+			bFields: map[string]any{"type": "openai", "responses": true, "prefill": true}, continued: true},
+		{name: "the restart diverges", a: respCut, b: respOther, bFields: responses},
+		{name: "a tool call in flight", a: callCut, b: respWhole, bFields: responses},
+		{name: "continuation off", a: respCut, b: respWhole, bFields: responses, off: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefill.Store("")
+			hitsB := tc.b.Hits()
+			h := newHarness(t, func(c *Config) { c.Continuation = new(!tc.off) })
+			h.addChannel(map[string]any{"url": tc.a.V1(), "type": "openai", "responses": true, "priority": 1})
+			fields := map[string]any{"url": tc.b.V1(), "priority": 2}
+			for k, v := range tc.bFields {
+				fields[k] = v
+			}
+			h.addChannel(fields)
+			code, hdr, body := h.sendAs("/v1/responses", responsesBody("default", true))
+			if code != 200 {
+				t.Fatalf("status %d: %s", code, body)
+			}
+			last, resp := checkOneResponse(t, body, "resp_A")
+			if strings.Contains(body, "msg_B") || strings.Contains(body, "resp_B") {
+				t.Errorf("the client saw the second channel's ids: %q", body)
+			}
+			if !tc.continued {
+				evs := namedEvents(body)
+				if n := len(evs); n < 2 || evs[n-2][0] != "response.failed" || last != "error" || strings.Contains(body, "response.completed") {
+					t.Fatalf("want response.failed then error, never response.completed: %q", body)
+				}
+				if strings.Contains(body, "different") {
+					t.Errorf("the diverging answer reached the client: %q", body)
+				}
+				if tc.a != respCut || tc.off {
+					if n := tc.b.Hits() - hitsB; n != 0 {
+						t.Errorf("the second channel was asked %d times", n)
+					}
+				}
+				return
+			}
+			if textOf(body) != joined(answer) {
+				t.Fatalf("text %q, want %q once", textOf(body), joined(answer))
+			}
+			if last != "response.completed" || resp["status"] != "completed" || outputText(resp) != joined(answer) {
+				t.Fatalf("last %s (%v), output text %q", last, resp["status"], outputText(resp))
+			}
+			if p, _ := prefill.Load().(string); p != tc.prefill {
+				t.Errorf("prefill %q, want %q", p, tc.prefill)
+			}
+			rec := h.recentByID(hdr.Get("X-Catfish-Request-Id"))
+			if len(rec.Attempts) != 2 || rec.Attempts[1].Outcome != "continued" || !rec.Attempts[1].Continuation {
+				t.Errorf("attempt chain %+v, want A broken then B continued", rec.Attempts)
+			}
+		})
+	}
+}

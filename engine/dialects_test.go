@@ -100,6 +100,42 @@ func streamChat(w http.ResponseWriter, r *http.Request, pieces []string, cut int
 	s.Data("[DONE]")
 }
 
+// streamResponses streams text as OpenAI's Responses API does, every
+// event numbered, under response id resp_ID and message item msg_ID;
+// with cut, it stops after that many deltas without an end.
+func streamResponses(w http.ResponseWriter, id string, pieces []string, cut int) {
+	s := enginetest.StartSSE(w)
+	seq := 0
+	ev := func(typ, rest string) {
+		s.Event(typ, fmt.Sprintf(`{"type":%q,"sequence_number":%d,%s}`, typ, seq, rest))
+		seq++
+	}
+	resp := func(status, output, usage string) string {
+		return fmt.Sprintf(`"response":{"id":"resp_%s","object":"response","created_at":1756547200,"status":%q,"error":null,"incomplete_details":null,"model":"gpt-resp","output":[%s],"usage":%s,"tools":[]}`,
+			id, status, output, usage)
+	}
+	item := fmt.Sprintf(`"item_id":"msg_%s","output_index":0,"content_index":0`, id)
+	ev("response.created", resp("in_progress", "", "null"))
+	ev("response.in_progress", resp("in_progress", "", "null"))
+	ev("response.output_item.added", fmt.Sprintf(`"output_index":0,"item":{"id":"msg_%s","type":"message","status":"in_progress","content":[],"role":"assistant"}`, id))
+	ev("response.content_part.added", item+`,"part":{"type":"output_text","annotations":[],"logprobs":[],"text":""}`)
+	for i, p := range pieces {
+		if cut > 0 && i == cut {
+			return
+		}
+		ev("response.output_text.delta", item+fmt.Sprintf(`,"delta":%q,"logprobs":[]`, p))
+	}
+	text := strings.Join(pieces, "")
+	part := fmt.Sprintf(`{"type":"output_text","annotations":[],"logprobs":[],"text":%q}`, text)
+	ev("response.output_text.done", item+fmt.Sprintf(`,"text":%q,"logprobs":[]`, text))
+	ev("response.content_part.done", item+`,"part":`+part)
+	done := fmt.Sprintf(`{"id":"msg_%s","type":"message","status":"completed","content":[%s],"role":"assistant"}`, id, part)
+	ev("response.output_item.done", `"output_index":0,"item":`+done)
+	ev("response.completed", resp("completed", done, fmt.Sprintf(
+		`{"input_tokens":4,"input_tokens_details":{"cached_tokens":0},"output_tokens":%d,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":%d}`,
+		len(pieces), 4+len(pieces))))
+}
+
 // namedEvents splits an SSE body into (event, data) pairs.
 func namedEvents(body string) [][2]string {
 	var out [][2]string

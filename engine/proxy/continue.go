@@ -31,6 +31,10 @@ type transcript struct {
 	stopped  bool            // the answer ended
 	last     int             // the index of the last block opened
 	openText bool            // that block is text and still open
+	// seq is the sequence number of the last event a Responses client
+	// got from a stream that passed through: the resumed stream numbers
+	// its events on from it.
+	seq int64
 }
 
 type tblock struct {
@@ -72,6 +76,8 @@ func (t *transcript) add(ev *dialect.Event) {
 		}
 	case dialect.EvStop:
 		t.stopped = true
+	case dialect.EvOpaque:
+		t.other = true // the client has what an encoder could not write again
 	}
 }
 
@@ -103,6 +109,7 @@ func (t *transcript) replay(enc dialect.Encoder) {
 			sink = enc.Encode(sink[:0], &dialect.Event{Kind: dialect.EvBlockStop, Index: b.start.Index})
 		}
 	}
+	dialect.ResumeAfter(enc, t.seq)
 }
 
 // continuable reports whether the client has only received text of an
@@ -323,7 +330,7 @@ func (s *continued) splice(out []byte, ev *dialect.Event) ([]byte, error) {
 			return out, errDiverged // a tool call where the sent text should be
 		}
 		n := *ev
-		n.Index = tr.last + 1
+		n.Index, n.Item = tr.last+1, "" // the new stream's item ids are not the client's
 		s.index[ev.Index] = n.Index
 		return s.emit(out, &n), nil
 	case dialect.EvDelta:
@@ -570,14 +577,18 @@ const (
 	modeRestart                    // continuation: the request again, its answer matched against the text sent
 )
 
-// modeFor picks how to ask a channel: normally, or during a continuation
-// with a prefill where the channel takes one (and did not just refuse it:
-// try > 0 after a refused prefill is the restart on the same channel).
-func (x *exchange) modeFor(s *channel.Resolved, try int) attemptMode {
+// modeFor picks how to ask a channel on route rt: normally, or during a
+// continuation with a prefill where the channel takes one (and did not
+// just refuse it: after a refused prefill, the restart on the same
+// channel). A Responses route restarts whatever the channel says: the
+// request passes through as the client wrote it (Catfish writes no
+// Responses requests), and the Responses API continues no assistant
+// message anyway.
+func (x *exchange) modeFor(s *channel.Resolved, rt route) attemptMode {
 	switch {
 	case x.cont == nil:
 		return modeNormal
-	case s.Prefill && x.cont.suspect != s.ID:
+	case s.Prefill && x.cont.suspect != s.ID && rt.up != dialect.Responses:
 		return modePrefill
 	}
 	return modeRestart

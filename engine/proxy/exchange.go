@@ -259,7 +259,7 @@ func (x *exchange) tryChannel(c scheme.Candidate) (done bool, err error) {
 			x.skipped++
 			return false, nil
 		}
-		mode := x.modeFor(&p.Settings, try)
+		mode := x.modeFor(&p.Settings, rt)
 		started := time.Now()
 		x.attempts = append(x.attempts, stats.Attempt{ChannelID: c.ID, Outcome: "pending", At: started,
 			Type: p.Settings.Type, Upstream: rt.up.String(), Continuation: mode != modeNormal})

@@ -170,9 +170,14 @@ func messagesStreamError(body []byte) *dialect.Error {
 type responsesPass struct {
 	u       dialect.Usage
 	done    bool
-	seq     int64  // the last sequence_number seen
+	seq     int64  // the last sequence_number relayed
 	id      string // the response's id, from response.created
 	secrets []string
+	sh      *shadow
+	// bare: the last item announced has no content part yet. A stream
+	// broken there is not resumed: the encoder would write the text into
+	// a part the client was never given.
+	bare bool
 }
 
 func (r *responsesPass) feed(name, data, out []byte) ([]byte, bool, error) {
@@ -186,9 +191,15 @@ func (r *responsesPass) feed(name, data, out []byte) ([]byte, bool, error) {
 	if typ == "" {
 		typ = eventType(data)
 	}
+	if typ == "response.failed" || typ == "error" {
+		body := redactSecrets(bytes.Clone(data), r.secrets)
+		out = dialect.AppendEvent(out, name, body)
+		return out, false, responsesStreamError(body)
+	}
 	if n, ok := sequenceNumber(data); ok {
 		r.seq = n
 	}
+	r.sh.feed(name, data)
 	content := false
 	switch typ {
 	case "response.created", "response.in_progress", "response.queued":
@@ -204,10 +215,10 @@ func (r *responsesPass) feed(name, data, out []byte) ([]byte, bool, error) {
 	case "response.completed", "response.incomplete":
 		r.done = true
 		r.u = dialect.ResponseUsage(data)
-	case "response.failed", "error":
-		body := redactSecrets(bytes.Clone(data), r.secrets)
-		out = dialect.AppendEvent(out, name, body)
-		return out, false, responsesStreamError(body)
+	case "response.output_item.added":
+		r.bare, content = true, true
+	case "response.content_part.added", "response.output_item.done":
+		r.bare, content = false, true
 	default:
 		content = true
 	}
@@ -232,10 +243,16 @@ func (r *responsesPass) usage() dialect.Usage { return r.u }
 
 func (r *responsesPass) encoder() dialect.Encoder { return nil }
 
-// transcript is nil: a Responses stream that passes through is not
-// followed (Catfish has no Responses decoder: no channel is ever spoken
-// to in Responses but through), so it is not continued.
-func (r *responsesPass) transcript() *transcript { return nil }
+// transcript is what the shadow followed, with the sequence number of
+// the last event the client got, which a resumed stream goes on from.
+func (r *responsesPass) transcript() *transcript {
+	tr := r.sh.transcript()
+	if tr == nil || r.bare {
+		return nil
+	}
+	tr.seq = r.seq
+	return tr
+}
 
 // appendResponsesFailure writes the end of a broken Responses stream
 // whose last event had sequence number seq. The error event carries the

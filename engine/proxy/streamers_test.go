@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -64,5 +65,66 @@ func TestResponsesPassthroughFailureHasNestedError(t *testing.T) {
 	out = string(appendResponsesFailure(nil, "resp_2", 0, &dialect.Error{Status: 502, Message: "idle"}))
 	if !strings.Contains(out, `"error":{"type":"server_error","code":"server_error","message":"idle","param":null}`) {
 		t.Errorf("defaults: %s", out)
+	}
+}
+
+// A Responses stream that passes through is followed on the side when
+// continuation is on (SPEC 11): what the client has is a transcript that
+// may be resumed, with the sequence number of the last event it got.
+func TestResponsesPassFollowsTheStream(t *testing.T) {
+	ev := func(typ string, seq int, rest string) [2]string {
+		return [2]string{typ, `{"type":"` + typ + `","sequence_number":` + strconv.Itoa(seq) + rest + `}`}
+	}
+	head := [][2]string{
+		ev("response.created", 0, `,"response":{"id":"resp_1","object":"response","status":"in_progress","model":"gpt-x","output":[]}`),
+		ev("response.in_progress", 1, `,"response":{"id":"resp_1","object":"response","status":"in_progress","model":"gpt-x","output":[]}`),
+	}
+	message := ev("response.output_item.added", 2, `,"output_index":0,"item":{"id":"msg_1","type":"message","status":"in_progress","role":"assistant","content":[]}`)
+	part := ev("response.content_part.added", 3, `,"item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}`)
+	delta := ev("response.output_text.delta", 4, `,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi"`)
+	for _, tt := range []struct {
+		name   string
+		follow bool
+		events [][2]string
+		want   string // the transcript's text; "-" when it may not be resumed
+		seq    int64
+	}{
+		{"text sent", true, append(head, message, part, delta), "Hi", 4},
+		{"the message's part announced, no text yet", true, append(head, message, part), "", 3},
+		{"continuation off", false, append(head, message, part, delta), "-", 0},
+		{"an item announced without its part", true, append(head, message), "-", 0},
+		{"a failure is not what the client has", true, append(head, message, part, delta,
+			ev("response.failed", 5, `,"response":{"id":"resp_1","status":"failed","error":{"code":"server_error","message":"x"}}`)), "Hi", 4},
+		{"a tool call in flight", true, append(head,
+			ev("response.output_item.added", 2, `,"output_index":0,"item":{"id":"fc_1","type":"function_call","call_id":"call_1","name":"f","arguments":""}`),
+			ev("response.function_call_arguments.delta", 3, `,"item_id":"fc_1","output_index":0,"delta":"{\"a"`),
+			ev("response.output_item.done", 4, `,"output_index":0,"item":{"id":"fc_1","type":"function_call","call_id":"call_1","name":"f","arguments":"{\"a\":1}"}`)), "-", 0},
+		{"a hosted tool's item before the text", true, append(head,
+			ev("response.output_item.added", 2, `,"output_index":0,"item":{"id":"ws_1","type":"web_search_call","status":"in_progress"}`),
+			ev("response.output_item.done", 3, `,"output_index":0,"item":{"id":"ws_1","type":"web_search_call","status":"completed"}`),
+			ev("response.output_item.added", 4, `,"output_index":1,"item":{"id":"msg_1","type":"message","content":[]}`),
+			ev("response.content_part.added", 5, `,"item_id":"msg_1","output_index":1,"content_index":0,"part":{"type":"output_text","text":""}`),
+			ev("response.output_text.delta", 6, `,"item_id":"msg_1","output_index":1,"content_index":0,"delta":"Hi"`)), "-", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &responsesPass{}
+			if tt.follow {
+				r.sh = &shadow{dec: dialect.NewDecoder(dialect.Responses)}
+			}
+			for _, e := range tt.events {
+				r.feed([]byte(e[0]), []byte(e[1]), nil)
+			}
+			tr := r.transcript()
+			switch {
+			case tt.want == "-":
+				if tr != nil && tr.continuable() {
+					t.Fatalf("a transcript to resume, with %q", tr.text.String())
+				}
+			case tr == nil || !tr.continuable():
+				t.Fatalf("no transcript to resume (%v)", tr)
+			case tr.text.String() != tt.want || tr.seq != tt.seq || tr.start == nil || tr.start.ID != "resp_1" || !tr.start.KeepID:
+				t.Errorf("transcript %q, seq %d, start %+v; want %q, %d, resp_1 kept", tr.text.String(), tr.seq, tr.start, tt.want, tt.seq)
+			}
+		})
 	}
 }

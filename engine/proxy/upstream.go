@@ -120,14 +120,14 @@ func (x *exchange) streamerFor(rt route, secrets []string) streamer {
 		return t
 	}
 	var sh *shadow
-	if follow && rt.up != dialect.Responses && (rt.up != dialect.Chat || x.req.Path == pathChat) {
+	if follow && (rt.up != dialect.Chat || x.req.Path == pathChat) {
 		sh = &shadow{dec: dialect.NewDecoder(rt.up)}
 	}
 	switch rt.up {
 	case dialect.Messages:
 		return &messagesPass{secrets: secrets, sh: sh}
 	case dialect.Responses:
-		return &responsesPass{secrets: secrets}
+		return &responsesPass{secrets: secrets, sh: sh}
 	}
 	return &chatPass{t: streamTracker{hide: x.hideUsage}, secrets: secrets, sh: sh}
 }

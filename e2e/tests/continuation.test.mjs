@@ -7,6 +7,8 @@
 // covered: a restart on a channel without prefill (its answer must begin
 // with the text already sent, which is skipped) and a prefill on an
 // anthropic channel (the text already sent goes up as an assistant turn).
+// A Responses stream relayed byte for byte from a responses: true channel
+// is continued too, as the same response.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
@@ -20,6 +22,15 @@ const FULL = 'Streams break midway every day. A relay that goes on elsewhere giv
 
 // Events each upstream dialect sends before its first text delta.
 const LEAD = { chat: 1, messages: 3, responses: 4 };
+
+// A responses: true primary, whose stream passes through byte for byte,
+// broken after `chunks` text deltas, and the secondary that goes on.
+const PASS_CASES = [
+  { secondary: 'openai', fault: 'breakAfter', chunks: 4, kind: 'restart' },
+  { secondary: 'responses', fault: 'errorAfter', chunks: 6, kind: 'restart' },
+  { secondary: 'anthropic', fault: 'endAfter', chunks: 5, kind: 'prefill' },
+];
+const passName = (c) => `r-pass-${c.secondary}-${c.fault}`;
 
 let pool;
 let openai;
@@ -55,7 +66,7 @@ const CASES = [
   { client: 'responses', primary: 'openai', secondary: 'openai', fault: 'endAfter', chunks: 5, kind: 'restart' },
 ];
 
-const upDialect = (kind) => (kind === 'anthropic' ? 'messages' : 'chat');
+const upDialect = (kind) => ({ anthropic: 'messages', responses: 'responses' })[kind] || 'chat';
 const nameOf = (c) => `${c.client}-${c.primary}-${c.secondary}-${c.fault}`;
 
 before(async () => {
@@ -66,8 +77,11 @@ before(async () => {
     await pool.channel(scheme, `${scheme}-p`, c.primary, { priority: 1 });
     await pool.channel(scheme, `${scheme}-s`, c.secondary, { priority: 2 });
   }
-  await pool.channel('r-pass', 'r-pass-p', 'responses', { priority: 1 });
-  await pool.channel('r-pass', 'r-pass-s', 'openai', { priority: 2 });
+  for (const c of PASS_CASES) {
+    const scheme = passName(c);
+    await pool.channel(scheme, `${scheme}-p`, 'responses', { priority: 1 });
+    await pool.channel(scheme, `${scheme}-s`, c.secondary, { priority: 2 });
+  }
   openai = new OpenAI({ apiKey: pool.cf.adminKey, baseURL: `${pool.cf.url}/v1`, maxRetries: 0, timeout: 30_000 });
   anthropic = new Anthropic({ apiKey: pool.cf.adminKey, baseURL: pool.cf.url, maxRetries: 0, timeout: 30_000 });
 });
@@ -151,24 +165,50 @@ for (const c of CASES) {
   });
 }
 
-test('responses client, a responses: true channel broken midway: either continued whole or raised, never a truncated success', async (t) => {
-  // A passthrough Responses stream is not followed event by event, so
-  // Catfish cannot continue it (engine/proxy/streamers.go, responsesPass);
-  // what it must never do is end it as if complete.
-  pool.fake.addFault({ when: (r) => r.path.startsWith('/r-pass-p/'), plan: continuing, breakAfter: LEAD.responses + 4 });
-  pool.fake.addFault({ when: (r) => r.path.startsWith('/r-pass-s/'), plan: continuing });
-  let got = null;
-  let error = null;
-  try {
-    got = await collect('responses', 'r-pass');
-  } catch (err) {
-    error = err;
-  }
-  t.diagnostic(got ? 'the passthrough Responses stream was continued' : `the passthrough Responses stream raised: ${error?.message}`);
-  if (got) {
-    assert.equal(got.text, FULL);
-    assert.equal(got.final, FULL);
-  } else {
-    assert.ok(error instanceof OpenAI.APIError, sdkError(error));
-  }
-});
+for (const c of PASS_CASES) {
+  const scheme = passName(c);
+  test(`responses client, a responses: true channel ${c.fault} after ${c.chunks} deltas -> ${c.secondary} channel (${c.kind}): continued as the same response, the whole text once`, async () => {
+    pool.fake.addFault({ when: (r) => r.path.startsWith(`/${scheme}-p/`), plan: continuing, [c.fault]: LEAD.responses + c.chunks });
+    pool.fake.addFault({ when: (r) => r.path.startsWith(`/${scheme}-s/`), plan: continuing });
+    const stream = openai.responses.stream({ model: scheme, input: [{ role: 'user', content: 'Tell me about broken streams.' }] });
+    let text = '';
+    const seqs = [];
+    const types = [];
+    const responses = new Set();
+    const items = new Set();
+    let final;
+    try {
+      for await (const e of stream) {
+        types.push(e.type);
+        seqs.push(e.sequence_number);
+        if (e.response?.id) responses.add(e.response.id);
+        if (e.item_id) items.add(e.item_id);
+        if (e.type === 'response.output_text.delta') text += e.delta;
+      }
+      final = await stream.finalResponse();
+    } catch (err) {
+      assert.fail(`the SDK raised: ${sdkError(err)}\nupstream requests: ${pool.fake.requests.map((r) => `${r.path} ${JSON.stringify(r.answer.events?.slice(-2))}`).join('; ')}`);
+    }
+    assert.equal(text, FULL, 'the text deltas the SDK saw');
+    assert.equal(final.status, 'completed');
+    assert.equal(final.output_text, FULL, 'the SDK\'s final response');
+    // One response: created once, one id, one message item, its events
+    // numbered on across the seam without a gap.
+    assert.equal(types.filter((t) => t === 'response.created').length, 1, `events: ${types}`);
+    assert.equal(types.at(-1), 'response.completed');
+    assert.deepEqual([...responses], [final.id], 'the response ids the stream carried');
+    assert.equal(items.size, 1, `item ids: ${[...items]}`);
+    assert.deepEqual(seqs, seqs.map((_, i) => i), 'sequence numbers');
+
+    const [p, s, ...rest] = pool.fake.requests;
+    assert.equal(rest.length, 0, 'more than two upstream requests');
+    assert.equal(p.dialect, 'responses');
+    assert.equal(s.dialect, upDialect(c.secondary));
+    const prefill = prefillOf(s.body);
+    if (c.kind === 'prefill') {
+      assert.equal(prefill, FULL.slice(0, 8 * c.chunks).trimEnd(), 'the prefill is the text already sent');
+    } else {
+      assert.equal(prefill, null, 'a channel without prefill got an assistant turn');
+    }
+  });
+}

@@ -1885,8 +1885,12 @@ func (d *messagesDecoder) Decode(name, data []byte, out []Event) ([]Event, error
 			}
 		}
 		blk, ok := answerBlock(&d.block)
-		if !ok { // a server tool's block: skipped with its deltas
-			return out, nil
+		if !ok {
+			// A server tool's block: skipped with its deltas, but said,
+			// so that a stream the client got as it was (with this block
+			// in it) is not resumed by an encoder that numbers blocks
+			// without it.
+			return append(out, Event{Kind: EvOpaque}), nil
 		}
 		var first string
 		switch blk.Kind {

@@ -128,3 +128,43 @@ func TestResponsesPassFollowsTheStream(t *testing.T) {
 		})
 	}
 }
+
+// A Messages stream that passes through with a server tool's block
+// before its text is not resumed: the client numbered that block, an
+// encoder resuming the stream would not.
+func TestMessagesPassWithAServerToolIsNotResumed(t *testing.T) {
+	start := [2]string{"message_start", `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[],"usage":{"input_tokens":3,"output_tokens":1}}}`}
+	text := [][2]string{
+		{"content_block_start", `{"type":"content_block_start","index":IDX,"content_block":{"type":"text","text":""}}`},
+		{"content_block_delta", `{"type":"content_block_delta","index":IDX,"delta":{"type":"text_delta","text":"Hi"}}`},
+	}
+	server := [][2]string{
+		{"content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}`},
+		{"content_block_stop", `{"type":"content_block_stop","index":0}`},
+	}
+	for _, tt := range []struct {
+		name   string
+		events [][2]string
+		idx    string
+		resume bool
+	}{
+		{"text only", append([][2]string{start}, text...), "0", true},
+		{"a server tool's block first", append(append([][2]string{start}, server...), text...), "1", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &messagesPass{sh: &shadow{dec: dialect.NewDecoder(dialect.Messages)}}
+			for _, e := range tt.events {
+				if _, _, err := m.feed([]byte(e[0]), []byte(strings.ReplaceAll(e[1], "IDX", tt.idx)), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tr := m.transcript()
+			if got := tr != nil && tr.continuable(); got != tt.resume {
+				t.Fatalf("resumable %v, want %v", got, tt.resume)
+			}
+			if tt.resume && tr.text.String() != "Hi" {
+				t.Errorf("transcript text %q", tr.text.String())
+			}
+		})
+	}
+}

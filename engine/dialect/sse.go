@@ -89,6 +89,35 @@ func (s *SSEReader) Next() (SSEEvent, error) {
 	}
 }
 
+// Ready reports whether Next would return its event from what is
+// already buffered, without reading: a blank line ends a block that holds
+// a data line or a comment. A relay flushes what it wrote only when the
+// next event is not ready, so events that arrived together leave
+// together, and nothing waits behind a read that may block.
+func (s *SSEReader) Ready() bool {
+	b, _ := s.r.Peek(s.r.Buffered())
+	content := false
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return false
+		}
+		line := trimEOL(b[:i+1])
+		b = b[i+1:]
+		switch {
+		case len(line) == 0:
+			if content {
+				return true
+			}
+		case line[0] == ':':
+			content = true
+		default:
+			field, _, _ := bytes.Cut(line, []byte(":"))
+			content = content || string(field) == "data"
+		}
+	}
+}
+
 // readLine returns one line without its terminator. The slice is valid
 // until the next call.
 func (s *SSEReader) readLine() ([]byte, error) {

@@ -246,6 +246,9 @@ func FuzzSSE(f *testing.F) {
 		if !reflect.DeepEqual(big, small) {
 			t.Fatalf("buffer size changes the events:\n4096: %v\n16:   %v", big, small)
 		}
+		if len(in) > 0 {
+			readyHolds(t, in, []int{int(in[0])%7 + 1, int(in[len(in)-1])%50 + 1})
+		}
 		for _, ev := range big {
 			if strings.Contains(ev.Name, "\n") {
 				t.Fatalf("event name %q holds a newline", ev.Name)
@@ -294,4 +297,77 @@ func FuzzSSE(f *testing.F) {
 			}
 		}
 	})
+}
+
+// chunkReader hands out its input in pieces of the given sizes (the last
+// one repeated) and counts the reads that reach it.
+type chunkReader struct {
+	in    []byte
+	sizes []int
+	reads int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.in) == 0 {
+		return 0, io.EOF
+	}
+	c.reads++
+	n := c.sizes[0]
+	if len(c.sizes) > 1 {
+		c.sizes = c.sizes[1:]
+	}
+	n = min(n, len(p), len(c.in))
+	copy(p, c.in[:n])
+	c.in = c.in[n:]
+	return n, nil
+}
+
+// readyHolds reads in through pieces of sizes and checks Ready's promise:
+// when it says yes, Next returns an event without reading. It returns
+// what Ready said before each Next.
+func readyHolds(t *testing.T, in []byte, sizes []int) []bool {
+	t.Helper()
+	cr := &chunkReader{in: in, sizes: sizes}
+	var sr SSEReader
+	sr.Reset(bufio.NewReaderSize(cr, 64))
+	var said []bool
+	for range len(in) + 2 {
+		ready := sr.Ready()
+		before := cr.reads
+		_, err := sr.Next()
+		if ready && (err != nil || cr.reads != before) {
+			t.Fatalf("%q in pieces of %v: Ready said yes, then Next read %d times (error %v)", in, sizes, cr.reads-before, err)
+		}
+		if err != nil {
+			return said
+		}
+		said = append(said, ready)
+	}
+	t.Fatalf("%q: no end", in)
+	return nil
+}
+
+func TestSSEReaderReady(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		in    string
+		sizes []int
+		want  []bool // Ready before each event Next returns
+	}{
+		{"events that came together", "data: a\n\ndata: b\n\ndata: [DONE]\n\n", []int{100}, []bool{false, true, true}},
+		{"events that came one by one", "data: a\n\ndata: b\n\n", []int{9, 9}, []bool{false, false}},
+		{"the next event only half here", "data: a\n\ndata: b\n\n", []int{13, 100}, []bool{false, false}},
+		{"its blank line not here yet", "data: a\n\ndata: b\n\n", []int{17, 100}, []bool{false, false}},
+		{"CRLF lines", "data: a\r\n\r\nevent: x\r\ndata: b\r\n\r\n", []int{100}, []bool{false, true}},
+		{"a comment block counts", "data: a\n\n: ping\n\n", []int{100}, []bool{false, true}},
+		{"blank lines and a nameless event are no event", "data: a\n\n\n\nevent: x\n\ndata: b\n\n", []int{11, 100}, []bool{false, false}},
+		{"a field without a colon", "data: a\n\ndata\n\n", []int{100}, []bool{false, true}},
+		{"a last event without its blank line", "data: a\n\ndata: b", []int{100}, []bool{false, false}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := readyHolds(t, []byte(tt.in), tt.sizes); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Ready said %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

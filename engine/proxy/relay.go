@@ -121,7 +121,18 @@ func (a *upstreamAnswer) commitStream(sr *streamRelay, s streamer, held []byte, 
 	}
 	out := sr.out[:0]
 	defer func() { sr.out = out[:0] }()
+	// Each event is written as it comes and flushed before the relay
+	// could wait: events the upstream sent together (the last delta,
+	// the finish, the usage and [DONE], say) reach the client in one
+	// write. Whatever ends the loop below comes after a flush.
+	unflushed := false
 	for !ended {
+		if unflushed && !sr.sse.Ready() {
+			if rc.Flush() != nil {
+				return x.goneAfterCommit(res, s)
+			}
+			unflushed = false
+		}
 		a.dog.kick()
 		ev, err := sr.sse.Next()
 		if err != nil {
@@ -166,10 +177,16 @@ func (a *upstreamAnswer) commitStream(sr *streamRelay, s streamer, held []byte, 
 				x.p.log.Warn("dropped a malformed stream event", "channel", x.currentChannel())
 				continue
 			}
+			if unflushed && rc.Flush() != nil {
+				return x.goneAfterCommit(res, s)
+			}
 			return a.failedAfterCommit(res, s, perr, out, rc)
 		}
-		if !a.write(rc, out) {
-			return x.goneAfterCommit(res, s)
+		if len(out) > 0 {
+			if _, err := x.w.Write(out); err != nil {
+				return x.goneAfterCommit(res, s)
+			}
+			unflushed = true
 		}
 	}
 	res.usage = s.usage()

@@ -141,3 +141,77 @@ func TestStreamEndedBeforeTheBodyClosed(t *testing.T) {
 		}
 	}
 }
+
+// flushWatch is a ResponseWriter that keeps what was written and how
+// much of it was flushed.
+type flushWatch struct {
+	flushRecorder
+	buf     bytes.Buffer
+	flushed int
+	flushes int
+}
+
+func (w *flushWatch) Write(p []byte) (int, error) { return w.buf.Write(p) }
+func (w *flushWatch) Flush()                      { w.flushed, w.flushes = w.buf.Len(), w.flushes+1 }
+
+// groupedBody hands out its groups one Read each, as an upstream whose
+// events arrive a few at a time. Before each group after the first it
+// checks that the client was sent everything the groups before it held:
+// a Read is where the relay may wait for the network.
+type groupedBody struct {
+	t      *testing.T
+	w      *flushWatch
+	groups []string
+	sent   string
+}
+
+func (g *groupedBody) Read(p []byte) (int, error) {
+	if len(g.groups) == 0 {
+		return 0, io.EOF
+	}
+	if flushed := g.w.buf.String()[:g.w.flushed]; g.sent != "" && !strings.Contains(flushed, lastData(g.sent)) {
+		g.t.Errorf("about to read on, but the client was not sent %q; it has %q", lastData(g.sent), flushed)
+	}
+	n := copy(p, g.groups[0])
+	g.sent, g.groups[0] = g.sent+g.groups[0][:n], g.groups[0][n:]
+	if g.groups[0] == "" {
+		g.groups = g.groups[1:]
+	}
+	return n, nil
+}
+
+// lastData is the payload of the last data line of events.
+func lastData(events string) string {
+	i := strings.LastIndex(events, "data: ")
+	return strings.TrimSpace(events[i+len("data: "):])
+}
+
+// Events that arrive together leave together (one flush), and the relay
+// never waits for the upstream with something the client was not sent.
+func TestStreamRelayFlushesBeforeItWaits(t *testing.T) {
+	ev := func(content, finish string) string { return "data: " + enginetest.Chunk(content, finish) + "\n\n" }
+	w := &flushWatch{flushRecorder: flushRecorder{h: http.Header{}}}
+	body := &groupedBody{t: t, w: w, groups: []string{
+		ev("one ", ""),
+		ev("two ", "") + ev("three ", ""),
+		ev("four", "") + ev("", "stop") + "data: [DONE]\n\n",
+	}}
+	p := New(Config{IdleTimeout: time.Hour}, nil, nil, nil, nil, nil, context.Background())
+	x := &exchange{p: p, w: w, req: &dialect.Inbound{Path: "/chat/completions", Info: dialect.BodyInfo{Stream: true}},
+		ctx: context.Background(), start: time.Now(), attempts: []stats.Attempt{{ChannelID: "c"}}}
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: io.NopCloser(body)}
+	dog := newWatchdog(time.Hour, time.Hour, func(error) {})
+	defer dog.stop()
+	a := &upstreamAnswer{x: x, resp: resp, dog: dog, actx: context.Background(), commit: func() {},
+		rt: route{up: dialect.Chat, path: pathChat, through: true}}
+	res := a.relay(&chatPass{})
+	if res.outcome != "ok" {
+		t.Fatalf("outcome %+v", res)
+	}
+	if w.flushed != w.buf.Len() || !strings.HasSuffix(w.buf.String(), "data: [DONE]\n\n") {
+		t.Fatalf("the client was sent %q of %q", w.buf.String()[:w.flushed], w.buf.String())
+	}
+	if w.flushes != 3 {
+		t.Errorf("%d flushes for 3 groups of events, want 3 (one per group)", w.flushes)
+	}
+}
